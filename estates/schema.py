@@ -50,11 +50,12 @@ class Field:
 
 FIELDS: tuple[Field, ...] = (
     Field("building_id", "code", "Building ID",
-          description="Stable id: '<partner slug>:<partner's own id>' (or a hash of name+address when the register has no id)."),
+          description="Stable id: '<partner slug>:<partner's own id>' (or a hash of name+address when the "
+                      "register has no id)."),
     Field("partner", "text", "Partner", description="Organisation that holds the register, e.g. 'Trafford Council'."),
     Field("partner_type", "code", "Partner type",
-          description="council, school, gp, pcn, nhs_trust, central_government, dwp, police, fire, housing_association, "
-                      "probation, development_land, leisure, library, community, other."),
+          description="council, school, gp, pcn, nhs_trust, central_government, dwp, police, fire, "
+                      "housing_association, probation, development_land, leisure, library, community, other."),
     Field("source_id", "text", "Partner's own id", description="The id as written in the partner's register."),
     Field("name", "text", "Name"),
     Field("address_line_1", "text", "Address line 1"),
@@ -62,7 +63,8 @@ FIELDS: tuple[Field, ...] = (
     Field("town", "text", "Town"),
     Field("postcode", "text", "Postcode", description="As written in the register (never rewritten)."),
     Field("uprn", "code", "UPRN", description="Unique Property Reference Number (digits only)."),
-    Field("x", "number", "X as given", description="Coordinate as given: longitude or easting (detected by geocoding)."),
+    Field("x", "number", "X as given",
+          description="Coordinate as given: longitude or easting (detected by geocoding)."),
     Field("y", "number", "Y as given", description="Coordinate as given: latitude or northing."),
     Field("tenure", "text", "Tenure", description="e.g. Freehold / Leasehold."),
     Field("tenure_detail", "text", "Tenure detail", description="e.g. Owner Occupied, Vacant, Leasehold Out."),
@@ -70,7 +72,8 @@ FIELDS: tuple[Field, ...] = (
     Field("gia_m2", "number", "Gross internal area", "m²"),
     Field("land_area_ha", "number", "Land area", "ha"),
     Field("energy_rating", "code", "Energy rating", description="EPC/DEC band A–G."),
-    Field("use", "text", "Use / service", description="What the building is used for, e.g. School, Library, GP surgery."),
+    Field("use", "text", "Use / service",
+          description="What the building is used for, e.g. School, Library, GP surgery."),
     Field("condition", "code", "Condition", description="A (good) – D (bad/inoperable), RICS condition grades."),
     Field("utilisation_pct", "number", "Utilisation", "%"),
     Field("annual_running_cost", "number", "Annual running cost", "£"),

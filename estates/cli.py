@@ -1,0 +1,81 @@
+"""Command-line interface: ``python -m estates <command> ...``.
+
+Each command is a function registered with :func:`command`; user errors raise :class:`UserError` and end as one
+readable line on stderr with exit status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["UserError", "command", "main"]
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad path, unreadable file, missing column); the message is shown as is."""
+
+
+Handler = Callable[[argparse.Namespace], int]
+Configure = Callable[[argparse.ArgumentParser], Handler]
+_COMMANDS: dict[str, tuple[str, Configure]] = {}
+
+
+def command(name: str, *, help: str) -> Callable[[Configure], Configure]:
+    """Register a sub-command.
+
+    Decorate a function that receives the sub-command's parser, adds its options, and returns the handler
+    ``handler(args) -> exit status``. Command modules live in :mod:`estates.commands`.
+    """
+
+    def register(configure: Configure) -> Configure:
+        _COMMANDS[name] = (help, configure)
+        return configure
+
+    return register
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
+    parser = argparse.ArgumentParser(prog="python -m estates",
+                                     description="Estates & neighbourhood mapping tool")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    handlers = {name: configure(sub.add_parser(name, help=help_text, description=help_text))
+                for name, (help_text, configure) in _COMMANDS.items()}
+    return parser, handlers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit status."""
+    import estates.commands  # noqa: F401  (registers the sub-commands)
+
+    parser, handlers = _parser()
+    from estates.exports import ExportError
+    from geo.place import PlaceError
+
+    args = parser.parse_args(argv)
+    try:
+        return handlers[args.command](args)
+    except (UserError, ExportError, PlaceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def read_table(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
+    """Read a CSV or XLSX table for the commands, turning every failure into a :class:`UserError`."""
+    if not path.exists():
+        raise UserError(f"{path}: no such file")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a file")
+    try:
+        if path.suffix.lower() in {".xlsx", ".xlsm"}:
+            return pd.read_excel(path, sheet_name=sheet or 0, dtype=str)
+        return pd.read_csv(path, dtype=str, encoding="utf-8-sig", sep=None, engine="python")
+    except Exception as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None

@@ -1,0 +1,105 @@
+"""Boundary layers and reference tables of a place, one cached accessor per layer.
+
+Layers are returned in WGS84 (EPSG:4326); project with ``.to_crs(geo.projection.BNG)`` for metres. Each accessor
+returns a shallow copy, so callers may add columns without touching the cache (pandas copy-on-write).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import geopandas as gpd
+import pandas as pd
+
+from geo.place import Place, PlaceError, load_place
+from geo.projection import BNG, WGS84
+
+__all__ = [
+    "boundary",
+    "wards",
+    "neighbourhood_definition",
+    "neighbourhoods",
+    "lsoas",
+    "pcn_footprints",
+    "gp_practices",
+    "practice_pcn",
+]
+
+
+def _place(place: Place | None) -> Place:
+    return place if place is not None else load_place()
+
+
+@lru_cache(maxsize=32)
+def _layer(place: Place, key: str) -> gpd.GeoDataFrame:
+    path = place.path("layers", key)
+    try:
+        frame = gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise PlaceError(f"cannot read {path}: {exc}") from None
+    return frame.set_crs(WGS84) if frame.crs is None else frame.to_crs(WGS84)
+
+
+@lru_cache(maxsize=32)
+def _table(place: Place, key: str) -> pd.DataFrame:
+    return pd.read_csv(place.path("tables", key), dtype={"practice_code": str, "pcn_code": str})
+
+
+def boundary(place: Place | None = None) -> gpd.GeoDataFrame:
+    """The place's outer boundary (one row)."""
+    return _layer(_place(place), "boundary").copy(deep=False)
+
+
+def wards(place: Place | None = None, *, generalised: bool = False) -> gpd.GeoDataFrame:
+    """Electoral wards (``ward_code``, ``ward_name``, ``neighbourhood``), sorted by ward code.
+
+    Parameters
+    ----------
+    generalised
+        The light version for display; joins use the full-resolution one.
+    """
+    place = _place(place)
+    frame = _layer(place, "wards_generalised" if generalised else "wards")
+    definition = neighbourhood_definition(place)[["ward_code", "neighbourhood"]]
+    return frame.merge(definition, on="ward_code", how="left").sort_values("ward_code", ignore_index=True)
+
+
+def neighbourhood_definition(place: Place | None = None) -> pd.DataFrame:
+    """The ward → neighbourhood table that defines the neighbourhoods."""
+    return _table(_place(place), "neighbourhood_wards").copy(deep=False)
+
+
+@lru_cache(maxsize=8)
+def _neighbourhoods(place: Place, generalised: bool) -> gpd.GeoDataFrame:
+    dissolved = wards(place, generalised=generalised).to_crs(BNG).dissolve(
+        by="neighbourhood", aggfunc={"ward_code": "count"}).reset_index()
+    dissolved = dissolved.rename(columns={"ward_code": "wards"})
+    dissolved["area_ha"] = dissolved.area / 1e4
+    return dissolved.to_crs(WGS84)
+
+
+def neighbourhoods(place: Place | None = None, *, generalised: bool = False) -> gpd.GeoDataFrame:
+    """Neighbourhood polygons, dissolved from the wards by :func:`neighbourhood_definition`."""
+    return _neighbourhoods(_place(place), generalised).copy(deep=False)
+
+
+def lsoas(place: Place | None = None) -> gpd.GeoDataFrame:
+    """LSOA 2021 polygons with mid-2024 population and IMD 2019 ranks, deciles and domain scores."""
+    return _layer(_place(place), "lsoas").copy(deep=False)
+
+
+def pcn_footprints(place: Place | None = None) -> gpd.GeoDataFrame:
+    """Primary care network footprints (``pcn_code``, ``pcn_name``); see docs/pcn_footprints.md."""
+    return _layer(_place(place), "pcn_footprints").copy(deep=False)
+
+
+def gp_practices(place: Place | None = None) -> pd.DataFrame:
+    """GP practices with location and registered list size, joined to their PCN."""
+    place = _place(place)
+    members = practice_pcn(place)[["practice_code", "pcn_code", "pcn_name"]]
+    return _table(place, "gp_practices").merge(members, on="practice_code", how="left")
+
+
+def practice_pcn(place: Place | None = None) -> pd.DataFrame:
+    """The practice → PCN membership file (replace the file when membership changes)."""
+    return _table(_place(place), "practice_pcn").copy(deep=False)

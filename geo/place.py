@@ -1,0 +1,115 @@
+"""Places: the folder of data and config that describes one area (Trafford is the first).
+
+Everything place-specific — boundaries, neighbourhood definitions, PCN membership, postcode table, attribution —
+is read from ``data/<slug>/place.toml`` and the files it names. Code never names a place.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = ["Place", "PlaceError", "DATA_DIR", "load_place"]
+
+#: The project's ``data/`` folder.
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+_DEFAULT_PLACE = "trafford"
+
+
+class PlaceError(Exception):
+    """A place folder or one of its files is missing or malformed (message is for the user)."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """One place's settings, as read from its ``place.toml``.
+
+    Attributes
+    ----------
+    folder
+        The place's data folder.
+    name, slug, la_code
+        Display name, short id (used in column names such as ``outside_trafford``) and ONS GSS code.
+    neighbourhood_term
+        What the council calls its groups of wards.
+    pilot_neighbourhood, pilot_description
+        The place-based pilot neighbourhood pages default to.
+    centre, zoom
+        Initial map view (lat, lon).
+    layers, tables
+        File names relative to ``folder``.
+    attribution
+        Attribution lines every map and export must show.
+    """
+
+    folder: Path
+    name: str
+    slug: str
+    la_code: str
+    neighbourhood_term: str
+    pilot_neighbourhood: str
+    pilot_description: str
+    centre: tuple[float, float]
+    zoom: int
+    layers: dict[str, str] = field(hash=False, compare=False)
+    tables: dict[str, str] = field(hash=False, compare=False)
+    attribution: tuple[str, ...] = ()
+
+    @property
+    def outside_column(self) -> str:
+        """Name of the tag column that is True for points outside the place, e.g. ``outside_trafford``."""
+        return f"outside_{self.slug}"
+
+    def path(self, kind: str, key: str) -> Path:
+        """Return the path of layer or table ``key`` (``kind`` is ``"layers"`` or ``"tables"``)."""
+        names = self.layers if kind == "layers" else self.tables
+        try:
+            path = self.folder / names[key]
+        except KeyError:
+            raise PlaceError(f"{self.folder / 'place.toml'} has no [{kind}] entry '{key}'") from None
+        if not path.exists():
+            raise PlaceError(f"{path} is missing (named by [{kind}] {key} in place.toml)")
+        return path
+
+
+@lru_cache(maxsize=8)
+def load_place(slug: str | None = None) -> Place:
+    """Load a place by folder name under ``data/`` (default: ``$ESTATES_PLACE`` or ``trafford``).
+
+    Parameters
+    ----------
+    slug
+        Folder name under ``data/``, or a path to a place folder.
+
+    Returns
+    -------
+    Place
+    """
+    slug = slug or os.environ.get("ESTATES_PLACE") or _DEFAULT_PLACE
+    folder = Path(slug) if os.sep in slug else DATA_DIR / slug
+    config_path = folder / "place.toml"
+    if not config_path.exists():
+        raise PlaceError(f"no place.toml in {folder}: unknown place '{slug}'")
+    try:
+        config = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        info = config["place"]
+        return Place(
+            folder=folder,
+            name=info["name"],
+            slug=info["slug"],
+            la_code=info["la_code"],
+            neighbourhood_term=info.get("neighbourhood_term", "neighbourhood"),
+            pilot_neighbourhood=info["pilot_neighbourhood"],
+            pilot_description=info.get("pilot_description", ""),
+            centre=(float(info["centre"][0]), float(info["centre"][1])),
+            zoom=int(info.get("zoom", 12)),
+            layers=dict(config["layers"]),
+            tables=dict(config["tables"]),
+            attribution=tuple(config.get("attribution", {}).get("lines", ())),
+        )
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise PlaceError(f"{config_path} is malformed: {exc}") from None
