@@ -43,7 +43,7 @@ IMD_DOMAINS = {
 def _write_geojson(frame: gpd.GeoDataFrame, path: Path, *, precision: int = 6) -> None:
     """Write RFC 7946 GeoJSON (WGS84, no ``crs`` member) with fixed coordinate precision."""
     frame = frame.to_crs(WGS84)
-    frame = frame.set_geometry(shapely.set_precision(frame.geometry.values, 10**-precision, mode="pointwise"))
+    frame = frame.set_geometry(shapely.set_precision(frame.geometry.values, 10**-precision))
     frame.to_file(path, driver="GeoJSON", engine="pyogrio", layer_options={
         "RFC7946": "YES", "COORDINATE_PRECISION": str(precision), "WRITE_NAME": "NO"})
 
@@ -142,6 +142,10 @@ def build_postcodes(raw: Path, wards: gpd.GeoDataFrame) -> pd.DataFrame:
     lab = pd.read_csv(raw / "trafford-datalab-spatial/postcodes/trafford_postcodes.csv",
                       usecols=["postcode", "ward_code", "lsoa_code"])
     table = onspd.merge(lab, on="postcode", how="left", validate="1:1")
+    # A few postcodes the Feb 2025 list put in Trafford are coded to a neighbour in Nov 2025 (e.g. M15 4ND); the
+    # newer ONSPD wins and their Trafford ward/LSOA is dropped.
+    moved = table["la_code"] != LA_CODE
+    table.loc[moved, ["ward_code", "lsoa_code"]] = np.nan
     table["ward_source"] = np.where(table["ward_code"].notna(), "datalab_feb2025", "")
     new = table["ward_code"].isna() & (table["la_code"] == LA_CODE) & table["easting"].notna()
     if new.any():

@@ -57,7 +57,8 @@ def derive_pcn_footprints(lsoa: gpd.GeoDataFrame, practices: pd.DataFrame, membe
     centre.loc[no_pc, "easting"] = geom_centre[no_pc].x
     centre.loc[no_pc, "northing"] = geom_centre[no_pc].y
 
-    prac = practices.merge(membership[["practice_code", "pcn_code"]], on="practice_code")
+    prac = practices[["practice_code", "lon", "lat", "registered_patients"]].merge(
+        membership[["practice_code", "pcn_code"]], on="practice_code")
     px, py = to_bng(prac["lon"].to_numpy(float), prac["lat"].to_numpy(float))
     # A practice without a published list size (closed since 2022) exerts no pull.
     weight = prac["registered_patients"].astype("float64").fillna(0.0).to_numpy()

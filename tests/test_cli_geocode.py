@@ -1,0 +1,83 @@
+"""``python -m estates geocode`` end to end, as a user runs it."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "estates", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.fixture
+def register(tmp_path: Path) -> Path:
+    # Real rows of the council's asset register, one with a partial postcode and one with nothing usable.
+    path = tmp_path / "assets.csv"
+    pd.DataFrame({
+        "PropertyName": ["Trafford Town Hall", "Moss View Centre", "Sale Waterside", "=HYPERLINK(\"x\")"],
+        "PostCode": ["M32 0TH", "M31", "m337zf", ""],
+        "GeoX": [-2.2874833, None, None, None],
+        "GeoY": [53.4590163, None, None, None],
+    }).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".geojson", ".gpkg"])
+def test_geocode_writes_every_row_with_tags(register: Path, tmp_path: Path, suffix: str):
+    out = tmp_path / f"out{suffix}"
+    result = run("geocode", str(register), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "4 rows" in result.stdout
+    assert "need attention: 2" in result.stdout
+    frame = pd.read_csv(out) if suffix == ".csv" else gpd.read_file(out)
+    assert len(frame) == 4
+    assert frame["geocode_method"].tolist() == ["coordinates", "postcode_district", "postcode", "none"]
+    assert frame["neighbourhood"].tolist()[:3] == ["North", "West", "Central"]
+    if suffix == ".csv":
+        assert frame["PropertyName"].iloc[3].startswith("'=")  # formula neutralised
+    else:
+        assert gpd.read_file(out).crs.to_epsg() == 4326
+
+
+def test_column_options_override_detection(tmp_path: Path):
+    src = tmp_path / "odd.csv"
+    pd.DataFrame({"where": ["WA14 1PF"], "name": ["Altrincham Town Hall"]}).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    assert run("geocode", str(src), "--out", str(out)).returncode == 2
+    result = run("geocode", str(src), "--out", str(out), "--postcode-column", "where")
+    assert result.returncode == 0, result.stderr
+    assert pd.read_csv(out)["ward_name"].tolist() == ["Altrincham"]
+
+
+@pytest.mark.parametrize(
+    ("make_args", "message"),
+    [
+        (lambda d: ["geocode", str(d / "missing.csv"), "--out", str(d / "o.csv")], "no such file"),
+        (lambda d: ["geocode", str(d / "nocols.csv"), "--out", str(d / "o.csv")], "no postcode or coordinate column"),
+        (lambda d: ["geocode", str(d / "nocols.csv"), "--out", str(d / "o.csv"), "--postcode-column", "zzz"],
+         "is not a column"),
+        (lambda d: ["geocode", str(d / "garbage.xlsx"), "--out", str(d / "o.csv")], "cannot read"),
+        (lambda d: ["geocode", str(d / "nocols.csv"), "--out", str(d / "o.txt"), "--postcode-column", "a"],
+         "unknown output format"),
+        (lambda d: ["geocode", str(d / "nocols.csv"), "--out", str(d / "exists.csv"), "--postcode-column", "a"],
+         "use --force"),
+    ],
+)
+def test_user_errors_exit_2_with_one_readable_line(tmp_path: Path, make_args, message):
+    (tmp_path / "nocols.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "garbage.xlsx").write_bytes(b"this is not a spreadsheet")
+    (tmp_path / "exists.csv").write_text("x\n")
+    result = run(*make_args(tmp_path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: ")
+    assert message in lines[0]

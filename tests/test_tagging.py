@@ -1,0 +1,56 @@
+"""Tagging points with ward, neighbourhood, LSOA/IMD and PCN (geo.tagging) on real Trafford data."""
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import boundaries
+from geo.postcodes import postcode_table
+from geo.projection import BNG
+from geo.tagging import tag
+
+
+def test_every_trafford_postcode_centroid_lands_in_its_ons_ward():
+    """Acceptance: point-in-polygon agrees with the ONS postcode table's ward for >= 99.5 % of postcodes."""
+    units = postcode_table().units
+    trafford = units[(units["la_code"] == "E08000009") & (units["ward_source"] == "datalab_feb2025")
+                     & units["easting"].notna()]
+    assert len(trafford) > 11_000
+    out = tag(trafford[["postcode", "easting", "northing"]].assign(table_ward=trafford["ward_code"]))
+    agreement = (out["ward_code"] == out["table_ward"]).mean()
+    assert agreement >= 0.995, agreement
+    assert not out["outside_trafford"].any()  # every Trafford postcode falls inside the boundary
+
+
+def test_points_outside_trafford_keep_their_row_and_are_flagged():
+    # Manchester Piccadilly station and Trafford Town Hall.
+    frame = pd.DataFrame({"lon": [-2.2309, -2.2874833], "lat": [53.4774, 53.4590163]})
+    out = tag(frame)
+    assert out["outside_trafford"].tolist() == [True, False]
+    assert out["ward_code"].isna().tolist() == [True, False]
+    assert out.loc[1, "neighbourhood"] == "North"
+    assert out.loc[1, "pcn_code"] == "U66368"
+
+
+def test_unlocated_rows_have_no_tags_and_unknown_outside_flag():
+    out = tag(pd.DataFrame({"lon": [np.nan], "lat": [np.nan]}))
+    assert out["ward_code"].isna().all()
+    assert out["outside_trafford"].isna().all()
+
+
+def test_a_point_exactly_on_a_ward_boundary_gets_one_deterministic_ward():
+    wards = boundaries.wards().to_crs(BNG).set_index("ward_code")
+    shared = shapely.intersection(wards.loc["E05015253"].geometry.boundary,  # Old Trafford
+                                  wards.loc["E05015247"].geometry.boundary)  # Gorse Hill & Cornbrook
+    vertex = shapely.get_coordinates(shared)[len(shapely.get_coordinates(shared)) // 2]
+    frame = pd.DataFrame({"easting": [vertex[0]] * 3, "northing": [vertex[1]] * 3})
+    first = tag(frame)["ward_code"].tolist()
+    assert first == ["E05015247"] * 3  # the lower GSS code wins
+    assert tag(frame.iloc[::-1])["ward_code"].tolist() == first
+
+
+def test_imd_and_population_come_from_the_lsoa():
+    out = tag(pd.DataFrame({"easting": [381009.0], "northing": [395846.0]}))
+    lsoa = boundaries.lsoas().set_index("lsoa_code").loc[out.loc[0, "lsoa_code"]]
+    assert out.loc[0, "imd_decile"] == lsoa["imd_decile"]
+    assert out.loc[0, "lsoa_population"] == lsoa["population_2024"]
