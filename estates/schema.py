@@ -81,6 +81,11 @@ FIELDS: tuple[Field, ...] = (
     Field("backlog_maintenance", "number", "Backlog maintenance", "£"),
     Field("historic", "code", "Historic record",
           description="True when the source is known to be out of date (e.g. NHS ODS 2018 sites)."),
+    Field("footprint_wkt", "text", "Footprint",
+          description="Building outline as WKT (WGS84) when the register gave a polygon; x/y are then its "
+                      "representative point."),
+    Field("extra", "text", "Other columns",
+          description="JSON object of the register's columns that map to no field, values as given."),
 )
 
 #: Provenance carried by every record.
