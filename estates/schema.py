@@ -16,6 +16,7 @@ __all__ = [
     "FIELD_NAMES",
     "PROVENANCE_FIELDS",
     "HOLDING_TYPES",
+    "PARTNER_TYPES",
     "STATUSES",
     "field",
 ]
@@ -99,6 +100,12 @@ PROVENANCE_FIELDS: tuple[Field, ...] = (
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS + PROVENANCE_FIELDS)
 
 HOLDING_TYPES: tuple[str, ...] = ("land", "building", "land+buildings")
+
+#: Vocabulary of ``partner_type``.
+PARTNER_TYPES: tuple[str, ...] = (
+    "council", "school", "gp", "pcn", "nhs_trust", "central_government", "dwp", "police", "fire",
+    "housing_association", "probation", "development_land", "leisure", "library", "community", "other",
+)
 
 #: Classification statuses, in display order.
 STATUSES: tuple[str, ...] = ("key", "core", "surplus", "needs data")
