@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from geo.place import Place
@@ -98,6 +99,70 @@ def _format_pair(x: float, y: float) -> str:
     return f"({x:g}, {y:g})"
 
 
+def _text(codes: NDArray[np.integer], vocabulary: list[str], index: pd.Index) -> pd.Series:
+    """A text column from per-row codes into a small vocabulary, built in Arrow (10x faster than object arrays)."""
+    array = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(vocabulary, pa.string()))
+    return pd.Series(array.dictionary_decode(), dtype=pd.StringDtype("pyarrow", na_value=np.nan), index=index)
+
+
+class _Vocabulary:
+    """Distinct strings and their codes: most rows share a handful of issues, so store each once."""
+
+    def __init__(self, *initial: str) -> None:
+        self.values: list[str] = []
+        self._codes: dict[str, int] = {}
+        for value in initial:
+            self.code(value)
+
+    def code(self, value: str) -> int:
+        if value not in self._codes:
+            self._codes[value] = len(self.values)
+            self.values.append(value)
+        return self._codes[value]
+
+
+def _postcode_issue(raw: object, normalised: str, kind: str, table: object) -> str:
+    if kind == PostcodeKind.INVALID:
+        return f"'{str(raw).strip()}' is not a valid UK postcode"
+    if kind == PostcodeKind.FULL:
+        district = normalised.split(" ")[0]
+        where = ("the postcode table covers its district, so it is terminated or newer than the table"
+                 if table.covers_district(district) else "its district is outside the area the table covers")
+        return f"postcode {normalised} was not found ({where})"
+    return f"partial postcode {normalised} was not found in the postcode table"
+
+
+def _locate_postcodes(values: pd.Series | None, n: int, place: Place | None, issues: _Vocabulary) -> dict:
+    """Look up each distinct postcode once; return per-row arrays."""
+    table = postcode_table(place)
+    if values is None:
+        codes, uniques = np.full(n, -1, dtype=np.intp), pd.Index([], dtype=object)
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    m = len(uniques)
+    norm = normalise_postcodes(pd.Series(uniques, dtype=object))
+    u_norm = np.append(norm["postcode_normalised"].to_numpy(dtype=object), "")
+    u_kind = np.append(norm["postcode_kind"].to_numpy(dtype=object), PostcodeKind.EMPTY)
+    u_found = np.zeros(m + 1, dtype=bool)
+    u_xy = np.full((m + 1, 4), np.nan)  # easting, northing, lon, lat
+    u_method = np.full(m + 1, METHODS.index("none"), dtype=np.int8)
+    for level, level_method in ((PostcodeKind.FULL, "postcode"), (PostcodeKind.SECTOR, "postcode_sector"),
+                                (PostcodeKind.DISTRICT, "postcode_district")):
+        rows = np.flatnonzero(u_kind == level)
+        if rows.size:
+            found, e, nn, lo, la = table.locate(u_norm[rows], level)
+            hit = rows[found]
+            u_found[hit] = True
+            u_xy[hit] = np.column_stack([e, nn, lo, la])[found]
+            u_method[hit] = METHODS.index(level_method)
+    u_issue = np.zeros(m + 1, dtype=np.int32)  # code 0 is ""
+    for i in np.flatnonzero(~u_found & (u_kind != PostcodeKind.EMPTY)):
+        u_issue[i] = issues.code(_postcode_issue(uniques[i], u_norm[i], u_kind[i], table))
+    take = np.where(codes < 0, m, codes)
+    return {"normalised_codes": take, "normalised_values": u_norm, "kind": u_kind[take], "found": u_found[take],
+            "xy": u_xy[take], "method": u_method[take], "issue": u_issue[take]}
+
+
 def geocode(frame: pd.DataFrame, *, postcode: object | None = None, x: object | None = None,
             y: object | None = None, place: Place | None = None) -> pd.DataFrame:
     """Geocode every row of ``frame`` offline.
@@ -119,102 +184,68 @@ def geocode(frame: pd.DataFrame, *, postcode: object | None = None, x: object | 
         clashes with an output column is kept as ``<name>_input``.
     """
     n = len(frame)
-    table = postcode_table(place)
-    lon = np.full(n, np.nan)
-    lat = np.full(n, np.nan)
-    east = np.full(n, np.nan)
-    north = np.full(n, np.nan)
-    method = np.full(n, "none", dtype=object)
-    precision = np.full(n, "none", dtype=object)
-    issue = np.full(n, "", dtype=object)
+    none, high, medium, low = (PRECISIONS.index(p) for p in ("none", "high", "medium", "low"))
+    issues = _Vocabulary("")
+    pc = _locate_postcodes(frame[postcode] if postcode is not None else None, n, place, issues)
+    east, north, lon, lat = (pc["xy"][:, k].copy() for k in range(4))
+    method = pc["method"].copy()
+    is_unit = method == METHODS.index("postcode")
+    precision = np.where(pc["found"], np.where(is_unit, medium, low), none).astype(np.int8)
+    issue = pc["issue"].copy()
+    partial = pc["found"] & ~is_unit
+    for i in np.flatnonzero(partial):
+        level = "sector" if method[i] == METHODS.index("postcode_sector") else "district"
+        issue[i] = issues.code(f"only a partial postcode ({pc['normalised_values'][pc['normalised_codes'][i]]}); "
+                               f"located at its {level} centroid")
 
-    # --- postcodes
-    if postcode is not None:
-        norm = normalise_postcodes(frame[postcode])
-        normalised = norm["postcode_normalised"].to_numpy(dtype=object)
-        kind = norm["postcode_kind"].to_numpy(dtype=object)
-        raw = frame[postcode].astype("string").fillna("").to_numpy(dtype=object)
-    else:
-        normalised = np.full(n, "", dtype=object)
-        kind = np.full(n, PostcodeKind.EMPTY, dtype=object)
-        raw = normalised
-    pc_found = np.zeros(n, dtype=bool)
-    pc_e, pc_n, pc_lon, pc_lat = (np.full(n, np.nan) for _ in range(4))
-    pc_method = np.full(n, "none", dtype=object)
-    for level, level_method in ((PostcodeKind.FULL, "postcode"), (PostcodeKind.SECTOR, "postcode_sector"),
-                                (PostcodeKind.DISTRICT, "postcode_district")):
-        rows = np.flatnonzero(kind == level)
-        if rows.size == 0:
-            continue
-        found, e, nn, lo, la = table.locate(normalised[rows], level)
-        hit = rows[found]
-        pc_found[hit] = True
-        pc_e[hit], pc_n[hit], pc_lon[hit], pc_lat[hit] = e[found], nn[found], lo[found], la[found]
-        pc_method[hit] = level_method
-    pc_issue = np.full(n, "", dtype=object)
-    for i in np.flatnonzero(~pc_found & (kind != PostcodeKind.EMPTY)):
-        if kind[i] == PostcodeKind.INVALID:
-            pc_issue[i] = f"'{raw[i].strip()}' is not a valid UK postcode"
-        elif kind[i] == PostcodeKind.FULL:
-            district = normalised[i].split(" ")[0]
-            where = ("the postcode table covers its district, so it is terminated or newer than the table"
-                     if table.covers_district(district) else "its district is outside the area the table covers")
-            pc_issue[i] = f"postcode {normalised[i]} was not found ({where})"
-        else:
-            pc_issue[i] = f"partial postcode {normalised[i]} was not found in the postcode table"
-
-    # --- coordinates
+    # --- coordinates win where usable
     xs, ys = _numbers(frame, x), _numbers(frame, y)
     coord_kind = classify_coordinates(xs, ys)
     wgs = coord_kind == CoordinateKind.WGS84
     swapped = coord_kind == CoordinateKind.SWAPPED
     bng = coord_kind == CoordinateKind.BNG
+    degrees = wgs | swapped
+    has_coords = degrees | bng
+    pc_east, pc_north = east.copy(), north.copy()
     lon[wgs], lat[wgs] = xs[wgs], ys[wgs]
     lon[swapped], lat[swapped] = ys[swapped], xs[swapped]
-    degrees = wgs | swapped
     if degrees.any():
         east[degrees], north[degrees] = to_bng(lon[degrees], lat[degrees])
     if bng.any():
         east[bng], north[bng] = xs[bng], ys[bng]
         lon[bng], lat[bng] = to_wgs84(xs[bng], ys[bng])
-    method[wgs], method[swapped], method[bng] = "coordinates", "coordinates_swapped", "coordinates_bng"
-    has_coords = degrees | bng
-    precision[has_coords] = "high"
-    issue[swapped] = "latitude and longitude were given the wrong way round; swapped"
+    method[wgs] = METHODS.index("coordinates")
+    method[swapped] = METHODS.index("coordinates_swapped")
+    method[bng] = METHODS.index("coordinates_bng")
+    precision[has_coords] = high
+    issue[has_coords] = 0
+    issue[swapped] = issues.code("latitude and longitude were given the wrong way round; swapped")
 
-    # Coordinates that disagree with their own full postcode are kept (they are usually the better fix) but flagged.
-    both = has_coords & pc_found & (pc_method == "postcode")
-    gap = np.hypot(east - pc_e, north - pc_n)
-    for i in np.flatnonzero(both & (gap > DISAGREEMENT_M)):
-        note = f"coordinates are {gap[i] / 1000:.1f} km from the centroid of postcode {normalised[i]}; coordinates kept"
-        issue[i] = f"{issue[i]}; {note}" if issue[i] else note
+    # Coordinates that disagree with their own full postcode are kept (usually the better fix) but flagged.
+    gap = np.hypot(east - pc_east, north - pc_north)
+    for i in np.flatnonzero(has_coords & pc["found"] & is_unit & (gap > DISAGREEMENT_M)):
+        note = (f"coordinates are {gap[i] / 1000:.1f} km from the centroid of postcode "
+                f"{pc['normalised_values'][pc['normalised_codes'][i]]}; coordinates kept")
+        previous = issues.values[issue[i]]
+        issue[i] = issues.code(f"{previous}; {note}" if previous else note)
 
-    # --- postcode fallback where coordinates are missing or unusable
-    use_pc = ~has_coords & pc_found
-    lon[use_pc], lat[use_pc] = pc_lon[use_pc], pc_lat[use_pc]
-    east[use_pc], north[use_pc] = pc_e[use_pc], pc_n[use_pc]
-    method[use_pc] = pc_method[use_pc]
-    precision[use_pc] = np.where(pc_method[use_pc] == "postcode", "medium", "low")
-    partial = use_pc & (pc_method != "postcode")
-    issue[partial] = [f"only a partial postcode ({normalised[i]}); located at its "
-                      f"{'sector' if pc_method[i] == 'postcode_sector' else 'district'} centroid"
-                      for i in np.flatnonzero(partial)]
-
-    bad_coords = coord_kind == CoordinateKind.INVALID
-    for i in np.flatnonzero(bad_coords):
+    for i in np.flatnonzero(coord_kind == CoordinateKind.INVALID):
         note = (f"coordinates {_format_pair(xs[i], ys[i])} are neither longitude/latitude nor "
                 "eastings/northings in Great Britain")
-        issue[i] = f"{note}; {'postcode used' if use_pc[i] else 'not located'}" + (f" ({issue[i]})" if issue[i] else "")
-    failed = ~has_coords & ~pc_found
-    for i in np.flatnonzero(failed & ~bad_coords):
-        issue[i] = pc_issue[i] or "no postcode or coordinates"
-    for i in np.flatnonzero(failed & bad_coords & (pc_issue != "")):
-        issue[i] = f"{issue[i]}; {pc_issue[i]}"
+        previous = issues.values[issue[i]]
+        outcome = "postcode used" if pc["found"][i] else "not located"
+        issue[i] = issues.code(f"{note}; {outcome}" + (f" ({previous})" if previous else ""))
+    empty = ~has_coords & ~pc["found"] & (pc["kind"] == PostcodeKind.EMPTY) & (coord_kind != CoordinateKind.INVALID)
+    issue[empty] = issues.code("no postcode or coordinates")
 
+    index = frame.index
     added = pd.DataFrame({
-        "postcode_normalised": normalised, "lon": lon, "lat": lat, "easting": east, "northing": north,
-        "geocode_method": method, "geocode_precision": precision, "geocode_issue": issue,
-    }, index=frame.index)
+        "postcode_normalised": _text(pc["normalised_codes"], list(pc["normalised_values"]), index),
+        "lon": lon, "lat": lat, "easting": east, "northing": north,
+        "geocode_method": _text(method, list(METHODS), index),
+        "geocode_precision": _text(precision, list(PRECISIONS), index),
+        "geocode_issue": _text(issue, issues.values, index),
+    }, index=index)
     # An input column that shares a name with an output (often "lon"/"lat") is kept under "<name>_input".
     renamed = frame.rename(columns={c: f"{c}_input" for c in added.columns if c in frame.columns})
     return pd.concat([renamed, added], axis=1)

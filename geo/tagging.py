@@ -98,22 +98,21 @@ def tag(frame: pd.DataFrame, *, place: Place | None = None) -> pd.DataFrame:
     codes, first = _distinct(east[rows], north[rows])
     ux, uy = east[rows][first], north[rows][first]
 
+    layers = _layers(place)
+    # Wards partition the place, so "in no ward" is "outside": every layer's tags are left empty there.
+    found = {name: layer.index.locate(ux, uy) for name, layer in layers.items()}
+    inside = found["ward"] >= 0
     parts = []
-    ward_pos = None
-    for name, layer in _layers(place).items():
-        found = layer.index.locate(ux, uy)
-        if name == "ward":
-            ward_pos = found
-        pos = np.full(len(frame), len(layer.attributes) - 1)
-        pos[rows] = np.where(found >= 0, found, len(layer.attributes) - 1)[codes]
+    for name, layer in layers.items():
+        missing = len(layer.attributes) - 1
+        pos = np.full(len(frame), missing)
+        pos[rows] = np.where(inside & (found[name] >= 0), found[name], missing)[codes]
         parts.append(layer.attributes.iloc[pos].set_index(frame.index))
     tags = pd.concat(parts, axis=1)
-    # Wards partition the place, so "in no ward" is "outside"; other layers are left empty there too.
-    outside = pd.array(np.full(len(frame), pd.NA), dtype="boolean")
-    inside_ward = np.zeros(len(frame), dtype=bool)
-    inside_ward[rows] = (ward_pos >= 0)[codes]
-    outside[located] = ~inside_ward[located]
-    tags.loc[~inside_ward, list(TAG_COLUMNS)] = pd.NA
+    outside = np.zeros(len(frame), dtype=bool)
+    outside[rows] = ~inside[codes]
+    outside = pd.array(outside, dtype="boolean")
+    outside[~located] = pd.NA
     tags[place.outside_column] = outside
     overlap = [c for c in tags.columns if c in frame.columns]
     return pd.concat([frame.drop(columns=overlap), tags], axis=1)
