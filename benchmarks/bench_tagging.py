@@ -69,9 +69,9 @@ def run_tool(path: Path) -> dict:
     """This project's pipeline: read CSV → geo.geocoder.geocode → geo.tagging.tag."""
     from geo.boundaries import lsoas, pcn_footprints, wards
     from geo.geocoder import geocode
+    from geo.place import load_place
     from geo.postcodes import postcode_table
     from geo.tagging import _layers, tag
-    from geo.place import load_place
 
     # Reference data loads once per process in real use (cached); warm it so the figure is the per-table cost.
     place = load_place()
