@@ -24,6 +24,9 @@ from folium.template import Template
 
 __all__ = ["base_map"]
 
+# folium's default for tile layers, so tiled and tile-less maps zoom alike.
+_MAX_ZOOM = 18
+
 
 class _Attribution(MacroElement):
     """Add a line to the map's attribution control (bottom-right corner).
@@ -86,6 +89,9 @@ def base_map(
         raise ValueError("attribution must not be blank: every map credits its data")
     escaped = html.escape(attribution)
     m = folium.Map(location=list(location), zoom_start=zoom_start, tiles=None)
+    # Leaflet takes the map's zoom range from its tile layers; with no basemap
+    # there is none, and MarkerCluster then throws "Map has no maxZoom specified".
+    m.options["max_zoom"] = _MAX_ZOOM
     if tiles is None:
         _Attribution(escaped).add_to(m)
     else:
