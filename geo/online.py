@@ -678,6 +678,8 @@ class _Rows:
     notes: list[list[str]]
     online: np.ndarray
     failed: np.ndarray
+    not_found: np.ndarray
+    rejected: np.ndarray
 
 
 class OnlineGeocoder:
@@ -941,7 +943,7 @@ class OnlineGeocoder:
                     if answer is None:
                         answer = self._terminated_or_none(pc, summary)
                     for i in rows_by_pc[pc]:
-                        self._apply_postcode(rows, i, pc, answer, summary)
+                        self._apply_postcode(rows, i, pc, answer)
                     tracker.finish(r for r in rows_by_pc[pc] if not wants_address(r))
 
         # ---- phase 2: Nominatim
@@ -957,7 +959,7 @@ class OnlineGeocoder:
             query = dict(key)
             answer = self.search_address(query, summary=summary)
             for i in idx:
-                self._apply_nominatim(rows, i, query, answer, summary)
+                self._apply_nominatim(rows, i, query, answer)
             tracker.finish(idx)
 
         tracker.finish(considered)
@@ -972,7 +974,10 @@ class OnlineGeocoder:
         for i in range(n):
             if rows.online[i]:
                 summary.located[rows.method[i]] = summary.located.get(rows.method[i], 0) + 1
-        summary.rows_failed = int(np.count_nonzero(rows.failed & ~rows.online))
+        kept = ~rows.online
+        summary.rows_failed = int(np.count_nonzero(rows.failed & kept))
+        summary.rows_rejected = int(np.count_nonzero(rows.rejected & kept & ~rows.failed))
+        summary.rows_not_found = int(np.count_nonzero(rows.not_found & kept & ~rows.failed & ~rows.rejected))
         summary.elapsed_s = time.monotonic() - started
         return out, summary
 
@@ -1027,6 +1032,8 @@ class OnlineGeocoder:
             notes=[[] for _ in range(n)],
             online=np.zeros(n, dtype=bool),
             failed=np.zeros(n, dtype=bool),
+            not_found=np.zeros(n, dtype=bool),
+            rejected=np.zeros(n, dtype=bool),
         )
 
     @staticmethod
@@ -1060,14 +1067,14 @@ class OnlineGeocoder:
             return queries
         return [{"q": t} if (t := _text(v)) else None for v in aligned.tolist()]
 
-    def _apply_postcode(self, rows: _Rows, i: int, pc: str, answer: Any, summary: OnlineSummary) -> None:
+    def _apply_postcode(self, rows: _Rows, i: int, pc: str, answer: Any) -> None:
         if isinstance(answer, ServiceUnavailable):
             rows.notes[i].append(answer.message)
             rows.failed[i] = True
             return
         if "_not_found" in answer:
             rows.notes[i].append(f"postcode {pc} not found on postcodes.io (neither live nor terminated)")
-            summary.rows_not_found += 1
+            rows.not_found[i] = True
             return
         terminated = answer.get("_terminated")
         record = terminated if terminated is not None else answer
@@ -1098,7 +1105,6 @@ class OnlineGeocoder:
         i: int,
         query: Mapping[str, str],
         answer: Any,
-        summary: OnlineSummary,
     ) -> None:
         shown = query.get("q") or ", ".join(query.values())
         if isinstance(answer, ServiceUnavailable):
@@ -1107,7 +1113,7 @@ class OnlineGeocoder:
             return
         if answer is None:
             rows.notes[i].append(f"address '{shown}' not found by Nominatim")
-            summary.rows_not_found += 1
+            rows.not_found[i] = True
             return
         lon, lat = float(answer["lon"]), float(answer["lat"])
         name = _text(answer.get("display_name")) or f"{lat:.5f}, {lon:.5f}"
@@ -1117,7 +1123,7 @@ class OnlineGeocoder:
             if km > self.settings.accept_within_km:
                 place = f"the {self.settings.place_name} area" if self.settings.place_name else ("the place's area")
                 rows.notes[i].append(f"Nominatim placed '{shown}' at '{name}', {km:.1f} km outside {place}; not used")
-                summary.rows_rejected += 1
+                rows.rejected[i] = True
                 return
         precision, level = nominatim_precision(answer)
         if level == "area" and rows.precision[i] == "low":

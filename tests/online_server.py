@@ -200,6 +200,7 @@ class FakeGeoServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls between header and body writes
             server_version = "FakeGeo/1.0"
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
