@@ -143,9 +143,7 @@ PACKAGES: tuple[Package, ...] = (
 )
 
 _GLYPHICONS_SOURCE = "dist/css/bootstrap.css"
-_GLYPHICONS_FONT_SRC = (
-    '  src: url("fonts/glyphicons-halflings-regular.woff2") format("woff2");'
-)
+_GLYPHICONS_FONT_SRC = '  src: url("fonts/glyphicons-halflings-regular.woff2") format("woff2");'
 
 
 def _sha256(path: Path) -> str:
@@ -181,13 +179,9 @@ def _write_glyphicons_css(bootstrap3: Path, dest: Path) -> None:
     end = lines.index("* {", start)
     section = lines[start:end]
     if "Glyphicons Halflings" not in section[1]:
-        raise RuntimeError(
-            "Bootstrap 3 stylesheet layout changed; update _write_glyphicons_css"
-        )
+        raise RuntimeError("Bootstrap 3 stylesheet layout changed; update _write_glyphicons_css")
     font_face_end = section.index("}")
-    font_face = [
-        line for line in section[:font_face_end] if not line.startswith("  src:")
-    ]
+    font_face = [line for line in section[:font_face_end] if not line.startswith("  src:")]
     section = [*font_face, _GLYPHICONS_FONT_SRC, *section[font_face_end:]]
     text = "\n".join(
         [
