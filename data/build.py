@@ -248,8 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     definition.to_csv(OUT / "neighbourhood_wards.csv", index=False)
     # Neighbourhood polygons are not shipped: geo.boundaries dissolves the wards by neighbourhood_wards.csv, so
     # editing that file is all it takes to redefine the neighbourhoods.
+    ward_pop = pd.read_csv(raw / "trafford-datalab-open-data/population/mid_year_2024/"
+                                 "mid-year_2024_population_estimates_ward.csv")
+    ward_pop = ward_pop[ward_pop["sex"] == "Persons"][["area_code", "all_ages"]].rename(
+        columns={"area_code": "ward_code", "all_ages": "population_2024"})
     for res, name in (("full_resolution", "wards.geojson"), ("generalised", "wards_generalised.geojson")):
-        w = wards[res].copy()
+        w = wards[res].merge(ward_pop, on="ward_code", how="left", validate="1:1")
         w["area_ha"] = (w.to_crs(BNG).area / 1e4).round(2)
         _write_geojson(w, OUT / name)
 
