@@ -650,7 +650,7 @@ def _validate_search(data: Any) -> None:
 def _column_like(values: list[Any], original: pd.Series | None, index: pd.Index) -> pd.Series:
     """Series of ``values`` keeping the original column's dtype where possible."""
     if original is None:
-        return pd.Series(values, index=index)
+        return pd.Series(values, index=index, dtype=str)
     dtype = original.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         cats = list(dtype.categories)
