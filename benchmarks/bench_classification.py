@@ -11,6 +11,7 @@ performance rules and their explanations are exercised too, not only the "could 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -38,6 +39,8 @@ def council_register() -> pd.DataFrame | None:
         return None
     raw = pd.read_csv(COUNCIL, dtype=str, keep_default_na=False)
     holding = {"land": "land", "buildings": "building", "land/buildings": "land+buildings"}
+    # OtherDetail maps to no canonical field: ingest keeps it (with the other unmapped columns) in `extra`.
+    extra = ["" if not v else json.dumps({"OtherDetail": v}) for v in raw["OtherDetail"].tolist()]
     return pd.DataFrame({
         "building_id": "trafford-council:" + raw["AssetCode"],
         "partner": "Trafford Council",
@@ -51,7 +54,8 @@ def council_register() -> pd.DataFrame | None:
         "holding_type": raw["HoldingType"].str.lower().map(holding),
         "gia_m2": raw["BuildingSize"],
         "energy_rating": raw["EnergyRating"],
-        "use": raw["OtherDetail"],
+        "historic": "False",
+        "extra": extra,
     })
 
 

@@ -164,7 +164,7 @@ class Condition:
     @property
     def facts(self) -> tuple[str, ...]:
         """The recorded facts this condition needs (a derived field's inputs)."""
-        return KNOWN_FIELDS[self.field].inputs or (self.field,)
+        return field_info(self.field).inputs or (self.field,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,12 +283,22 @@ def _leaves(when: Sequence[Condition | AnyOf]) -> list[Condition]:
     return out
 
 
+#: Prefix of a register column kept in the ``extra`` JSON field, e.g. ``extra.OtherDetail``.
+EXTRA_PREFIX = "extra."
+
+
 def field_info(name: str) -> FieldInfo:
-    """Return what is known about ``name``; ``outside_<place>`` columns are flags."""
+    """Return what is known about ``name``.
+
+    ``outside_<place>`` columns are flags; ``extra.<Column>`` is a register column that maps to no canonical field
+    and that ingest keeps in the ``extra`` JSON object (text).
+    """
     if name in KNOWN_FIELDS:
         return KNOWN_FIELDS[name]
     if _OUTSIDE.match(name):
         return FieldInfo(name, "flag", name.replace("_", " "))
+    if name.startswith(EXTRA_PREFIX) and name[len(EXTRA_PREFIX):].strip():
+        return FieldInfo(name, "text", f"register column {name[len(EXTRA_PREFIX):]}")
     raise KeyError(name)
 
 
@@ -396,7 +406,8 @@ def _parse_when(when: object, where: str, w: _Where, depth: int = 0) -> tuple[Co
         try:
             info = field_info(fieldname)
         except KeyError:
-            raise w.fail(where, f"unknown field '{fieldname}'{_suggest(fieldname, list(KNOWN_FIELDS))}") from None
+            raise w.fail(where, f"unknown field '{fieldname}'{_suggest(fieldname, list(KNOWN_FIELDS))}; a register "
+                                f"column kept as an extra attribute is written extra.<Column>") from None
         if not isinstance(tests, Mapping) or not tests:
             raise w.fail(where, f"field '{fieldname}' needs {{operator: value}}, e.g. {{equals: Vacant}}, "
                                 f"got {tests!r}")

@@ -16,6 +16,7 @@ whole table, so 100,000 buildings classify in well under two seconds.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from estates._rules import (
+    EXTRA_PREFIX,
     AnyOf,
     Condition,
     DesignatedSite,
@@ -59,6 +61,11 @@ DESIGNATED_RULE_ID = "designated-key-site"
 
 #: ``rule_id`` of a building no rule decided (status ``needs data``).
 FALLBACK_RULE_ID = "no-rule-decided"
+
+def _key(name: object) -> str:
+    """Column-name comparison key: lower case letters and digits only."""
+    return re.sub(r"[^a-z0-9]+", "", str(name).lower())
+
 
 _FLAG_TRUE = frozenset({"true", "yes", "y", "1", "t"})
 _FLAG_FALSE = frozenset({"false", "no", "n", "0", "f"})
@@ -109,7 +116,7 @@ class _Facts:
         """The column factorised to its distinct values, trimmed and case-folded once per distinct value."""
         key = ("text", name)
         if key not in self._cache:
-            col = self._column(name)
+            col = self._extra(name[len(EXTRA_PREFIX):]) if name.startswith(EXTRA_PREFIX) else self._column(name)
             if col is None:
                 codes, uniques = np.full(self.n, -1, np.int64), np.array([], dtype=object)
             else:
@@ -122,6 +129,32 @@ class _Facts:
             missing = _Text.lift(folded == "", codes, missing=True)
             self._cache[key] = _Text(np.asarray(codes, np.int64), raw, folded, missing)
         return self._cache[key]
+
+    def _extra(self, column: str) -> pd.Series | None:
+        """One register column out of the ``extra`` JSON objects (decoded once per distinct object)."""
+        col = self._column("extra")
+        if col is None:
+            return None
+        values = col.to_numpy(dtype=object)
+        if any(isinstance(v, Mapping) for v in values[:1000].tolist()):
+            values = np.array([json.dumps(v, sort_keys=True) if isinstance(v, Mapping) else v
+                               for v in values.tolist()], dtype=object)
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+        wanted = _key(column)
+        picked: list[object] = []
+        for text in np.asarray(uniques, dtype=object).tolist():
+            try:
+                obj = json.loads(text) if isinstance(text, str) else None
+            except ValueError:
+                obj = None
+            value = None
+            if isinstance(obj, Mapping):
+                value = obj.get(column)
+                if value is None:  # column names compared without case, spaces or punctuation
+                    value = next((v for k, v in obj.items() if _key(k) == wanted), None)
+            picked.append(None if value is None else str(value))
+        lookup = np.array([*picked, None], dtype=object)  # code -1 (no extra object) -> None
+        return pd.Series(lookup[codes], dtype=object)
 
     def number(self, name: str) -> tuple[np.ndarray, Mask]:
         """Float values (NaN when missing or not a number) and the missing mask."""

@@ -126,19 +126,25 @@ def test_trafford_general_hospital_is_key_from_every_register(sample, result):
     ods = row(sample, result, "Trafford General Hospital", source_id="R0A09")
     assert "partner's own id 'R0A09'" in ods["explanation"]
     assert "Also matches: 'historic-record' (needs data)" in ods["explanation"]
-    footprint = result[tgh & (sample["partner"].str.startswith("NHS hospitals"))].iloc[0]
+    footprint = result[tgh & (sample["partner_type"] == "other")].iloc[0]  # OS footprint: no owner, use 'Hospital'
     assert "name 'Trafford General Hospital'" in footprint["explanation"]
-    assert "'hospital' (key)" in footprint["explanation"]
+    assert "Also matches" not in footprint["explanation"]  # no general rule would make it key
 
 
 def test_general_rules_on_other_registers(sample, result):
-    assert row(sample, result, "Altrincham Hospital", partner_type="nhs_trust",
-               use="Hospital")["rule_id"] == "hospital"
-    assert row(sample, result, "Altrincham Hospital", use="NHS trust site")["rule_id"] == "historic-record"
+    # Altrincham Hospital: the 2018 ODS record is historic, the OS footprint has no owner (partner type other)
+    assert row(sample, result, "Altrincham Hospital", partner_type="nhs_trust")["rule_id"] == "historic-record"
+    assert row(sample, result, "Altrincham Hospital", partner_type="other")["rule_id"] == FALLBACK_RULE_ID
+    # the general hospital rule needs an NHS owner and a hospital use
+    nhs = sample[sample["name"] == "Altrincham Hospital"].assign(partner_type="nhs_trust", historic="False",
+                                                                  use="Hospital")
+    assert set(classify(nhs, load_rules(DEFAULT_RULES), today=TODAY)["rule_id"]) == {"hospital"}
     assert row(sample, result, "Dermatology Trafford")["rule_status"] == "needs data"
     assert row(sample, result, "Park Medical Practice")["rule_id"] == "gp-surgery"
     assert row(sample, result, "Navigation Primary School")["rule_id"] == "school"
     assert row(sample, result, "Altrincham Library")["rule_id"] == "library"
+    assert row(sample, result, "Sale Leisure Centre", partner_type="leisure")["rule_id"] == "leisure"
+    assert row(sample, result, "Old Trafford")["rule_status"] == "needs data"  # community hub: no use recorded
     fire = result[sample["partner_type"] == "fire"].iloc[0]
     assert fire["rule_id"] == "fire-station"
     assert fire["rule_status"] == "core"
@@ -190,7 +196,7 @@ def test_ordered_evaluation_first_true_rule_wins(sample, result):
           - id: second
             status: {second}
             description: Second.
-            when: {{use: {{equals: town hall}}}}
+            when: {{extra.OtherDetail: {{equals: town hall}}}}
     """
     a = classify(town_hall, rules_from(both.format(first="core", second="key")), today=TODAY).iloc[0]
     b = classify(town_hall, rules_from(both.format(first="key", second="core")), today=TODAY).iloc[0]
@@ -253,10 +259,12 @@ def test_no_rule_fires_on_a_missing_value(sample):
     assert (out["rule_id"] != "old-lease").all()  # nor lease ends
     assert (out.loc[no_tenure & no_use, "rule_status"] == "needs data").all()
     assert not out.loc[no_tenure, "rule_id"].eq("not-vacant").any()
-    jcp = out[sample["partner_type"] == "dwp"].iloc[0]
-    assert jcp["rule_id"] == "not-school"  # use 'Jobcentre Plus' is recorded
+    jcp = out[sample["partner_type"] == "dwp"].iloc[0]["explanation_detail"]
+    assert jcp["missing_facts"] == ["utilisation_pct", "tenure_detail", "use", "lease_end"]
+    library = out[sample["partner_type"] == "library"].iloc[0]
+    assert library["rule_id"] == "not-school"  # use 'Local authority run library' is recorded
     # only rules tried before the deciding one are reported as not checked
-    assert jcp["explanation_detail"]["missing_facts"] == ["utilisation_pct", "tenure_detail"]
+    assert library["explanation_detail"]["missing_facts"] == ["utilisation_pct", "tenure_detail"]
     # a blank or unreadable number is missing too, never zero
     blanks = sample.head(3).assign(utilisation_pct=["", "n/a", " "])
     assert (classify(blanks, checks, today=TODAY)["rule_id"] != "low-use").all()
@@ -310,6 +318,29 @@ def test_uprn_and_numbers_given_as_numbers(sample, rules):
     typed["gia_m2"] = pd.to_numeric(typed["gia_m2"], errors="coerce")
     out = classify(typed, rules, today=TODAY)
     assert out.loc[typed["name"] == "Trafford Town Hall", "explanation"].iloc[0].count("'10091813602'") == 1
+
+
+def test_register_columns_kept_in_extra(sample):
+    checks = rules_from("""
+        rules:
+          - id: allotment
+            status: core
+            description: Allotment.
+            when: {extra.OtherDetail: {equals: managed allotments}}
+    """)
+    out = classify(sample, checks, today=TODAY)
+    allotments = sample["extra"].str.contains('"OtherDetail": "Managed allotments"', regex=False)
+    assert allotments.sum() == 2
+    assert list(out["rule_id"] == "allotment") == list(allotments)
+    first = out[allotments].iloc[0]
+    assert "register column OtherDetail is 'Managed allotments'" in first["explanation"]
+    assert first["explanation_detail"]["values"] == {"extra.OtherDetail": "Managed allotments"}
+    # a council row without OtherDetail: the fact is missing, and said so
+    assert out.iloc[1]["explanation_detail"]["missing_facts"] == ["extra.OtherDetail"]
+    # extra given as dicts (not JSON text), and column names compared without case or spacing
+    as_dicts = pd.DataFrame({"extra": [{"other detail": "Managed allotments"}, {"OtherDetail": "Parks"}, None, "{bad"]})
+    assert list(classify(as_dicts, checks, today=TODAY)["rule_status"]) == ["core", "needs data", "needs data",
+                                                                          "needs data"]
 
 
 def test_contains_and_equals_ignore_case_and_spacing(sample):
