@@ -37,7 +37,7 @@ __all__ = [
 GEOCODE_COLUMNS = ("postcode_normalised", "lon", "lat", "easting", "northing", "geocode_method",
                    "geocode_precision", "geocode_issue")
 METHODS = ("coordinates", "coordinates_swapped", "coordinates_bng", "postcode", "postcode_sector",
-           "postcode_district", "online_postcodes_io", "online_nominatim", "none")
+           "postcode_district", "online_postcodes_io", "online_postcodes_io_terminated", "online_nominatim", "none")
 PRECISIONS = ("high", "medium", "low", "none")
 
 #: Coordinates further than this from their own postcode's centroid are kept but flagged.

@@ -42,7 +42,6 @@ import logging
 import math
 import os
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -53,10 +52,12 @@ from urllib.parse import quote, urlencode, urlsplit
 import numpy as np
 import pandas as pd
 import requests
-from pyproj import Transformer
 
 from geo._geocache import GeoCache
 from geo._http import CircuitBreaker, ServiceClient, ServiceUnavailable, rate_limiter_for
+from geo.geocoder import GEOCODE_COLUMNS
+from geo.postcodes import PostcodeKind, normalise_postcode
+from geo.projection import to_bng
 
 __all__ = [
     "DEFAULT_CACHE_PATH",
@@ -82,17 +83,6 @@ _log = logging.getLogger(__name__)
 ENV_PREFIX = "ESTATES_ONLINE_"
 #: Cache file used when ``OnlineSettings.cache_path`` is not set (``var/`` is git-ignored).
 DEFAULT_CACHE_PATH = Path(__file__).resolve().parents[1] / "var" / "online_geocache.sqlite"
-#: Columns of the geocode contract (docs/architecture.md).
-GEOCODE_COLUMNS = (
-    "postcode_normalised",
-    "lon",
-    "lat",
-    "easting",
-    "northing",
-    "geocode_method",
-    "geocode_precision",
-    "geocode_issue",
-)
 METHOD_POSTCODES_IO = "online_postcodes_io"
 METHOD_POSTCODES_IO_TERMINATED = "online_postcodes_io_terminated"
 METHOD_NOMINATIM = "online_nominatim"
@@ -105,8 +95,6 @@ ProgressCallback = Callable[[int, int], None]
 _PUBLIC_NOMINATIM_HOST = "nominatim.openstreetmap.org"
 _APP = "trafford-estates-mapper/1.0"
 _POSTCODES_IO_MAX_BATCH = 100
-_FULL_POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
-_NOT_POSTCODE_CHARS = re.compile(r"[^A-Z0-9]+")
 
 _MEDIUM_CATEGORIES = frozenset(
     {
@@ -481,11 +469,10 @@ class OnlineSummary:
 # ========================================================================== helpers
 def _full_postcode(value: object) -> str | None:
     """``"M33 7ZZ"`` for a full-format postcode, else ``None``."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+    if value is pd.NA:
         return None
-    compact = _NOT_POSTCODE_CHARS.sub("", str(value).upper())
-    match = _FULL_POSTCODE.match(compact)
-    return f"{match[1]} {match[2]}" if match else None
+    normalised, kind = normalise_postcode(value)
+    return normalised if kind == PostcodeKind.FULL else None
 
 
 def _text(value: object) -> str:
@@ -551,19 +538,6 @@ def _km_outside_bbox(lon: float, lat: float, bbox: tuple[float, float, float, fl
     km_per_deg_lat = 110.574
     km_per_deg_lon = 111.320 * math.cos(math.radians(min(max(lat, min_lat), max_lat)))
     return math.hypot(dlon * km_per_deg_lon, dlat * km_per_deg_lat)
-
-
-_TRANSFORMERS = threading.local()
-
-
-def _to_bng(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """WGS84 -> British National Grid (one transformer per thread: pyproj objects are not shared)."""
-    transformer = getattr(_TRANSFORMERS, "wgs84_to_bng", None)
-    if transformer is None:
-        transformer = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
-        _TRANSFORMERS.wgs84_to_bng = transformer
-    easting, northing = transformer.transform(np.asarray(lon, float), np.asarray(lat, float))
-    return np.asarray(easting, float), np.asarray(northing, float)
 
 
 def _aligned(series: pd.Series | pd.DataFrame, frame: pd.DataFrame, name: str) -> Any:
@@ -1147,7 +1121,7 @@ class OnlineGeocoder:
         missing = rows.online & ~(np.isfinite(rows.easting) & np.isfinite(rows.northing))
         missing &= np.isfinite(rows.lon) & np.isfinite(rows.lat)
         if missing.any():
-            east, north = _to_bng(rows.lon[missing], rows.lat[missing])
+            east, north = to_bng(rows.lon[missing], rows.lat[missing])
             rows.easting[missing] = np.round(east, 1)
             rows.northing[missing] = np.round(north, 1)
         issues: list[str] = []

@@ -6,7 +6,7 @@ latitude/longitude and eastings/northings, often in the same two columns.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -42,9 +42,15 @@ class CoordinateKind:
     INVALID = 4
 
 
-@lru_cache(maxsize=4)
+_PER_THREAD = threading.local()
+
+
 def _transformer(source: str, target: str) -> Transformer:
-    return Transformer.from_crs(source, target, always_xy=True)
+    # One transformer per thread: pyproj objects must not be shared between threads (the app geocodes in workers).
+    cache = _PER_THREAD.__dict__.setdefault("transformers", {})
+    if (source, target) not in cache:
+        cache[source, target] = Transformer.from_crs(source, target, always_xy=True)
+    return cache[source, target]
 
 
 def to_bng(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
