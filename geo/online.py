@@ -56,6 +56,7 @@ import requests
 from geo._geocache import GeoCache
 from geo._http import CircuitBreaker, ServiceClient, ServiceUnavailable, rate_limiter_for
 from geo.geocoder import GEOCODE_COLUMNS
+from geo.place import Place, load_place
 from geo.postcodes import PostcodeKind, normalise_postcode
 from geo.projection import to_bng
 
@@ -72,6 +73,7 @@ __all__ = [
     "OnlineSummary",
     "ProgressCallback",
     "fill_online",
+    "online_settings_for_place",
     "fill_online_with_summary",
     "load_online_settings",
     "nominatim_precision",
@@ -1233,3 +1235,20 @@ def fill_online(
         frame, postcode=postcode, address=address, settings=settings, progress=progress
     )
     return result
+
+
+def online_settings_for_place(place: Place | None = None, **overrides: Any) -> OnlineSettings:
+    """:func:`load_online_settings` with the place's name and bounding box filled in (for Nominatim's bias/check).
+
+    Parameters
+    ----------
+    place
+        The place (default: the current place).
+    **overrides
+        As for :func:`load_online_settings` (e.g. ``enabled=True, refresh=None``).
+    """
+    from geo.boundaries import boundary
+
+    place = place if place is not None else load_place()
+    west, south, east, north = (float(v) for v in boundary(place).total_bounds)
+    return load_online_settings(**overrides).replace(place_name=place.name, place_bbox=(west, south, east, north))

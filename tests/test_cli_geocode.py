@@ -81,3 +81,40 @@ def test_user_errors_exit_2_with_one_readable_line(tmp_path: Path, make_args, me
     assert len(lines) == 1
     assert lines[0].startswith("error: ")
     assert message in lines[0]
+
+
+def test_online_flag_fills_postcodes_beyond_the_table_from_a_local_postcodes_io(tmp_path: Path):
+    """--online against a real local HTTP server speaking postcodes.io (no request leaves the machine)."""
+    import os
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from online_server import FakeGeoServer
+
+    # Manchester city-centre probation office (Trafford Data Lab GM probation list): a partner site over the
+    # border, outside the offline table's districts.
+    m4 = {"postcode": "M4 1LE", "longitude": -2.234017, "latitude": 53.483394, "eastings": None,
+          "northings": None, "admin_district": "Manchester", "codes": {"admin_district": "E08000003"}}
+    server = FakeGeoServer(postcodes={"M4 1LE": m4}).start()
+    try:
+        src = tmp_path / "new.csv"
+        pd.DataFrame({"name": ["City Centre probation office", "nowhere"],
+                      "postcode": ["M4 1LE", "M99 9ZZ"]}).to_csv(src, index=False)
+        out = tmp_path / "out.csv"
+        env = {**os.environ, "ESTATES_ONLINE_POSTCODES_IO_URL": server.url,
+               "ESTATES_ONLINE_NOMINATIM_URL": server.url, "ESTATES_ONLINE_CACHE_PATH": str(tmp_path / "c.sqlite"),
+               "ESTATES_ONLINE_BACKOFF": "0.01"}
+        offline = subprocess.run([sys.executable, "-m", "estates", "geocode", str(src), "--out", str(out)],
+                                 cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+        assert offline.returncode == 0, offline.stderr
+        assert server.requests == []  # never online unless asked
+        result = subprocess.run([sys.executable, "-m", "estates", "geocode", str(src), "--out", str(out), "--force",
+                                 "--online"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+        assert result.returncode == 0, result.stderr
+        frame = pd.read_csv(out, keep_default_na=False)
+        assert len(frame) == 2
+        assert len(server.requests_to("/postcodes")) == 1
+        assert frame["geocode_method"].tolist() == ["online_postcodes_io", "none"]
+        assert frame.loc[0, "outside_trafford"]
+        assert frame.loc[1, "geocode_issue"] != ""  # unknown everywhere: flagged, not guessed
+    finally:
+        server.stop()

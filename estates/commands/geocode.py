@@ -10,7 +10,7 @@ import pandas as pd
 from estates.cli import Handler, UserError, command, read_table
 from estates.exports import write_table
 from geo.geocoder import detect_location_columns, geocode
-from geo.place import PlaceError, load_place
+from geo.place import Place, PlaceError, load_place
 from geo.tagging import tag
 
 
@@ -22,6 +22,11 @@ def configure(parser: argparse.ArgumentParser) -> Handler:
     parser.add_argument("--x-column", help="column holding longitude or easting (default: detected)")
     parser.add_argument("--y-column", help="column holding latitude or northing (default: detected)")
     parser.add_argument("--sheet", help="XLSX sheet name (default: the first)")
+    parser.add_argument("--address-column", action="append", default=[], metavar="COLUMN",
+                        help="column(s) whose text make the address for online lookup (repeat for several)")
+    parser.add_argument("--online", action="store_true",
+                        help="fill gaps with postcodes.io / Nominatim (off by default; see docs/online_geocoding.md)")
+    parser.add_argument("--refresh", action="store_true", help="with --online: ask again instead of using the cache")
     parser.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     return run
 
@@ -46,12 +51,36 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.input} has no postcode or coordinate column I recognise "
                         f"(columns: {', '.join(map(str, frame.columns))}); name one with --postcode-column or "
                         "--x-column/--y-column")
-    result = tag(geocode(frame, postcode=columns["postcode"], x=columns["x"], y=columns["y"], place=place),
-                 place=place)
+    missing = [c for c in args.address_column if c not in frame.columns]
+    if missing:
+        raise UserError(f"--address-column {missing[0]!r} is not a column of {args.input}")
+    located = geocode(frame, postcode=columns["postcode"], x=columns["x"], y=columns["y"], place=place)
+    if args.online:
+        located = _fill_online(located, frame, postcode_column=columns["postcode"],
+                               address_columns=args.address_column, refresh=args.refresh, place=place)
+    result = tag(located, place=place)
     write_table(result, args.out, force=args.force)
     print(summarise(result, outside_column=place.outside_column))
     print(f"wrote {len(result)} rows to {args.out}")
     return 0
+
+
+def _fill_online(located: pd.DataFrame, frame: pd.DataFrame, *, postcode_column: object | None,
+                 address_columns: list[str], refresh: bool, place: Place) -> pd.DataFrame:
+    from tqdm import tqdm
+
+    from geo.online import fill_online_with_summary, online_settings_for_place
+
+    settings = online_settings_for_place(place, enabled=True, refresh=refresh or None)
+    address = None
+    if address_columns:
+        address = frame[address_columns].astype("string").fillna("").agg(", ".join, axis=1).str.strip(", ")
+    with tqdm(total=len(frame), desc="online geocoding", unit="row", disable=None) as bar:
+        result, summary = fill_online_with_summary(
+            located, postcode=frame[postcode_column] if postcode_column is not None else None, address=address,
+            settings=settings, progress=lambda done, total: bar.update(done - bar.n))
+    print(summary)
+    return result
 
 
 def summarise(result: pd.DataFrame, *, outside_column: str) -> str:
