@@ -1,0 +1,1248 @@
+"""The store's behaviour, written once for both engines.
+
+:class:`SqlStore` implements every :class:`~estates.store.base.Store` method with SQL that SQLite (≥ 3.39) and
+PostgreSQL both understand (``UPDATE … FROM``, ``INSERT … ON CONFLICT``, ``IS DISTINCT FROM``). SQL is written with
+``?`` placeholders; values are always parameters, and identifiers only ever come from the table definitions below.
+A backend subclass supplies the few things that really differ: connecting and transactions, a list parameter
+(``json_each`` vs ``= ANY``), row locks (``FOR UPDATE`` on PostgreSQL; SQLite locks the whole file with
+``BEGIN IMMEDIATE``), the point constructor, bulk loading (``executemany`` vs ``COPY``), type conversion, and the
+DDL type names (plus GeoPackage's own metadata tables).
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import math
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+import numpy as np
+import pandas as pd
+
+from estates.schema import FIELDS, PROVENANCE_FIELDS, STATUSES, Field
+from estates.store.base import (
+    DECISIONS,
+    UNDOABLE_ACTIONS,
+    AuditEntry,
+    BuildingNotFoundError,
+    BuildingState,
+    Conflict,
+    MatchDecision,
+    NothingToUndoError,
+    StaleVersionError,
+    Store,
+)
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "TABLES",
+    "Column",
+    "Cursor",
+    "SqlStore",
+    "Table",
+]
+
+ColType = Literal["text", "real", "integer", "boolean", "json", "timestamp"]
+
+#: Schema version this code writes. Bump it and add a step to ``SqlStore._MIGRATIONS`` for any structural change.
+SCHEMA_VERSION = 1
+
+
+# ---------------------------------------------------------------------------------------------------------- tables
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column of a store table: name, logical type, constraints."""
+
+    name: str
+    type: ColType
+    not_null: bool = False
+    default: str | None = None  # SQL literal, same in both engines
+    references: str | None = None  # "table(column)"
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A store table. ``contents`` is its GeoPackage data type (``features``/``attributes``)."""
+
+    name: str
+    pk: str
+    columns: tuple[Column, ...]
+    contents: Literal["features", "attributes"]
+    description: str
+    geometry: str | None = None
+    unique: tuple[tuple[str, ...], ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    def column(self, name: str) -> Column:
+        """The column called ``name``."""
+        return _column_index(self)[name]
+
+
+@cache
+def _column_index(table: Table) -> dict[str, Column]:
+    return {c.name: c for c in table.columns}
+
+
+def _field_type(f: Field) -> ColType:
+    if f.name == "historic":
+        return "boolean"
+    return "real" if f.kind == "number" else "text"
+
+
+#: Canonical record columns (estates.schema), building_id first.
+RECORD_COLUMNS: tuple[Column, ...] = tuple(Column(f.name, _field_type(f)) for f in FIELDS + PROVENANCE_FIELDS)
+
+#: Position columns from geocoding (docs/architecture.md).
+POSITION_COLUMNS: tuple[Column, ...] = (
+    Column("lon", "real"), Column("lat", "real"), Column("easting", "real"), Column("northing", "real"),
+    Column("geocode_method", "text"), Column("geocode_precision", "text"), Column("geocode_issue", "text"),
+)
+
+#: Location tags from tagging (docs/architecture.md). ``outside_<place>`` is stored as ``outside_place``.
+TAG_COLUMNS: tuple[Column, ...] = (
+    Column("ward_code", "text"), Column("ward_name", "text"), Column("neighbourhood", "text"),
+    Column("lsoa_code", "text"), Column("lsoa_name", "text"), Column("imd_rank", "integer"),
+    Column("imd_decile", "integer"), Column("lsoa_population", "integer"), Column("pcn_code", "text"),
+    Column("pcn_name", "text"), Column("outside_place", "boolean"),
+)
+
+#: Ingest's check results (``estates.ingest``): the row's outcome and all its reasons.
+CHECK_COLUMNS: tuple[Column, ...] = (Column("outcome", "text"), Column("issues", "text"))
+
+#: Columns an ingest may write (building_id is the key, never "changed"; ``extra`` is merged, see upsert).
+INGEST_COLUMNS: tuple[Column, ...] = (
+    RECORD_COLUMNS[1:] + (Column("postcode_normalised", "text"),) + POSITION_COLUMNS + TAG_COLUMNS + CHECK_COLUMNS
+)
+
+#: Columns a manual position protects from re-ingest.
+MANUAL_POSITION_KEEPS: frozenset[str] = frozenset(c.name for c in POSITION_COLUMNS + TAG_COLUMNS)
+
+BUILDINGS = Table(
+    "buildings", "fid",
+    (
+        Column("building_id", "text", not_null=True),
+        *INGEST_COLUMNS,
+        Column("position_source", "text", not_null=True, default="'ingest'"),
+        Column("version", "integer", not_null=True),
+        Column("created_at", "timestamp"),
+        Column("updated_by", "text"),
+        Column("updated_at", "timestamp"),
+    ),
+    "features", "Buildings from every partner register: canonical record, position, version.",
+    geometry="geom", unique=(("building_id",),),
+)
+
+CLASSIFICATIONS = Table(
+    "classifications", "fid",
+    (
+        Column("building_id", "text", not_null=True, references="buildings(building_id)"),
+        Column("rule_status", "text"), Column("rule_id", "text"), Column("rule_explanation", "text"),
+        Column("rule_detail", "json"), Column("rule_by", "text"), Column("rule_at", "timestamp"),
+        Column("override_status", "text"), Column("override_reason", "text"),
+        Column("override_by", "text"), Column("override_at", "timestamp"),
+        Column("effective_status", "text"),
+    ),
+    "attributes", "Rule suggestion, human override and effective status per building.",
+    unique=(("building_id",),), indexes=(("effective_status",),),
+)
+
+#: Site columns as estates.matching.SiteMatches.sites gives them.
+SITE_COLUMNS: tuple[Column, ...] = (
+    Column("site_id", "text", not_null=True), Column("name", "text"), Column("partners", "text"),
+    Column("partner_count", "integer"), Column("building_count", "integer"), Column("building_ids", "text"),
+    Column("lon", "real"), Column("lat", "real"), Column("easting", "real"), Column("northing", "real"),
+    Column("match_score", "real"), Column("match_reason", "text"), Column("proposed", "integer"),
+)
+
+SITES = Table(
+    "sites", "fid",
+    (*SITE_COLUMNS, Column("source", "text"), Column("updated_by", "text"), Column("updated_at", "timestamp")),
+    "features", "Sites: records of several partners found to be the same place (from the latest matching run).",
+    geometry="geom", unique=(("site_id",),),
+)
+
+SITE_MEMBERS = Table(
+    "site_members", "fid",
+    (Column("site_id", "text", not_null=True),
+     Column("building_id", "text", not_null=True, references="buildings(building_id)")),
+    "attributes", "Which site each building is in (from the latest matching run).",
+    unique=(("building_id",),), indexes=(("site_id",),),
+)
+
+#: Pair columns as estates.matching.SiteMatches.matches gives them.
+MATCH_COLUMNS: tuple[Column, ...] = (
+    Column("building_id_a", "text", not_null=True, references="buildings(building_id)"),
+    Column("building_id_b", "text", not_null=True, references="buildings(building_id)"),
+    Column("partner_a", "text"), Column("partner_b", "text"), Column("name_a", "text"), Column("name_b", "text"),
+    Column("score", "real"), Column("method", "text"), Column("reason", "text"), Column("distance_m", "real"),
+    Column("status", "text"),
+)
+
+SITE_MATCHES = Table(
+    "site_matches", "fid",
+    (
+        *MATCH_COLUMNS,
+        Column("current", "boolean", not_null=True, default="TRUE"),
+        Column("decision", "text"), Column("decision_note", "text"),
+        Column("decided_by", "text"), Column("decided_at", "timestamp"),
+    ),
+    "attributes", "Scored cross-partner pairs with the human confirm/reject decision (kept across re-ingests).",
+    unique=(("building_id_a", "building_id_b"),), indexes=(("building_id_b",),),
+)
+
+AUDIT = Table(
+    "audit", "id",
+    (
+        Column("change_id", "text", not_null=True), Column("building_id", "text", not_null=True),
+        Column("at", "timestamp", not_null=True), Column("actor", "text", not_null=True),
+        Column("action", "text", not_null=True), Column("field", "text"),
+        Column("from_value", "text"), Column("to_value", "text"), Column("reason", "text"),
+        Column("undoes", "text"), Column("restore", "json"),
+    ),
+    "attributes", "Append-only history of every change: who, when, what, from, to, why.",
+    indexes=(("building_id", "id"), ("change_id",)),
+)
+
+TABLES: tuple[Table, ...] = (BUILDINGS, CLASSIFICATIONS, SITES, SITE_MEMBERS, SITE_MATCHES, AUDIT)
+_TABLES_BY_NAME = {t.name: t for t in TABLES}
+
+#: A features view for GIS users: buildings with their status, ready to style in QGIS.
+STATUS_VIEW = "buildings_status"
+STATUS_VIEW_SQL = (
+    f"CREATE VIEW {STATUS_VIEW} AS SELECT b.fid AS fid, b.geom AS geom, b.building_id AS building_id, "
+    "b.partner AS partner, b.name AS name, b.postcode AS postcode, b.\"use\" AS \"use\", "
+    "b.holding_type AS holding_type, b.ward_name AS ward_name, b.neighbourhood AS neighbourhood, "
+    "b.geocode_precision AS geocode_precision, b.position_source AS position_source, b.version AS version, "
+    "c.rule_status AS rule_status, c.override_status AS override_status, c.override_reason AS override_reason, "
+    "c.effective_status AS effective_status "
+    "FROM buildings b LEFT JOIN classifications c ON c.building_id = b.building_id"
+)
+
+_AUDIT_INSERT = ("change_id", "building_id", "at", "actor", "action", "field", "from_value", "to_value", "reason",
+                 "undoes", "restore")
+
+#: Columns callers may pass that the store manages itself (ignored by upsert_buildings).
+_MANAGED = frozenset(
+    {"fid", "geom", "geometry", "version", "created_at", "updated_by", "updated_at", "position_source",
+     "status_source", "site_id", "site_partner_count", "explanation", "explanation_detail"}
+    | {c.name for c in CLASSIFICATIONS.columns if c.name != "building_id"}
+)
+_OUTSIDE = re.compile(r"^outside_[a-z0-9_]+$")
+
+
+def q(name: str) -> str:
+    """Quote an identifier taken from the table definitions (never from user input)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+# ---------------------------------------------------------------------------------------------------------- values
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+
+def is_missing(v: object) -> bool:
+    """True for None, NaN, pd.NA and NaT (and nothing else: lists and dicts are values)."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    return isinstance(v, float) and math.isnan(v)
+
+
+def now_utc() -> datetime:
+    """Current UTC time, to the millisecond (what both engines store)."""
+    t = datetime.now(UTC)
+    return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+
+def to_utc(v: object) -> datetime:
+    """Any timestamp-like value (datetime, pd.Timestamp, ISO string) as an aware UTC datetime, ms precision."""
+    ts = pd.Timestamp(v)  # type: ignore[arg-type]
+    ts = ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
+    d = ts.to_pydatetime()
+    return d.replace(microsecond=d.microsecond // 1000 * 1000)
+
+
+def _json_default(v: object) -> object:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (datetime, date, pd.Timestamp)):
+        return v.isoformat()
+    if isinstance(v, (set, frozenset, tuple)):
+        return list(v)
+    return str(v)
+
+
+def dump_json(v: object) -> str | None:
+    """Canonical JSON text (sorted keys), or None for a missing value."""
+    if is_missing(v):
+        return None
+    return json.dumps(v, sort_keys=True, ensure_ascii=False, default=_json_default, allow_nan=False)
+
+
+def clean_value(v: object, ctype: ColType, column: str) -> Any:
+    """Normalise one inbound value to the Python form the store compares and writes.
+
+    Raises
+    ------
+    ValueError
+        When the value cannot be read as the column's type (the message names the column and the value).
+    """
+    if is_missing(v):
+        return None
+    try:
+        match ctype:
+            case "text":
+                if isinstance(v, str):
+                    return v
+                if isinstance(v, (bool, np.bool_)):
+                    return "true" if v else "false"
+                if isinstance(v, (int, np.integer)):
+                    return str(int(v))
+                if isinstance(v, (float, np.floating)):
+                    return str(int(v)) if float(v).is_integer() else repr(float(v))
+                if isinstance(v, (datetime, date, pd.Timestamp)):
+                    return v.isoformat()
+                return str(v)
+            case "real":
+                if isinstance(v, (bool, np.bool_)):
+                    raise ValueError
+                if isinstance(v, str):
+                    v = v.strip().replace(",", "")
+                    if not v:
+                        return None
+                return float(v)  # type: ignore[arg-type]
+            case "integer":
+                if isinstance(v, str):
+                    v = v.strip().replace(",", "")
+                    if not v:
+                        return None
+                f = float(v)  # type: ignore[arg-type]
+                if not f.is_integer():
+                    raise ValueError
+                return int(f)
+            case "boolean":
+                if isinstance(v, (bool, np.bool_)):
+                    return bool(v)
+                if isinstance(v, (int, np.integer)) and int(v) in (0, 1):
+                    return bool(v)
+                if isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE:
+                    return v.strip().lower() in _TRUE
+                raise ValueError
+            case "json":
+                return dump_json(v)
+            case "timestamp":
+                return to_utc(v)
+    except (ValueError, TypeError, OverflowError):
+        pass
+    raise ValueError(f"column {column!r}: {v!r} is not a valid {ctype} value")
+
+
+def clean_column(values: pd.Series, ctype: ColType, column: str) -> list[Any]:
+    """Vectorised :func:`clean_value` for a whole column (fast paths for the common dtypes)."""
+    if ctype == "text" and pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
+        return [x if isinstance(x, str) else None for x in values.tolist()]
+    if ctype == "real" and pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
+        return [None if x != x else float(x) for x in values.astype("float64").tolist()]
+    return [clean_value(x, ctype, column) for x in values.tolist()]
+
+
+def display(v: object) -> str | None:
+    """A value as audit text: None stays None; floats without noise; booleans as true/false."""
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    if isinstance(v, datetime):
+        return v.isoformat().replace("+00:00", "Z")
+    return str(v)
+
+
+def point_text(lon: float | None, lat: float | None) -> str | None:
+    """``POINT (lon lat)`` or None."""
+    if lon is None or lat is None:
+        return None
+    return f"POINT ({lon!r} {lat!r})"
+
+
+def _jsonable(v: object) -> object:
+    return v.isoformat() if isinstance(v, datetime) else v
+
+
+def _require_reason(reason: str | None) -> str:
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValueError("a reason is required for every human change: say why (reason='...').")
+    return reason.strip()
+
+
+def _require_status(status: str) -> str:
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}.")
+    return status
+
+
+def _require_version(v: object, building_id: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise ValueError(f"expected_version for {building_id} must be the integer version you read, got {v!r}")
+    return int(v)
+
+
+@cache
+def _bng() -> Callable[[float, float], tuple[float, float]]:
+    from pyproj import Transformer
+
+    t = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
+    return t.transform  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------------------------------------- backend
+class Cursor(Protocol):
+    """What the shared code needs from a backend's cursor (``?`` placeholders)."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; return the affected row count."""
+        ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+        """Run one statement per row; return the total affected row count."""
+        ...
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a query; return all rows."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Locked:
+    version: int
+    updated_by: str | None
+    updated_at: datetime | None
+
+
+class SiteMatchesLike(Protocol):
+    """What :meth:`SqlStore.save_site_matches` reads: ``estates.matching.SiteMatches`` or the same three frames."""
+
+    matches: pd.DataFrame
+    sites: pd.DataFrame
+    membership: pd.DataFrame
+
+
+def _parse_extra(value: object, building_id: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The ``extra`` field as (object, text as given); text is re-serialised when a dict was given."""
+    if is_missing(value):
+        return None, None
+    if isinstance(value, Mapping):
+        obj = {str(k): json.loads(dump_json(v) or "null") for k, v in value.items()}
+        return obj, json.dumps(obj, ensure_ascii=False)
+    if isinstance(value, str):
+        if not value.strip():
+            return None, None
+        try:
+            obj = json.loads(value)
+        except json.JSONDecodeError:
+            obj = None
+        if isinstance(obj, dict):
+            return obj, value
+    raise ValueError(f"building {building_id}: extra must be a JSON object, got {value!r}")
+
+
+def _extra_display(v: object) -> str | None:
+    if v is None:
+        return None
+    return v if isinstance(v, str) else dump_json(v)
+
+
+class SqlStore(Store):
+    """Store behaviour shared by both engines; see the module docstring for what a backend supplies."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._outside_name: str | None = None
+        self._schema_version = 0
+
+    # ------------------------------------------------------------------ backend hooks
+    @abc.abstractmethod
+    def _tx(self, *, write: bool) -> AbstractContextManager[Cursor]:
+        """One transaction. Writes take the write lock at once (SQLite ``BEGIN IMMEDIATE``); reads see a snapshot."""
+
+    @abc.abstractmethod
+    def _in_list(self) -> str:
+        """SQL fragment testing membership of a list parameter, e.g. ``IN (SELECT value FROM json_each(?))``."""
+
+    @abc.abstractmethod
+    def _list_param(self, values: Sequence[str]) -> Any:
+        """The parameter for :meth:`_in_list`."""
+
+    @abc.abstractmethod
+    def _for_update(self, alias: str) -> str:
+        """Row-lock suffix for a SELECT (empty where the transaction already holds the write lock)."""
+
+    @abc.abstractmethod
+    def _point(self, lon: str, lat: str) -> str:
+        """SQL expression for a WGS84 point geometry from two SQL expressions (NULL when either is NULL)."""
+
+    @abc.abstractmethod
+    def _json_text(self, expr: str) -> str:
+        """SQL expression turning a JSON column into text."""
+
+    @abc.abstractmethod
+    def _serialise(self, cur: Cursor, what: str) -> None:
+        """Make transactions of kind ``what`` (ingest, rules, matching, migrate) run one at a time."""
+
+    @abc.abstractmethod
+    def _stage(self, cur: Cursor, name: str, columns: Sequence[Column], rows: list[tuple[Any, ...]]) -> None:
+        """Create temporary table ``name`` (gone at commit) holding ``rows`` (values as :func:`clean_value`)."""
+
+    @abc.abstractmethod
+    def _append_audit(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
+        """Append audit rows (tuples in ``_AUDIT_INSERT`` order, Python values)."""
+
+    @abc.abstractmethod
+    def _param(self, ctype: ColType, value: Any) -> Any:
+        """A cleaned Python value as the engine's parameter."""
+
+    @abc.abstractmethod
+    def _value(self, ctype: ColType, raw: Any) -> Any:
+        """An engine value back in cleaned Python form (JSON as canonical text, timestamps as UTC datetimes)."""
+
+    @abc.abstractmethod
+    def _create_table_sql(self, table: Table) -> list[str]:
+        """DDL for ``table`` (table, constraints, indexes)."""
+
+    @abc.abstractmethod
+    def _add_column_sql(self, table: Table, column: Column) -> str:
+        """DDL adding ``column`` to an existing ``table``."""
+
+    @abc.abstractmethod
+    def _existing_columns(self, cur: Cursor, table: str) -> set[str]:
+        """Column names ``table`` has in the database."""
+
+    def _after_create(self, cur: Cursor) -> None:  # noqa: B027 - optional hook
+        """Backend extras after the tables exist (GeoPackage registers them in its metadata tables)."""
+
+    # ------------------------------------------------------------------ schema
+    @property
+    def schema_version(self) -> int:
+        return self._schema_version
+
+    def _migrate(self) -> None:
+        """Create the schema or bring it up to :data:`SCHEMA_VERSION`, in one serialised transaction."""
+        with self._tx(write=True) as cur:
+            self._serialise(cur, "migrate")
+            cur.execute("CREATE TABLE IF NOT EXISTS estates_schema "
+                        "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL, description TEXT NOT NULL)")
+            cur.execute("CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT)")
+            current = cur.query("SELECT max(version) FROM estates_schema")[0][0] or 0
+            if current > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.location} has store schema version {current}, newer than this tool understands "
+                    f"({SCHEMA_VERSION}): update the tool."
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                description = self._MIGRATIONS[version](self, cur)
+                cur.execute("INSERT INTO estates_schema (version, applied_at, description) VALUES (?, ?, ?)",
+                            (version, now_utc().isoformat(), description))
+            for table in TABLES:  # canonical fields added to estates.schema since the store was created
+                have = self._existing_columns(cur, table.name)
+                for column in table.columns:
+                    if column.name not in have:
+                        cur.execute(self._add_column_sql(table, column))
+            rows = cur.query("SELECT value FROM store_meta WHERE key = ?", ("outside_column",))
+            self._outside_name = rows[0][0] if rows else None
+        self._schema_version = SCHEMA_VERSION
+
+    def _migration_1(self, cur: Cursor) -> str:
+        for table in TABLES:
+            for statement in self._create_table_sql(table):
+                cur.execute(statement)
+        cur.execute(STATUS_VIEW_SQL)
+        self._after_create(cur)
+        return "buildings, classifications, sites, site_members, site_matches, audit; buildings_status view"
+
+    _MIGRATIONS: ClassVar[dict[int, Callable[[SqlStore, Cursor], str]]] = {1: _migration_1}
+
+    # ------------------------------------------------------------------ shared write helpers
+    def _lock_rows(self, cur: Cursor, ids: Iterable[str]) -> dict[str, _Locked]:
+        """Lock these buildings (in id order, so two writers never deadlock); refuse unknown ids."""
+        ids = sorted(set(ids))
+        rows = cur.query(
+            "SELECT b.building_id, b.version, b.updated_by, b.updated_at FROM buildings b "
+            f"WHERE b.building_id {self._in_list()} ORDER BY b.building_id{self._for_update('b')}",
+            (self._list_param(ids),),
+        )
+        found = {r[0]: _Locked(r[1], r[2], self._value("timestamp", r[3])) for r in rows}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            raise BuildingNotFoundError(f"no building {shown} in the store")
+        return found
+
+    def _lock_and_check(self, cur: Cursor, expected: Mapping[str, int],
+                        also: Iterable[str] = ()) -> dict[str, _Locked]:
+        """Lock the buildings (and ``also``), refusing unknown ids and stale versions: nothing is written."""
+        found = self._lock_rows(cur, [*expected, *also])
+        conflicts = [
+            Conflict(i, expected[i], found[i].version, found[i].updated_by, found[i].updated_at)
+            for i in sorted(expected) if found[i].version != expected[i]
+        ]
+        if conflicts:
+            raise StaleVersionError(conflicts)
+        return found
+
+    def _bump(self, cur: Cursor, expected: Mapping[str, int], actor: str, at: datetime) -> dict[str, int]:
+        """New version for each building, guarded by ``WHERE version = expected`` (rowcount checked)."""
+        p_at = self._param("timestamp", at)
+        n = cur.executemany(
+            "UPDATE buildings SET version = version + 1, updated_by = ?, updated_at = ? "
+            "WHERE building_id = ? AND version = ?",
+            [(actor, p_at, i, v) for i, v in sorted(expected.items())],
+        )
+        if n != len(expected):  # cannot happen after _lock_and_check; refuse rather than half-write
+            self._lock_and_check(cur, expected)
+            raise RuntimeError("version check failed after locking; nothing saved")
+        return {i: v + 1 for i, v in expected.items()}
+
+    def _fetch(self, cur: Cursor, table: Table, columns: Sequence[str],
+               key: Mapping[str, Any]) -> dict[str, Any] | None:
+        where = " AND ".join(f"{q(k)} = ?" for k in key)
+        rows = cur.query(f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table.name)} WHERE {where}",
+                         tuple(key.values()))
+        if not rows:
+            return None
+        return {c: self._value(table.column(c).type, v) for c, v in zip(columns, rows[0], strict=True)}
+
+    def _write_values(self, cur: Cursor, table: Table, values: Mapping[str, Any], key: Mapping[str, Any]) -> None:
+        """UPDATE row ``key`` of ``table`` with ``values``; derived columns (geometry, effective status) follow."""
+        sets = [f"{q(c)} = ?" for c in values]
+        params = [self._param(table.column(c).type, v) for c, v in values.items()]
+        if table is BUILDINGS and "lon" in values:
+            sets.append(f"geom = {self._point('?', '?')}")
+            params += [values["lon"], values["lat"]]
+        if table is CLASSIFICATIONS and "override_status" in values:
+            sets.append("effective_status = COALESCE(?, rule_status)")
+            params.append(values["override_status"])
+        where = " AND ".join(f"{q(k)} = ?" for k in key)
+        n = cur.execute(f"UPDATE {q(table.name)} SET {', '.join(sets)} WHERE {where}", (*params, *key.values()))
+        if n != 1:
+            raise RuntimeError(f"expected to update one {table.name} row for {dict(key)}, updated {n}")
+
+    @staticmethod
+    def _audit_row(
+        change_id: str, building_id: str, at: datetime, actor: str, action: str, field: str | None,
+        from_value: str | None, to_value: str | None, reason: str | None, *, undoes: str | None = None,
+        restore: Mapping[str, Any] | None = None,
+    ) -> tuple[Any, ...]:
+        return (change_id, building_id, at, actor, action, field, from_value, to_value, reason, undoes,
+                None if restore is None else dump_json(restore))
+
+    @staticmethod
+    def _restore(table: Table, key: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+        """What undo needs: the row, and the values its columns had before the change."""
+        return {"table": table.name, "key": dict(key), "values": {k: _jsonable(v) for k, v in values.items()}}
+
+    # ------------------------------------------------------------------ buildings
+    def upsert_buildings(self, frame: pd.DataFrame, *, actor: str, source: str) -> dict[str, int]:
+        self._authorise(actor, "ingest")
+        if "building_id" not in frame.columns:
+            raise ValueError("upsert_buildings needs a building_id column")
+        ids = clean_column(frame["building_id"], "text", "building_id")
+        if any(i is None or not i.strip() for i in ids):
+            raise ValueError("every building needs a building_id (some rows have none)")
+        if len(set(ids)) != len(ids):
+            seen: set[str] = set()
+            dupes = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
+            raise ValueError(f"building_id must be unique within one ingest; repeated: {', '.join(dupes[:5])}")
+
+        known = {c.name: c for c in INGEST_COLUMNS if c.name != "extra"}
+        outside = [c for c in frame.columns if isinstance(c, str) and _OUTSIDE.match(c) and c != "outside_place"]
+        outside_name = outside[0] if len(outside) == 1 else None
+        if outside_name and self._outside_name and outside_name != self._outside_name:
+            raise ValueError(f"this store holds {self._outside_name!r}; the frame has {outside_name!r} "
+                             "(one place per store)")
+        given: dict[str, list[Any]] = {}
+        extra_cols: list[str] = []
+        for name in frame.columns:
+            key = "outside_place" if name == outside_name else str(name)
+            if key in known:
+                given[key] = clean_column(frame[name], known[key].type, key)
+            elif key not in _MANAGED and key not in ("building_id", "extra"):
+                extra_cols.append(key)
+        given_extra = ([_parse_extra(v, b) for v, b in zip(frame["extra"].tolist(), ids, strict=True)]
+                       if "extra" in frame.columns else None)
+        extra_values = {c: frame[c].tolist() for c in extra_cols}
+        cols = list(given)
+        all_cols = [c.name for c in INGEST_COLUMNS]
+
+        at, change_id = now_utc(), uuid.uuid4().hex
+        reason = f"ingest from {source}"
+        with self._tx(write=True) as cur:
+            self._serialise(cur, "ingest")
+            stored = self._stored_buildings(cur, ids)
+            inserts: list[tuple[Any, ...]] = []
+            updates: list[tuple[Any, ...]] = []
+            audit: list[tuple[Any, ...]] = []
+            for n, bid in enumerate(ids):
+                new = {c: given[c][n] for c in cols}
+                old = stored.get(bid)
+                old_text = old["extra"] if old else None
+                old_obj = json.loads(old_text) if old_text else {}
+                if given_extra is None and not extra_cols:
+                    new_obj, new_text = old_obj, old_text
+                else:
+                    base, new_text = given_extra[n] if given_extra is not None else (old_obj, old_text)
+                    new_obj = dict(base or {})
+                    if extra_cols:
+                        for c in extra_cols:
+                            v = extra_values[c][n]
+                            if is_missing(v):
+                                new_obj.pop(c, None)
+                            else:
+                                new_obj[c] = json.loads(dump_json(v) or "null")
+                        new_text = json.dumps(new_obj, ensure_ascii=False) if new_obj else None
+                if old is None:
+                    row = {c: new.get(c) for c in all_cols}
+                    row["extra"] = new_text
+                    inserts.append((bid, *(row[c] for c in all_cols)))
+                    audit.append(self._audit_row(change_id, bid, at, actor, "ingest", "record", None, "created",
+                                                 reason))
+                    continue
+                keep = MANUAL_POSITION_KEEPS if old["position_source"] == "manual" else frozenset()
+                changes = [(c, display(old[c]), display(new[c])) for c in cols
+                           if c not in keep and c != "ingested_at" and old[c] != new[c]]
+                changes += [(f"extra.{k}", _extra_display(old_obj.get(k)), _extra_display(new_obj.get(k)))
+                            for k in dict.fromkeys([*old_obj, *new_obj]) if old_obj.get(k) != new_obj.get(k)]
+                if not changes:
+                    continue
+                row = {c: (new[c] if c in new and c not in keep else old[c]) for c in all_cols}
+                row["extra"] = new_text
+                updates.append((bid, *(row[c] for c in all_cols), old["version"]))
+                audit += [self._audit_row(change_id, bid, at, actor, "ingest", f, a, b, reason)
+                          for f, a, b in changes]
+            stage_cols = [Column("building_id", "text"), *INGEST_COLUMNS]
+            target = ", ".join(q(c.name) for c in stage_cols)
+            p_at = self._param("timestamp", at)
+            if inserts:
+                self._stage(cur, "stage_new", stage_cols, inserts)
+                cur.execute(
+                    f"INSERT INTO buildings ({target}, geom, position_source, version, created_at, updated_by, "
+                    f"updated_at) SELECT {', '.join('s.' + q(c.name) for c in stage_cols)}, "
+                    f"{self._point('s.lon', 's.lat')}, 'ingest', 1, ?, ?, ? FROM stage_new s",
+                    (p_at, actor, p_at),
+                )
+                cur.execute("INSERT INTO classifications (building_id) SELECT building_id FROM stage_new")
+            if updates:
+                self._stage(cur, "stage_changed", [*stage_cols, Column("version", "integer")], updates)
+                sets = ", ".join(f"{q(c.name)} = s.{q(c.name)}" for c in stage_cols[1:])
+                n = cur.execute(
+                    f"UPDATE buildings SET {sets}, geom = {self._point('s.lon', 's.lat')}, "
+                    "version = buildings.version + 1, updated_by = ?, updated_at = ? FROM stage_changed s "
+                    "WHERE buildings.building_id = s.building_id AND buildings.version = s.version",
+                    (actor, p_at),
+                )
+                if n != len(updates):
+                    raise RuntimeError("ingest: buildings changed during the ingest transaction; nothing saved")
+            if audit:
+                self._append_audit(cur, audit)
+            if outside_name and outside_name != self._outside_name:
+                cur.execute("INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                            "DO UPDATE SET value = excluded.value", ("outside_column", outside_name))
+        if outside_name:
+            self._outside_name = outside_name
+        return {"inserted": len(inserts), "updated": len(updates),
+                "unchanged": len(ids) - len(inserts) - len(updates)}
+
+    def _stored_buildings(self, cur: Cursor, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Stored ingest columns of these buildings (row-locked), as cleaned Python values."""
+        columns = [*INGEST_COLUMNS, Column("position_source", "text"), Column("version", "integer")]
+        rows = cur.query(
+            f"SELECT b.building_id, {', '.join('b.' + q(c.name) for c in columns)} FROM buildings b "
+            f"WHERE b.building_id {self._in_list()} ORDER BY b.building_id{self._for_update('b')}",
+            (self._list_param(sorted(ids)),),
+        )
+        return {r[0]: {c.name: self._value(c.type, v) for c, v in zip(columns, r[1:], strict=True)} for r in rows}
+
+    _READ_COLUMNS: ClassVar[tuple[Column, ...]] = (
+        Column("building_id", "text"), *INGEST_COLUMNS, Column("position_source", "text"),
+        Column("version", "integer"), Column("created_at", "timestamp"), Column("updated_by", "text"),
+        Column("updated_at", "timestamp"),
+    )
+    _CLASS_COLUMNS: ClassVar[tuple[Column, ...]] = tuple(c for c in CLASSIFICATIONS.columns
+                                                         if c.name != "building_id")
+    _SITE_READ: ClassVar[tuple[Column, ...]] = (Column("site_id", "text"), Column("site_partner_count", "integer"))
+
+    def _select_buildings(
+        self, cur: Cursor, ids: Sequence[str] | None, statuses: Sequence[str | None] | None
+    ) -> list[tuple[Any, ...]]:
+        sql = (f"SELECT {', '.join('b.' + q(c.name) for c in self._READ_COLUMNS)}, "
+               f"{', '.join('c.' + q(c.name) for c in self._CLASS_COLUMNS)}, m.site_id, s.partner_count "
+               "FROM buildings b LEFT JOIN classifications c ON c.building_id = b.building_id "
+               "LEFT JOIN site_members m ON m.building_id = b.building_id LEFT JOIN sites s ON s.site_id = m.site_id")
+        where: list[str] = []
+        params: list[Any] = []
+        if ids is not None:
+            where.append(f"b.building_id {self._in_list()}")
+            params.append(self._list_param(list(ids)))
+        if statuses is not None:
+            cond = [f"c.effective_status {self._in_list()}"]
+            params.append(self._list_param([s for s in statuses if s is not None]))
+            if None in statuses:
+                cond.append("c.effective_status IS NULL")
+            where.append("(" + " OR ".join(cond) + ")")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return cur.query(sql + " ORDER BY b.building_id", params)
+
+    def buildings(
+        self, *, ids: Iterable[str] | None = None, statuses: Iterable[str | None] | None = None
+    ) -> gpd.GeoDataFrame:
+        import geopandas as gpd
+
+        id_list = None if ids is None else [str(i) for i in ids]
+        status_list = None if statuses is None else list(statuses)
+        with self._tx(write=False) as cur:
+            rows = self._select_buildings(cur, id_list, status_list)
+        columns = [*self._READ_COLUMNS, *self._CLASS_COLUMNS, *self._SITE_READ]
+        raw = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+        frame = pd.DataFrame({c.name: self._series(c.type, v) for c, v in zip(columns, raw, strict=True)})
+        if self._outside_name:
+            frame = frame.rename(columns={"outside_place": self._outside_name})
+        frame["status_source"] = pd.Series(
+            np.where(frame["override_status"].notna(), "override",
+                     np.where(frame["rule_status"].notna(), "rule", None)),
+            index=frame.index, dtype="str",
+        )
+        return gpd.GeoDataFrame(frame, geometry=_points(frame), crs="EPSG:4326")
+
+    def _series(self, ctype: ColType, values: Sequence[Any]) -> pd.Series:
+        match ctype:
+            case "text":
+                return pd.Series(values, dtype="str")
+            case "real":
+                return pd.Series([np.nan if v is None else v for v in values], dtype="float64")
+            case "integer":
+                return pd.Series(values, dtype="Int64")
+            case "boolean":
+                return pd.Series([None if v is None else bool(v) for v in values], dtype="boolean")
+            case "timestamp":
+                return pd.Series(pd.to_datetime([self._value("timestamp", v) for v in values], utc=True),
+                                 dtype="datetime64[ms, UTC]")
+            case "json":
+                return pd.Series([None if v is None else json.loads(self._value("json", v)) for v in values],
+                                 dtype=object)
+        raise AssertionError(ctype)
+
+    def building(self, building_id: str) -> BuildingState:
+        with self._tx(write=False) as cur:
+            rows = self._select_buildings(cur, [building_id], None)
+        if not rows:
+            raise BuildingNotFoundError(f"no building {building_id} in the store")
+        columns = [*self._READ_COLUMNS, *self._CLASS_COLUMNS, *self._SITE_READ]
+        v = {c.name: self._value(c.type, x) for c, x in zip(columns, rows[0], strict=True)}
+        record = {c.name: v[c.name] for c in (*self._READ_COLUMNS, *self._SITE_READ)}
+        if self._outside_name:
+            record[self._outside_name] = record.pop("outside_place")
+        return BuildingState(
+            building_id=v["building_id"], version=v["version"], updated_by=v["updated_by"],
+            updated_at=v["updated_at"], record=record, lon=v["lon"], lat=v["lat"],
+            position_source=v["position_source"], rule_status=v["rule_status"], rule_id=v["rule_id"],
+            rule_explanation=v["rule_explanation"],
+            rule_detail=None if v["rule_detail"] is None else json.loads(v["rule_detail"]),
+            override_status=v["override_status"], override_reason=v["override_reason"],
+            override_by=v["override_by"], override_at=v["override_at"], effective_status=v["effective_status"],
+        )
+
+    # ------------------------------------------------------------------ classification
+    def save_rule_results(self, results: pd.DataFrame, *, actor: str) -> int:
+        self._authorise(actor, "rule_run")
+        missing = {"building_id", "rule_status"} - set(results.columns)
+        if missing:
+            raise ValueError("rule results need building_id and rule_status columns (estates.classification."
+                             f"classify output); missing: {', '.join(sorted(missing))}")
+        ids = clean_column(results["building_id"], "text", "building_id")
+        statuses = clean_column(results["rule_status"], "text", "rule_status")
+        bad = sorted({s for s in statuses if s not in STATUSES}, key=str)
+        if bad:
+            raise ValueError(f"unknown rule status {bad[0]!r}: rules must give one of {', '.join(STATUSES)}")
+        if len(set(ids)) != len(ids):
+            raise ValueError("rule results must have one row per building_id")
+        n_rows = len(ids)
+        rule_ids = clean_column(results["rule_id"], "text", "rule_id") if "rule_id" in results else [None] * n_rows
+        texts = (clean_column(results["explanation"], "text", "explanation") if "explanation" in results
+                 else [None] * n_rows)
+        details = (_dump_all(results["explanation_detail"].tolist()) if "explanation_detail" in results
+                   else [None] * n_rows)
+        at, change_id = now_utc(), uuid.uuid4().hex
+        p_at = self._param("timestamp", at)
+        status_changed = "c.rule_status IS DISTINCT FROM s.rule_status"
+        any_changed = ("(c.rule_status IS DISTINCT FROM s.rule_status OR c.rule_id IS DISTINCT FROM s.rule_id "
+                       "OR c.rule_explanation IS DISTINCT FROM s.rule_explanation "
+                       "OR c.rule_detail IS DISTINCT FROM s.rule_detail)")
+        with self._tx(write=True) as cur:
+            self._serialise(cur, "rules")
+            self._stage(cur, "stage_rules",
+                        [Column("building_id", "text"), Column("rule_status", "text"), Column("rule_id", "text"),
+                         Column("rule_explanation", "text"), Column("rule_detail", "json")],
+                        list(zip(ids, statuses, rule_ids, texts, details, strict=True)))
+            unknown = cur.query("SELECT s.building_id FROM stage_rules s LEFT JOIN buildings b "
+                                "ON b.building_id = s.building_id WHERE b.building_id IS NULL LIMIT 5")
+            if unknown:
+                raise BuildingNotFoundError(
+                    f"rule results name buildings not in the store ({', '.join(r[0] for r in unknown)}); "
+                    "nothing saved")
+            lock = self._for_update("b")
+            if lock:  # PostgreSQL: lock every row this run will touch, in id order (no deadlock with people)
+                cur.query(
+                    "SELECT b.building_id FROM buildings b JOIN stage_rules s ON s.building_id = b.building_id "
+                    f"JOIN classifications c ON c.building_id = b.building_id WHERE {any_changed} "
+                    f"ORDER BY b.building_id{lock}")
+            cur.execute(
+                f"INSERT INTO audit ({', '.join(q(c) for c in _AUDIT_INSERT[:9])}) "
+                "SELECT ?, s.building_id, ?, ?, 'rule_run', 'rule_status', c.rule_status, s.rule_status, "
+                "s.rule_explanation FROM stage_rules s JOIN classifications c ON c.building_id = s.building_id "
+                f"WHERE {status_changed} ORDER BY s.building_id",
+                (change_id, p_at, actor),
+            )
+            n = cur.execute(
+                "UPDATE buildings SET version = version + 1, updated_by = ?, updated_at = ? WHERE building_id IN "
+                "(SELECT s.building_id FROM stage_rules s JOIN classifications c ON c.building_id = s.building_id "
+                f"WHERE {status_changed})",
+                (actor, p_at),
+            )
+            cur.execute(
+                "UPDATE classifications SET rule_status = s.rule_status, rule_id = s.rule_id, "
+                "rule_explanation = s.rule_explanation, rule_detail = s.rule_detail, rule_by = ?, rule_at = ?, "
+                "effective_status = COALESCE(classifications.override_status, s.rule_status) FROM stage_rules s "
+                "WHERE classifications.building_id = s.building_id AND "
+                + any_changed.replace("c.", "classifications."),
+                (actor, p_at),
+            )
+        return n
+
+    def _override(
+        self, expected: Mapping[str, int], status: str | None, reason: str, actor: str, action: str
+    ) -> dict[str, int]:
+        expected = {str(i): _require_version(v, str(i)) for i, v in expected.items()}
+        if not expected:
+            return {}
+        self._authorise(actor, action, sorted(expected))
+        at, change_id = now_utc(), uuid.uuid4().hex
+        cols = ("override_status", "override_reason", "override_by", "override_at")
+        with self._tx(write=True) as cur:
+            self._lock_and_check(cur, expected)
+            rows = cur.query(
+                f"SELECT building_id, {', '.join(cols)} FROM classifications WHERE building_id {self._in_list()}",
+                (self._list_param(sorted(expected)),),
+            )
+            prior = {r[0]: dict(zip(cols, (r[1], r[2], r[3], self._value("timestamp", r[4])), strict=True))
+                     for r in rows}
+            if status is None:
+                not_overridden = [i for i in sorted(expected) if prior[i]["override_status"] is None]
+                if not_overridden:
+                    raise ValueError(f"building {not_overridden[0]} has no override to clear")
+            versions = self._bump(cur, expected, actor, at)
+            p_at = self._param("timestamp", at) if status else None
+            cur.executemany(
+                "UPDATE classifications SET override_status = ?, override_reason = ?, override_by = ?, "
+                "override_at = ?, effective_status = COALESCE(?, rule_status) WHERE building_id = ?",
+                [(status, reason if status else None, actor if status else None, p_at, status, i)
+                 for i in sorted(expected)],
+            )
+            self._append_audit(cur, [
+                self._audit_row(change_id, i, at, actor, action, "override_status", prior[i]["override_status"],
+                                status, reason, restore=self._restore(CLASSIFICATIONS, {"building_id": i}, prior[i]))
+                for i in sorted(expected)
+            ])
+        return versions
+
+    def set_status(self, building_id: str, status: str, *, reason: str, actor: str, expected_version: int) -> int:
+        reason = _require_reason(reason)
+        return self._override({building_id: expected_version}, _require_status(status), reason, actor,
+                              "override")[building_id]
+
+    def bulk_set_status(
+        self, expected_versions: Mapping[str, int], status: str, *, reason: str, actor: str
+    ) -> dict[str, int]:
+        reason = _require_reason(reason)
+        return self._override(expected_versions, _require_status(status), reason, actor, "override")
+
+    def clear_override(self, building_id: str, *, reason: str, actor: str, expected_version: int) -> int:
+        reason = _require_reason(reason)
+        return self._override({building_id: expected_version}, None, reason, actor, "clear_override")[building_id]
+
+    def reposition(
+        self, building_id: str, lon: float, lat: float, *, reason: str, actor: str, expected_version: int,
+        tags: Mapping[str, Any] | None = None,
+    ) -> int:
+        reason = _require_reason(reason)
+        lon, lat = float(lon), float(lat)
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise ValueError(f"({lon}, {lat}) is not a WGS84 longitude/latitude")
+        tag_types = {c.name: c.type for c in TAG_COLUMNS}
+        new_tags: dict[str, Any] = {}
+        for k, v in (tags or {}).items():
+            key = "outside_place" if _OUTSIDE.match(k) else k
+            if key not in tag_types:
+                raise ValueError(f"{k!r} is not a location tag ({', '.join(tag_types)})")
+            new_tags[key] = clean_value(v, tag_types[key], k)
+        expected = {building_id: _require_version(expected_version, building_id)}
+        self._authorise(actor, "reposition", [building_id])
+        easting, northing = _bng()(lon, lat)
+        position = {"lon": lon, "lat": lat, "easting": round(easting, 2), "northing": round(northing, 2),
+                    "geocode_method": "manual", "geocode_precision": "high", "geocode_issue": "",
+                    "position_source": "manual"}
+        at, change_id = now_utc(), uuid.uuid4().hex
+        key = {"building_id": building_id}
+        with self._tx(write=True) as cur:
+            self._lock_and_check(cur, expected)
+            prior = self._fetch(cur, BUILDINGS, [*position, *new_tags], key)
+            assert prior is not None
+            versions = self._bump(cur, expected, actor, at)
+            self._write_values(cur, BUILDINGS, {**position, **new_tags}, key)
+            audit = [self._audit_row(
+                change_id, building_id, at, actor, "reposition", "position", point_text(prior["lon"], prior["lat"]),
+                point_text(lon, lat), reason, restore=self._restore(BUILDINGS, key, {k: prior[k] for k in position}))]
+            audit += [
+                self._audit_row(change_id, building_id, at, actor, "reposition", k, display(prior[k]), display(v),
+                                reason, restore=self._restore(BUILDINGS, key, {k: prior[k]}))
+                for k, v in new_tags.items() if prior[k] != v
+            ]
+            self._append_audit(cur, audit)
+        return versions[building_id]
+
+    def undo(self, building_id: str, *, actor: str, expected_version: int, reason: str | None = None) -> int:
+        expected = {building_id: _require_version(expected_version, building_id)}
+        self._authorise(actor, "undo", [building_id])
+        at, change_id = now_utc(), uuid.uuid4().hex
+        with self._tx(write=True) as cur:
+            # Read first, lock after: every change bumps the version, so the check below catches any change in
+            # between, and all the change's buildings are then locked together in id order.
+            mine = cur.query("SELECT change_id, action, undoes FROM audit WHERE building_id = ? ORDER BY id",
+                             (building_id,))
+            undone = {r[2] for r in mine if r[1] == "undo"}
+            target = next((r[0] for r in reversed(mine) if r[1] in UNDOABLE_ACTIONS and r[0] not in undone), None)
+            if target is None:
+                self._lock_and_check(cur, expected)
+                raise NothingToUndoError(f"building {building_id} has no change left to undo "
+                                         "(rule runs and ingests are not undone: re-run them)")
+            rows = cur.query('SELECT building_id, "at", actor, action, field, restore FROM audit '
+                             "WHERE change_id = ? ORDER BY id", (target,))
+            # A match decision touches two buildings: undo it for both (the other one is bumped, not checked).
+            found = self._lock_and_check(cur, expected, also=[r[0] for r in rows])
+            when = self._value("timestamp", rows[0][1]).strftime("%Y-%m-%d %H:%M:%S UTC")
+            why = reason.strip() if reason and reason.strip() else f"undo {rows[0][3]} of {when} by {rows[0][2]}"
+            touched = sorted({r[0] for r in rows})
+            versions = self._bump(cur, {i: found[i].version for i in touched}, actor, at)
+            restores: dict[str, tuple[Table, dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
+            audit = []
+            for bid, _, _, _, field, spec_text in rows:
+                spec = json.loads(self._value("json", spec_text))
+                table = _TABLES_BY_NAME[spec["table"]]
+                ident = dump_json([spec["table"], spec["key"], sorted(spec["values"])]) or ""
+                if ident not in restores:
+                    values = {k: clean_value(v, table.column(k).type, k) for k, v in spec["values"].items()}
+                    current = self._fetch(cur, table, list(values), spec["key"])
+                    if current is None:
+                        raise RuntimeError(f"cannot undo: {table.name} row {spec['key']} is gone")
+                    restores[ident] = (table, spec["key"], values, current)
+                table, key, values, current = restores[ident]
+                audit.append(self._audit_row(
+                    change_id, bid, at, actor, "undo", field, self._shown(field, current),
+                    self._shown(field, values), why, undoes=target, restore=self._restore(table, key, current)))
+            for table, key, values, _ in restores.values():
+                self._write_values(cur, table, values, key)
+            self._append_audit(cur, audit)
+        return versions[building_id]
+
+    @staticmethod
+    def _shown(field: str | None, values: Mapping[str, Any]) -> str | None:
+        if field == "position":
+            return point_text(values.get("lon"), values.get("lat"))
+        if field and field.startswith("match:"):
+            return display(values.get("decision"))
+        return display(values.get(field)) if field else None
+
+    # ------------------------------------------------------------------ history
+    _AUDIT_READ: ClassVar[tuple[Column, ...]] = tuple(c for c in AUDIT.columns if c.name != "restore")
+
+    def history(self, building_id: str) -> list[AuditEntry]:
+        with self._tx(write=False) as cur:
+            rows = cur.query(
+                f"SELECT id, {', '.join(q(c.name) for c in self._AUDIT_READ)} FROM audit "
+                "WHERE building_id = ? ORDER BY id", (building_id,))
+        return [AuditEntry(r[0], *(self._value(c.type, v) for c, v in zip(self._AUDIT_READ, r[1:], strict=True)))
+                for r in rows]
+
+    def audit_log(self, *, building_ids: Iterable[str] | None = None, since_id: int = 0) -> pd.DataFrame:
+        sql = f"SELECT id, {', '.join(q(c.name) for c in self._AUDIT_READ)} FROM audit WHERE id > ?"
+        params: list[Any] = [int(since_id)]
+        if building_ids is not None:
+            sql += f" AND building_id {self._in_list()}"
+            params.append(self._list_param([str(i) for i in building_ids]))
+        with self._tx(write=False) as cur:
+            rows = cur.query(sql + " ORDER BY id", params)
+        columns = [Column("id", "integer"), *self._AUDIT_READ]
+        raw = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+        return pd.DataFrame({c.name: self._series(c.type, v) for c, v in zip(columns, raw, strict=True)})
+
+    # ------------------------------------------------------------------ sites
+    def save_site_matches(self, result: SiteMatchesLike, *, actor: str, source: str) -> dict[str, int]:
+        self._authorise(actor, "match_run")
+        site_rows = _rows(result.sites, SITE_COLUMNS, "sites")
+        member_rows = _rows(result.membership, (Column("site_id", "text"), Column("building_id", "text")),
+                            "membership")
+        pairs = _rows(result.matches, MATCH_COLUMNS, "matches")
+        pair_rows: dict[tuple[str, str], tuple[Any, ...]] = {}
+        for p in pairs:
+            a, b, pa, pb, na, nb, *rest = p
+            if a is None or b is None or a == b:
+                raise ValueError(f"a match pair needs two different building ids, got {a!r}, {b!r}")
+            row = (a, b, pa, pb, na, nb, *rest) if a < b else (b, a, pb, pa, nb, na, *rest)
+            if (row[0], row[1]) in pair_rows:
+                raise ValueError(f"pair {row[0]} / {row[1]} appears twice in the matches")
+            pair_rows[(row[0], row[1])] = row
+        at = now_utc()
+        p_at = self._param("timestamp", at)
+        with self._tx(write=True) as cur:
+            self._serialise(cur, "matching")
+            self._stage(cur, "stage_sites", SITE_COLUMNS, site_rows)
+            self._stage(cur, "stage_members", [Column("site_id", "text"), Column("building_id", "text")],
+                        member_rows)
+            self._stage(cur, "stage_pairs", MATCH_COLUMNS, list(pair_rows.values()))
+            unknown = cur.query(
+                "SELECT x.building_id FROM (SELECT building_id FROM stage_members UNION "
+                "SELECT building_id_a FROM stage_pairs UNION SELECT building_id_b FROM stage_pairs) x "
+                "LEFT JOIN buildings b ON b.building_id = x.building_id WHERE b.building_id IS NULL LIMIT 5")
+            if unknown:
+                raise BuildingNotFoundError(
+                    f"site matches name buildings not in the store ({', '.join(r[0] for r in unknown)}); "
+                    "nothing saved")
+            cur.execute("DELETE FROM site_members")
+            cur.execute("DELETE FROM sites")
+            site_cols = ", ".join(q(c.name) for c in SITE_COLUMNS)
+            cur.execute(f"INSERT INTO sites ({site_cols}, geom, source, updated_by, updated_at) SELECT {site_cols}, "
+                        f"{self._point('lon', 'lat')}, ?, ?, ? FROM stage_sites", (source, actor, p_at))
+            cur.execute("INSERT INTO site_members (site_id, building_id) SELECT site_id, building_id "
+                        "FROM stage_members")
+            cur.execute("UPDATE site_matches SET current = FALSE WHERE NOT EXISTS (SELECT 1 FROM stage_pairs s "
+                        "WHERE s.building_id_a = site_matches.building_id_a "
+                        "AND s.building_id_b = site_matches.building_id_b)")
+            dropped = cur.execute("DELETE FROM site_matches WHERE current = FALSE AND decision IS NULL")
+            pair_cols = ", ".join(q(c.name) for c in MATCH_COLUMNS)
+            updates = ", ".join(f"{q(c.name)} = excluded.{q(c.name)}" for c in MATCH_COLUMNS[2:])
+            cur.execute(f"INSERT INTO site_matches ({pair_cols}, current) SELECT {pair_cols}, TRUE FROM stage_pairs "
+                        f"WHERE true ON CONFLICT (building_id_a, building_id_b) DO UPDATE SET {updates}, "
+                        "current = TRUE")
+        return {"sites": len(site_rows), "members": len(member_rows), "pairs": len(pair_rows),
+                "dropped_pairs": dropped}
+
+    def set_match_decision(
+        self, building_id_a: str, building_id_b: str, decision: MatchDecision, *, reason: str, actor: str,
+        expected_versions: Mapping[str, int],
+    ) -> dict[str, int]:
+        reason = _require_reason(reason)
+        if decision not in DECISIONS:
+            raise ValueError(f"decision must be 'confirm' or 'reject', not {decision!r}")
+        a, b = sorted((str(building_id_a), str(building_id_b)))
+        if a == b:
+            raise ValueError("a match decision needs two different buildings")
+        if set(expected_versions) != {a, b}:
+            raise ValueError(f"expected_versions must give the versions of both {a} and {b}")
+        expected = {i: _require_version(v, i) for i, v in expected_versions.items()}
+        self._authorise(actor, "match_decision", [a, b])
+        at, change_id = now_utc(), uuid.uuid4().hex
+        key = {"building_id_a": a, "building_id_b": b}
+        cols = ["decision", "decision_note", "decided_by", "decided_at"]
+        with self._tx(write=True) as cur:
+            self._lock_and_check(cur, expected)
+            prior = self._fetch(cur, SITE_MATCHES, cols, key)
+            if prior is None:  # a pair the matcher never proposed: a person links (or separates) them by hand
+                cur.execute("INSERT INTO site_matches (building_id_a, building_id_b, current) VALUES (?, ?, FALSE)",
+                            (a, b))
+                prior = dict.fromkeys(cols)
+            versions = self._bump(cur, expected, actor, at)
+            self._write_values(cur, SITE_MATCHES, {"decision": decision, "decision_note": reason,
+                                                   "decided_by": actor, "decided_at": at}, key)
+            self._append_audit(cur, [
+                self._audit_row(change_id, x, at, actor, "match_decision", f"match:{other}", prior["decision"],
+                                decision, reason, restore=self._restore(SITE_MATCHES, key, prior))
+                for x, other in ((a, b), (b, a))
+            ])
+        return versions
+
+    def match_decisions(self) -> pd.DataFrame:
+        with self._tx(write=False) as cur:
+            rows = cur.query("SELECT building_id_a, building_id_b, decision, decided_at, decided_by, decision_note "
+                             "FROM site_matches WHERE decision IS NOT NULL ORDER BY decided_at, building_id_a, "
+                             "building_id_b")
+        columns = [Column("building_id_a", "text"), Column("building_id_b", "text"), Column("decision", "text"),
+                   Column("decided_at", "timestamp"), Column("decided_by", "text"), Column("note", "text")]
+        raw = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+        return pd.DataFrame({c.name: self._series(c.type, v) for c, v in zip(columns, raw, strict=True)})
+
+    def sites(self) -> gpd.GeoDataFrame:
+        import geopandas as gpd
+
+        columns = [*SITE_COLUMNS, Column("source", "text"), Column("updated_by", "text"),
+                   Column("updated_at", "timestamp")]
+        with self._tx(write=False) as cur:
+            rows = cur.query(f"SELECT {', '.join(q(c.name) for c in columns)} FROM sites ORDER BY site_id")
+        raw = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+        frame = pd.DataFrame({c.name: self._series(c.type, v) for c, v in zip(columns, raw, strict=True)})
+        return gpd.GeoDataFrame(frame, geometry=_points(frame), crs="EPSG:4326")
+
+    def site_matches(self, *, building_id: str | None = None) -> pd.DataFrame:
+        columns = list(SITE_MATCHES.columns)
+        sql = f"SELECT {', '.join(q(c.name) for c in columns)} FROM site_matches"
+        params: tuple[Any, ...] = ()
+        if building_id is not None:
+            sql += " WHERE building_id_a = ? OR building_id_b = ?"
+            params = (building_id, building_id)
+        with self._tx(write=False) as cur:
+            rows = cur.query(sql + " ORDER BY building_id_a, building_id_b", params)
+        raw = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+        return pd.DataFrame({c.name: self._series(c.type, v) for c, v in zip(columns, raw, strict=True)})
+
+
+def _rows(frame: pd.DataFrame, columns: Sequence[Column], what: str) -> list[tuple[Any, ...]]:
+    """``frame``'s ``columns`` as cleaned row tuples (absent optional columns are None)."""
+    required = [c.name for c in columns if c.not_null] or [columns[0].name]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} need column(s) {', '.join(missing)}")
+    values = [clean_column(frame[c.name], c.type, c.name) if c.name in frame.columns else [None] * len(frame)
+              for c in columns]
+    return list(zip(*values, strict=True)) if len(frame) else []
+
+
+def _dump_all(values: list[Any]) -> list[str | None]:
+    """Canonical JSON for each value; identical objects (classify shares them) are serialised once."""
+    seen: dict[int, str | None] = {}
+    out: list[str | None] = []
+    for v in values:
+        k = id(v)
+        if k not in seen:
+            seen[k] = dump_json(v)
+        out.append(seen[k])
+    return out
+
+
+def _points(frame: pd.DataFrame) -> Any:
+    """Point geometry from ``lon``/``lat`` (None where either is missing)."""
+    import geopandas as gpd
+
+    lon = frame["lon"].to_numpy("float64")
+    lat = frame["lat"].to_numpy("float64")
+    has = ~(np.isnan(lon) | np.isnan(lat))
+    geometry = np.where(has, np.asarray(gpd.points_from_xy(lon, lat)), None)
+    return gpd.GeoSeries(geometry, index=frame.index, crs="EPSG:4326")

@@ -1,0 +1,229 @@
+"""Shared backend: PostgreSQL + PostGIS, chosen by a ``postgresql://`` URL.
+
+All tables live in one PostgreSQL schema (``estates`` unless the URL says ``?schema=name``), with geometry as
+``geometry(Point, 4326)`` and a GiST index, so QGIS lists ``buildings``, ``sites`` and ``buildings_status`` as point
+layers. The connection runs in autocommit mode and every store operation opens an explicit transaction. Row locks
+(``SELECT … ORDER BY building_id FOR UPDATE``) are always taken in building-id order, and machine runs of one kind
+(ingest, rules, matching, migrations) are serialised with transaction-level advisory locks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql as pgsql
+
+from estates.store._sql import AUDIT, ColType, Column, Cursor, SqlStore, Table, dump_json, q
+
+__all__ = ["PostGISStore", "split_url"]
+
+_TYPES: dict[ColType, str] = {"text": "text", "real": "double precision", "integer": "bigint",
+                              "boolean": "boolean", "json": "jsonb", "timestamp": "timestamptz"}
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_AUDIT_COPY = ("change_id", "building_id", "at", "actor", "action", "field", "from_value", "to_value", "reason",
+               "undoes", "restore")
+
+
+@cache
+def _pg_sql(text: str) -> str:
+    """``?`` placeholders to psycopg's ``%s`` (literal ``%`` doubled)."""
+    return text.replace("%", "%%").replace("?", "%s")
+
+
+def split_url(url: str, schema: str | None = None) -> tuple[str, str]:
+    """Split the store's ``?schema=`` option off a PostgreSQL URL.
+
+    Parameters
+    ----------
+    url
+        ``postgresql://user:password@host:port/database?schema=estates&application_name=...``
+    schema
+        Explicit schema; wins over the URL's.
+
+    Returns
+    -------
+    tuple
+        The URL for libpq (without ``schema``) and the schema name.
+    """
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    from_url = [v for k, v in query if k == "schema"]
+    name = schema or (from_url[-1] if from_url else "estates")
+    if not _SCHEMA_NAME.match(name):
+        raise ValueError(f"schema {name!r}: use lower-case letters, digits and _ (e.g. 'estates')")
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), name
+
+
+def _masked(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return url
+
+
+class _PgCursor:
+    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+        self.raw = cur
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self.raw.execute(_pg_sql(sql), params)  # type: ignore[arg-type]
+        return self.raw.rowcount
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+        rows = list(rows)
+        if not rows:
+            return 0
+        self.raw.executemany(_pg_sql(sql), rows)  # type: ignore[arg-type]
+        return self.raw.rowcount
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self.raw.execute(_pg_sql(sql), params)  # type: ignore[arg-type]
+        return self.raw.fetchall()
+
+
+class PostGISStore(SqlStore):
+    """The store in a PostgreSQL database with PostGIS.
+
+    Parameters
+    ----------
+    url
+        ``postgresql://user:password@host:port/database`` (libpq URL; ``?schema=name`` picks the schema).
+    schema
+        Schema holding the store's tables (default: from the URL, else ``estates``); created when missing.
+    """
+
+    backend: ClassVar[str] = "postgis"
+
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        super().__init__()
+        conninfo, self.schema = split_url(url, schema)
+        self.location = f"{_masked(conninfo)} (schema {self.schema})"
+        self._conn = psycopg.connect(conninfo, autocommit=True)
+        try:
+            self._conn.execute("SET TimeZone = 'UTC'")
+            has = self._conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone()
+            if not has:
+                try:
+                    self._conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+                except psycopg.Error as exc:
+                    raise RuntimeError(
+                        f"PostGIS is not installed in {self.location} and this user cannot install it ({exc}); "
+                        "ask an administrator to run CREATE EXTENSION postgis") from exc
+            self._conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(self.schema)))
+            path = self._conn.execute("SELECT current_setting('search_path')").fetchone()
+            self._conn.execute("SELECT set_config('search_path', %s, false)",
+                               (f'"{self.schema}", {path[0] if path else "public"}',))
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # ------------------------------------------------------------------ transactions
+    @contextmanager
+    def _tx(self, *, write: bool) -> Iterator[Cursor]:
+        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+            if not write:
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield _PgCursor(cur)
+
+    # ------------------------------------------------------------------ dialect
+    def _in_list(self) -> str:
+        return "= ANY(?::text[])"
+
+    def _list_param(self, values: Sequence[str]) -> Any:
+        return list(values)
+
+    def _for_update(self, alias: str) -> str:
+        return f" FOR UPDATE OF {alias}"
+
+    def _point(self, lon: str, lat: str) -> str:
+        return f"ST_SetSRID(ST_MakePoint(({lon})::float8, ({lat})::float8), 4326)"
+
+    def _json_text(self, expr: str) -> str:
+        return f"({expr})::text"
+
+    def _serialise(self, cur: Cursor, what: str) -> None:
+        cur.query("SELECT pg_advisory_xact_lock(hashtext(?))", (f"estates:{self.schema}:{what}",))
+
+    def _stage(self, cur: Cursor, name: str, columns: Sequence[Column], rows: list[tuple[Any, ...]]) -> None:
+        assert isinstance(cur, _PgCursor)
+        cols = ", ".join(f"{q(c.name)} {_TYPES[c.type]}" for c in columns)
+        cur.execute(f"DROP TABLE IF EXISTS pg_temp.{q(name)}")
+        cur.execute(f"CREATE TEMP TABLE {q(name)} ({cols}) ON COMMIT DROP")
+        with cur.raw.copy(f"COPY {q(name)} ({', '.join(q(c.name) for c in columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        if len(rows) > 1000:
+            cur.execute(f"ANALYZE {q(name)}")
+
+    def _append_audit(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
+        assert isinstance(cur, _PgCursor)
+        if len(rows) < 20:
+            cur.executemany(
+                f"INSERT INTO audit ({', '.join(q(c) for c in _AUDIT_COPY)}) VALUES ({', '.join('?' * 11)})", rows)
+            return
+        with cur.raw.copy(f"COPY audit ({', '.join(q(c) for c in _AUDIT_COPY)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def _param(self, ctype: ColType, value: Any) -> Any:
+        return value
+
+    def _value(self, ctype: ColType, raw: Any) -> Any:
+        if raw is None:
+            return None
+        if ctype == "timestamp":
+            return raw.astimezone(UTC) if isinstance(raw, datetime) else datetime.fromisoformat(raw)
+        if ctype == "json":
+            return dump_json(raw)  # psycopg parsed the jsonb; back to canonical text
+        return raw
+
+    # ------------------------------------------------------------------ schema
+    def _create_table_sql(self, table: Table) -> list[str]:
+        parts = [f"{q(table.pk)} bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"]
+        if table.geometry:
+            parts.append(f"{q(table.geometry)} geometry(Point, 4326)")
+        for c in table.columns:
+            spec = f"{q(c.name)} {_TYPES[c.type]}"
+            if c.not_null:
+                spec += " NOT NULL"
+            if c.default is not None:
+                spec += f" DEFAULT {c.default}"
+            if c.references:
+                ref_table, ref_col = c.references.rstrip(")").split("(")
+                spec += f" REFERENCES {q(ref_table)} ({q(ref_col)})"
+            parts.append(spec)
+        parts += [f"UNIQUE ({', '.join(q(c) for c in u)})" for u in table.unique]
+        statements = [f"CREATE TABLE IF NOT EXISTS {q(table.name)} ({', '.join(parts)})"]
+        statements += [
+            f"CREATE INDEX IF NOT EXISTS {q('idx_' + table.name + '_' + '_'.join(ix))} "
+            f"ON {q(table.name)} ({', '.join(q(c) for c in ix)})"
+            for ix in table.indexes
+        ]
+        if table.geometry:
+            statements.append(f"CREATE INDEX IF NOT EXISTS {q('idx_' + table.name + '_geom')} "
+                              f"ON {q(table.name)} USING GIST ({q(table.geometry)})")
+        if table is AUDIT:
+            statements.append(f"COMMENT ON TABLE {q(table.name)} IS 'append-only: never UPDATE or DELETE'")
+        return statements
+
+    def _add_column_sql(self, table: Table, column: Column) -> str:
+        return f"ALTER TABLE {q(table.name)} ADD COLUMN {q(column.name)} {_TYPES[column.type]}"
+
+    def _existing_columns(self, cur: Cursor, table: str) -> set[str]:
+        rows = cur.query("SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+                         "AND table_name = ?", (self.schema, table))
+        return {r[0] for r in rows}
