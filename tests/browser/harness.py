@@ -372,11 +372,18 @@ def _describe_iframes(page: Page) -> str:
 
 
 def _wait_for_box(handle: ElementHandle, page: Page, deadline: float) -> FloatRect | None:
-    """Bounding box of ``handle`` once it has an area, else its last box."""
+    """Bounding box of ``handle`` once it has an area and has stopped changing.
+
+    Streamlit resizes component iframes in steps (first to the empty component's
+    height, then to the map's), so the first non-zero box is not yet the final one.
+    Returns the last box seen if that does not happen before ``deadline``.
+    """
+    previous = None
     while True:
         box = handle.bounding_box()
-        if _has_area(box) or time.monotonic() >= deadline:
+        if (_has_area(box) and box == previous) or time.monotonic() >= deadline:
             return box
+        previous = box
         page.wait_for_timeout(100)
 
 
