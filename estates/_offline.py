@@ -313,7 +313,9 @@ def offline_map(m: ElementT) -> ElementT:
     (map, layers, plugins, and anything else in its figure) to ``data:`` URLs of the
     files in ``static/vendor/``. Call it after adding every layer and plugin and
     just before rendering or ``st_folium``; calling it again after adding more
-    layers is safe (links already inlined are left alone).
+    layers is safe (links already inlined are left alone). Feature groups given to
+    ``st_folium(feature_group_to_add=...)`` are not in the map yet: pass each of
+    them through ``offline_map`` as well.
 
     Parameters
     ----------
