@@ -101,6 +101,8 @@ def _known_fields() -> dict[str, FieldInfo]:
         FieldInfo("pcn_code", "text", "PCN code"),
         FieldInfo("pcn_name", "text", "PCN"),
         FieldInfo("site_id", "text", "site"),
+        # From site matching; when a table has site_id but not this column, the classifier counts the distinct
+        # partners with a current (not historic) record sharing each site_id in the table.
         FieldInfo("site_partner_count", "number", "number of partners on the same site"),
         # Derived: computed by the classifier from recorded facts, never stored.
         FieldInfo("running_cost_per_m2", "number", "running cost per m²", "£/m²",

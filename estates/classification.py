@@ -165,7 +165,9 @@ class _Facts:
                 values = self._derived(name)
             else:
                 col = self._column(name)
-                if col is None:
+                if col is None and name == "site_partner_count" and "site_id" in self.frame.columns:
+                    values = self._partners_per_site()
+                elif col is None:
                     values = np.full(self.n, np.nan)
                 elif pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
                     values = col.to_numpy(dtype=float, na_value=np.nan)
@@ -176,6 +178,20 @@ class _Facts:
                     values = np.append(parsed, np.nan)[codes]
             self._cache[key] = (values, np.isnan(values))
         return self._cache[key]
+
+    def _partners_per_site(self) -> np.ndarray:
+        """Distinct partners with a current record on each row's ``site_id`` (NaN where there is no site_id).
+
+        Records flagged ``historic`` are not counted: a 2018 list is no evidence that a partner is there now.
+        """
+        site, partner = self.text("site_id"), self.text("partner")
+        historic, _ = self.flag("historic")
+        known = ~site.missing & ~partner.missing & ~historic
+        pairs = np.unique(np.stack([site.codes[known], partner.codes[known]]), axis=1)
+        per_site = np.bincount(pairs[0], minlength=len(site.raw)).astype(float)
+        values = np.append(per_site, np.nan)[site.codes]
+        values[site.missing] = np.nan
+        return values
 
     def _derived(self, name: str) -> np.ndarray:
         if name == "running_cost_per_m2":

@@ -284,6 +284,7 @@ def test_measured_facts_drive_the_surplus_rules(sample, rules):
     busy = classify(base.assign(utilisation_pct="85", annual_running_cost="187000"), rules, today=TODAY).iloc[0]
     assert busy["rule_id"] == "partner-occupied"
     hub = classify(base.assign(site_partner_count=3), rules, today=TODAY).iloc[0]
+    assert classify(base.assign(site_partner_count=2), rules, today=TODAY).iloc[0]["rule_id"] == "partner-occupied"
     assert hub["rule_id"] == "co-located-hub"
     assert hub["rule_status"] == "key"
 
@@ -295,6 +296,30 @@ def test_missing_flag_is_not_a_missing_fact(sample, result):
     flags = sample.head(4).assign(historic=["yes", "False", "1", "maybe"])
     out = classify(flags, load_rules(DEFAULT_RULES), today=TODAY)
     assert list(out["rule_id"] == "historic-record") == [True, False, True, False]
+
+
+def test_partners_per_site_from_site_id(sample, rules):
+    # Site matching gives records a site_id; the partner count per site is counted from the table itself.
+    names = ["Partington Healthy Living Centre", "Park Medical Practice", "Altrincham Library",
+             "Altrincham Medical Practice", "Dermatology Trafford", "Broomwood Centre"]
+    rows = sample[sample["name"].isin(names)].copy()
+    # a council centre, a GP practice and a library share S1; on S2 a GP practice and a historic NHS record
+    rows["site_id"] = rows["name"].map({"Partington Healthy Living Centre": "S1", "Park Medical Practice": "S1",
+                                        "Altrincham Library": "S1", "Altrincham Medical Practice": "S2",
+                                        "Dermatology Trafford": "S2", "Broomwood Centre": ""})
+    out = classify(rows, rules, today=TODAY).set_index(rows["name"])
+    assert out.loc["Partington Healthy Living Centre", "rule_id"] == "co-located-hub"
+    assert "number of partners on the same site is 3, at least 3" in out.loc["Partington Healthy Living Centre",
+                                                                             "explanation"]
+    assert out.loc["Park Medical Practice", "rule_id"] == "co-located-hub"
+    assert out.loc["Altrincham Medical Practice", "rule_id"] == "gp-surgery"  # the 2018 record does not count
+    assert "site_partner_count" in out.loc["Broomwood Centre", "explanation_detail"]["missing_facts"]
+    # two partners are not enough under the Trafford threshold
+    pair = classify(rows[rows["name"] != "Altrincham Library"], rules, today=TODAY)
+    assert not (pair["rule_id"] == "co-located-hub").any()
+    # an explicit site_partner_count column wins
+    given = classify(rows.assign(site_partner_count=1), rules, today=TODAY)
+    assert not (given["rule_id"] == "co-located-hub").any()
 
 
 def test_designated_site_covers_its_whole_site(sample, rules):
