@@ -241,7 +241,7 @@ def run_streamlit(script: Path, *, startup_timeout_s: float = 60.0) -> Iterator[
     """Run ``streamlit run script`` on a free loopback port for the block's duration.
 
     The repo root is put on ``PYTHONPATH`` so the app can import ``estates`` and
-    ``geo``. Output goes to ``test-artifacts/streamlit-<script>-<port>.log``.
+    ``geo``. Output goes to ``test-artifacts/streamlit-<script>.log``.
 
     Parameters
     ----------
@@ -262,7 +262,7 @@ def run_streamlit(script: Path, *, startup_timeout_s: float = 60.0) -> Iterator[
     """
     port = free_port()
     ARTIFACTS_DIR.mkdir(exist_ok=True)
-    log_path = ARTIFACTS_DIR / f"streamlit-{script.stem}-{port}.log"
+    log_path = ARTIFACTS_DIR / f"streamlit-{script.stem}.log"
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     # fmt: off
