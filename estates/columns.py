@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from estates._frames import map_unique
 from estates.schema import FIELDS
 
 __all__ = [
@@ -239,13 +240,14 @@ def recognise_columns(
     return ColumnMapping(ordered, extra, frozenset(k for k, v in overrides.items() if v), dict(units or {}))
 
 
+def _clean_distinct(values: pd.Series) -> pd.Series:
+    text = [" ".join(str(v).split()) for v in values]
+    return pd.Series([None if t.lower() in NULL_TOKENS else t for t in text], dtype=object)
+
+
 def _clean(values: pd.Series) -> pd.Series:
     """Trim text, treat :data:`NULL_TOKENS` as missing; returns object dtype with ``None`` for missing."""
-    text = values.astype(object).where(values.notna(), None)
-    text = pd.Series([None if v is None else " ".join(str(v).split()) for v in text], index=values.index,
-                     dtype=object)
-    lowered = text.str.lower()
-    return text.where(~lowered.isin(NULL_TOKENS) & text.notna(), None)
+    return map_unique(values, _clean_distinct)
 
 
 def apply_mapping(frame: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
@@ -281,14 +283,15 @@ def apply_mapping(frame: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
 
 
 def _extra_json(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
-    if not columns:
-        return pd.Series(None, index=frame.index, dtype=object)
-    block = frame[list(columns)].astype(object)
-    values = block.to_numpy()
-    present = block.notna().to_numpy()
-    names = list(columns)
-    out = np.empty(len(block), dtype=object)
-    for i in range(len(block)):
-        row = {names[j]: str(values[i, j]) for j in np.flatnonzero(present[i])}
-        out[i] = json.dumps(row, ensure_ascii=False) if row else None
+    """JSON object text of each row's non-missing extra values (``None`` when none), built column by column."""
+    body = np.full(len(frame), "", dtype=object)
+    for name in columns:
+        key = json.dumps(str(name), ensure_ascii=False) + ": "
+        encoded = map_unique(frame[name], lambda u, key=key: pd.Series(
+            [key + json.dumps(str(v), ensure_ascii=False) for v in u], dtype=object))
+        part = encoded.to_numpy(dtype=object)
+        has = pd.notna(part)
+        filled = body != ""
+        body = np.where(has & filled, body + ", " + np.where(has, part, ""), np.where(has, part, body))
+    out = np.where(body != "", "{" + body + "}", None)
     return pd.Series(out, index=frame.index, dtype=object)

@@ -281,6 +281,8 @@ def ingest_register(
         issues = check_locations(records, outside_column=outside_column, place_name=place_name,
                                  field_issues=issues)
         located = True
+        # A blank row is reported as blank, not also as "not located".
+        issues = issues[~(issues["row"].isin(blank.index[blank]) & (issues["code"] != "blank_row"))]
     records["outcome"] = outcomes(records.index, issues)
     records["issues"] = issue_text(records.index, issues)
     records["source_file"] = path.name

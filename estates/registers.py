@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from estates._frames import map_unique
 from estates.columns import recognise_name
 
 __all__ = ["RawRegister", "RegisterError", "read_register", "detect_encoding", "detect_delimiter",
@@ -33,8 +34,6 @@ SUPPORTED_SUFFIXES: tuple[str, ...] = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm",
 _DELIMITERS = (",", ";", "\t", "|")
 _HEADER_SCAN_ROWS = 30
 _SNIFF_BYTES = 256 * 1024
-# An unbalanced quote makes the csv module swallow the rest of the file into one field.
-_MAX_NEWLINES_IN_FIELD = 20
 # openpyxl needs the full (slow) mode to see merged cells; beyond this size read values only.
 _XLSX_FULL_MODE_MAX_BYTES = 15 * 1024 * 1024
 
@@ -190,9 +189,13 @@ def detect_delimiter(text: str) -> str:
 
 def _parse_csv(text: str, delimiter: str) -> tuple[list[list[str]], bool]:
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    runaway = any(cell.count("\n") > _MAX_NEWLINES_IN_FIELD for row in rows for cell in row)
+    widths = Counter(len(r) for r in rows if len(r) > 1)
+    width = widths.most_common(1)[0][0] if widths else 1
+    # An unbalanced quote makes the csv module swallow following lines into one field; such a field holds line
+    # breaks *and* about a row's worth of delimiters. Then read each line on its own, so only that line suffers.
+    runaway = any("\n" in cell and cell.count(delimiter) >= max(3, width - 1) for row in rows for cell in row)
     if runaway:
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=csv.QUOTE_NONE))
+        rows = [next(csv.reader([line], delimiter=delimiter), []) for line in text.splitlines()]
     return rows, runaway
 
 
@@ -281,9 +284,12 @@ def _table_from_rows(rows: list[list[object]], first_row_number: int, register: 
             register.row_notes.append((position, "ragged_row", f"row has {len(filled)} more value(s) than the "
                                                                 "header has columns; kept as extra columns"))
             spill = max(spill, len(row) - width)
+        elif 1 < len(row) < width and any(c is not None and str(c).strip() for c in row):
+            register.row_notes.append((position, "ragged_row", f"row has only {len(row)} of the header's {width} "
+                                                                "columns; the rest are missing"))
     names += [f"extra_value_{i + 1}" for i in range(spill)]
     width = len(names)
-    matrix = [list(row[:width]) + [None] * (width - len(row)) for row in body]
+    matrix = [row if len(row) == width else list(row[:width]) + [None] * (width - len(row)) for row in body]
     frame = pd.DataFrame(matrix, columns=names, dtype=object) if matrix else pd.DataFrame(columns=names,
                                                                                            dtype=object)
     register.frame = _tidy_text(frame)
@@ -292,14 +298,14 @@ def _table_from_rows(rows: list[list[object]], first_row_number: int, register: 
         register.notes.append("the file has a header but no data rows")
 
 
+def _tidy_distinct(values: pd.Series) -> pd.Series:
+    text = [str(v).replace("\u00a0", " ").replace("\ufeff", "").strip() for v in values]
+    return pd.Series([t if t else None for t in text], dtype=object)
+
+
 def _tidy_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Trim cells; empty cells become NA. Returns string columns."""
-    out = {}
-    for name in frame.columns:
-        column = frame[name].astype("str")
-        column = column.where(frame[name].notna())
-        column = column.str.replace("\u00a0", " ", regex=False).str.replace("\ufeff", "", regex=False).str.strip()
-        out[name] = column.where(column != "")
+    out = {name: map_unique(frame[name], _tidy_distinct).astype("str") for name in frame.columns}
     return pd.DataFrame(out, index=frame.index, columns=frame.columns)
 
 
@@ -322,9 +328,8 @@ def _read_csv(path: Path, data: bytes, register: RawRegister, *, encoding: str |
         register.notes.append(f"values separated by {_delimiter_name(register.delimiter)}")
     rows, runaway = _parse_csv(text, register.delimiter)
     if runaway:
-        register.notes.append("unbalanced quote marks: read without quote handling, check ragged rows")
-    cells: list[list[object]] = [[c if c.strip() else None for c in row] for row in rows]
-    _table_from_rows(cells, 1, register, header=find_header_row(cells))
+        register.notes.append("unbalanced quote marks: read line by line, so a value may run on; check ragged rows")
+    _table_from_rows(rows, 1, register, header=find_header_row(rows))
 
 
 def _delimiter_name(delimiter: str) -> str:

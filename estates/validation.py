@@ -23,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 import numpy as np
 import pandas as pd
 
+from estates._frames import map_unique
 from geo.postcodes import PostcodeKind, normalise_postcodes
 
 __all__ = [
@@ -335,12 +336,12 @@ def _check_text(text: pd.DataFrame) -> list:
         if name not in text:
             continue
         values = text[name]
-        formula = values.str.contains(_FORMULA, na=False)
+        formula = map_unique(values, lambda u: u.str.contains(_FORMULA, na=False)).fillna(False).astype(bool)
         if formula.any():
             issues.append(make_issues(text.index[formula], field=name, code="formula_text",
                                       reason=[f"{name} {_quote(v)} starts like a spreadsheet formula; kept as text"
                                               for v in values[formula]]))
-        html = values.str.contains(_HTML, na=False)
+        html = map_unique(values, lambda u: u.str.contains(_HTML, na=False)).fillna(False).astype(bool)
         if html.any():
             issues.append(make_issues(text.index[html], field=name, code="html_text",
                                       reason=[f"{name} {_quote(v)} contains HTML markup; shown escaped"
@@ -536,8 +537,13 @@ def issue_text(index: pd.Index, issues: pd.DataFrame) -> pd.Series:
     if len(issues):
         ordered = issues.assign(_order=issues["severity"].map({"error": 0, "warning": 1}))
         ordered = ordered.sort_values(["row", "_order"], kind="stable")
-        joined = (ordered["severity"] + ": " + ordered["reason"].astype(str)).groupby(ordered["row"]).agg("; ".join)
-        out.loc[joined.index] = joined.to_numpy()
+        texts = (ordered["severity"] + ": " + ordered["reason"].astype(str)).to_numpy(dtype=object)
+        rows = ordered["row"].to_numpy()
+        # Group boundaries of the sorted rows; joining slices is far faster than a groupby over many groups.
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        ends = np.r_[starts[1:], len(rows)]
+        joined = ["; ".join(texts[a:b]) for a, b in zip(starts, ends, strict=True)]
+        out.loc[rows[starts]] = joined
     return out
 
 
