@@ -22,7 +22,11 @@ import folium
 from branca.element import MacroElement
 from folium.template import Template
 
-__all__ = ["base_map"]
+from estates._offline import offline_map
+from geo import boundaries
+from geo.place import Place, load_place
+
+__all__ = ["attribution_text", "base_map", "boundary_map"]
 
 # folium's default for tile layers, so tiled and tile-less maps zoom alike.
 _MAX_ZOOM = 18
@@ -97,3 +101,37 @@ def base_map(
     else:
         folium.TileLayer(tiles=tiles, attr=escaped, control=False).add_to(m)
     return m
+
+
+def attribution_text(place: Place) -> str:
+    """The place's attribution lines as one plain-text credit."""
+    return " | ".join(place.attribution) or place.name
+
+
+def boundary_map(place: Place | None = None, *, tiles: str | None = None) -> folium.Map:
+    """The place's neighbourhoods, PCN footprints and wards as toggleable layers, ready for rendering offline.
+
+    Parameters
+    ----------
+    place
+        The place (default: the current place).
+    tiles
+        Basemap tile URL template, or None for no basemap.
+    """
+    place = place if place is not None else load_place()
+    m = base_map(location=place.centre, zoom_start=place.zoom, tiles=tiles, attribution=attribution_text(place))
+    layers = (
+        ("Neighbourhoods", boundaries.neighbourhoods(place, generalised=True), "neighbourhood", "#1f5f8b", True),
+        ("PCN footprints", boundaries.pcn_footprints(place), "pcn_name", "#b5651d", False),
+        ("Wards", boundaries.wards(place, generalised=True), "ward_name", "#555555", False),
+    )
+    for name, frame, label, colour, show in layers:
+        folium.GeoJson(
+            frame[[label, "geometry"]],
+            name=name,
+            show=show,
+            style_function=lambda _feature, colour=colour: {"color": colour, "weight": 2, "fillOpacity": 0.08},
+            tooltip=folium.GeoJsonTooltip(fields=[label], labels=False),
+        ).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    return offline_map(m)
