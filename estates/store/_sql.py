@@ -651,6 +651,21 @@ class SqlStore(Store):
         """What undo needs: the row, and the values its columns had before the change."""
         return {"table": table.name, "key": dict(key), "values": {k: _jsonable(v) for k, v in values.items()}}
 
+    def _outside_key(self, name: str) -> str:
+        """``outside_<place>`` → the stored column ``outside_place`` (one place per store)."""
+        if self._outside_name and name != self._outside_name:
+            raise ValueError(f"this store holds {self._outside_name!r}, not {name!r} (one place per store)")
+        return "outside_place"
+
+    def _external(self, column: str) -> str:
+        """Column name as callers know it (``outside_place`` → e.g. ``outside_trafford``)."""
+        return self._outside_name or column if column == "outside_place" else column
+
+    def _remember_outside(self, cur: Cursor, name: str | None) -> None:
+        if name and name != self._outside_name:
+            cur.execute("INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                        "DO UPDATE SET value = excluded.value", ("outside_column", name))
+
     # ------------------------------------------------------------------ buildings
     def upsert_buildings(self, frame: pd.DataFrame, *, actor: str, source: str) -> dict[str, int]:
         self._authorise(actor, "ingest")
@@ -667,9 +682,8 @@ class SqlStore(Store):
         known = {c.name: c for c in INGEST_COLUMNS if c.name != "extra"}
         outside = [c for c in frame.columns if isinstance(c, str) and _OUTSIDE.match(c) and c != "outside_place"]
         outside_name = outside[0] if len(outside) == 1 else None
-        if outside_name and self._outside_name and outside_name != self._outside_name:
-            raise ValueError(f"this store holds {self._outside_name!r}; the frame has {outside_name!r} "
-                             "(one place per store)")
+        if outside_name:
+            self._outside_key(outside_name)
         given: dict[str, list[Any]] = {}
         extra_cols: list[str] = []
         for name in frame.columns:
@@ -718,7 +732,7 @@ class SqlStore(Store):
                                                  reason))
                     continue
                 keep = MANUAL_POSITION_KEEPS if old["position_source"] == "manual" else frozenset()
-                changes = [(c, display(old[c]), display(new[c])) for c in cols
+                changes = [(self._external(c), display(old[c]), display(new[c])) for c in cols
                            if c not in keep and c != "ingested_at" and old[c] != new[c]]
                 changes += [(f"extra.{k}", _extra_display(old_obj.get(k)), _extra_display(new_obj.get(k)))
                             for k in dict.fromkeys([*old_obj, *new_obj]) if old_obj.get(k) != new_obj.get(k)]
@@ -754,9 +768,7 @@ class SqlStore(Store):
                     raise RuntimeError("ingest: buildings changed during the ingest transaction; nothing saved")
             if audit:
                 self._append_audit(cur, audit)
-            if outside_name and outside_name != self._outside_name:
-                cur.execute("INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
-                            "DO UPDATE SET value = excluded.value", ("outside_column", outside_name))
+            self._remember_outside(cur, outside_name)
         if outside_name:
             self._outside_name = outside_name
         return {"inserted": len(inserts), "updated": len(updates),
@@ -990,10 +1002,13 @@ class SqlStore(Store):
             raise ValueError(f"({lon}, {lat}) is not a WGS84 longitude/latitude")
         tag_types = {c.name: c.type for c in TAG_COLUMNS}
         new_tags: dict[str, Any] = {}
+        outside_name = None
         for k, v in (tags or {}).items():
-            key = "outside_place" if _OUTSIDE.match(k) else k
+            key = self._outside_key(k) if _OUTSIDE.match(k) and k != "outside_place" else k
             if key not in tag_types:
-                raise ValueError(f"{k!r} is not a location tag ({', '.join(tag_types)})")
+                raise ValueError(f"{k!r} is not a location tag ({', '.join(tag_types)}, outside_<place>)")
+            if key != k:
+                outside_name = k
             new_tags[key] = clean_value(v, tag_types[key], k)
         expected = {building_id: _require_version(expected_version, building_id)}
         self._authorise(actor, "reposition", [building_id])
@@ -1013,11 +1028,16 @@ class SqlStore(Store):
                 change_id, building_id, at, actor, "reposition", "position", point_text(prior["lon"], prior["lat"]),
                 point_text(lon, lat), reason, restore=self._restore(BUILDINGS, key, {k: prior[k] for k in position}))]
             audit += [
-                self._audit_row(change_id, building_id, at, actor, "reposition", k, display(prior[k]), display(v),
-                                reason, restore=self._restore(BUILDINGS, key, {k: prior[k]}))
+                self._audit_row(change_id, building_id, at, actor, "reposition",
+                                outside_name if k == "outside_place" and outside_name else self._external(k),
+                                display(prior[k]), display(v), reason,
+                                restore=self._restore(BUILDINGS, key, {k: prior[k]}))
                 for k, v in new_tags.items() if prior[k] != v
             ]
             self._append_audit(cur, audit)
+            self._remember_outside(cur, outside_name)
+        if outside_name:
+            self._outside_name = outside_name
         return versions[building_id]
 
     def undo(self, building_id: str, *, actor: str, expected_version: int, reason: str | None = None) -> int:
@@ -1070,6 +1090,8 @@ class SqlStore(Store):
             return point_text(values.get("lon"), values.get("lat"))
         if field and field.startswith("match:"):
             return display(values.get("decision"))
+        if field and _OUTSIDE.match(field):
+            field = "outside_place"
         return display(values.get(field)) if field else None
 
     # ------------------------------------------------------------------ history
