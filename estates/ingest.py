@@ -323,6 +323,11 @@ def _issue_table(issues: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
     return order[list(_ISSUE_OUTPUT)].reset_index(drop=True)
 
 
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells as text, missing as "" — so a record read back from a CSV compares equal to a fresh one."""
+    return frame.astype(object).where(frame.notna(), "").astype(str)
+
+
 def update_records(existing: pd.DataFrame | None, new: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     """Merge a fresh ingest into the records kept so far, by ``building_id`` (idempotent).
 
@@ -351,9 +356,7 @@ def update_records(existing: pd.DataFrame | None, new: pd.DataFrame) -> tuple[pd
     after = new.set_index("building_id")
     common = after.index.intersection(before.index)
     compare = [c for c in after.columns if c in before.columns and c != "ingested_at"]
-    old = before.loc[common, compare].astype(object).where(before.loc[common, compare].notna(), None)
-    fresh = after.loc[common, compare].astype(object).where(after.loc[common, compare].notna(), None)
-    changed = ~(old.astype(str) == fresh.astype(str)).all(axis=1)
+    changed = ~(_as_text(before.loc[common, compare]) == _as_text(after.loc[common, compare])).all(axis=1)
     counts = {"added": int((~after.index.isin(before.index)).sum()), "updated": int(changed.sum()),
               "unchanged": int((~changed).sum()), "removed": int((~before.index.isin(after.index)).sum())}
     merged = pd.concat([others, new], ignore_index=True)

@@ -6,7 +6,8 @@ NHS trusts share buildings. Pairs of records from *different* partners are score
 1. **same UPRN** — score 100;
 2. **same full postcode** and similar names (rapidfuzz; a name is also compared with the other record's
    address, since "Dermatology Trafford, Trafford General Hospital" names its building in the address);
-3. **within** :data:`DISTANCE_M` metres (both located from coordinates or a full postcode) and similar names.
+3. **within** :data:`DISTANCE_M` metres (both located from coordinates or a full postcode) and similar names;
+4. **the same name** within :data:`SAME_NAME_RADIUS_M` metres (proposed only).
 
 A pair scoring at least :data:`CONFIDENT` is applied; from :data:`PROPOSE` up to that it is *proposed* — shown
 for a person to confirm or reject, not applied. Decisions live in a small CSV (``match_decisions.csv``) keyed
@@ -31,6 +32,8 @@ __all__ = [
     "CONFIDENT",
     "PROPOSE",
     "DISTANCE_M",
+    "SAME_NAME_RADIUS_M",
+    "SAME_NAME_SIMILARITY",
     "MARGIN",
     "DECISION_COLUMNS",
     "MATCH_COLUMNS",
@@ -51,8 +54,15 @@ __all__ = [
 CONFIDENT = 90.0
 #: Score from which a match is proposed for review.
 PROPOSE = 70.0
-#: Records further apart than this (metres) are only compared through UPRN or postcode.
-DISTANCE_M = 50.0
+#: Records within this many metres are compared by name (full score up to 25 m, then 0.4 points less per metre,
+#: so identical names are applied up to 50 m and proposed up to 100 m).
+DISTANCE_M = 100.0
+#: Records further apart than :data:`DISTANCE_M` but within this radius are *proposed* when their names are
+#: (nearly) the same and at least two words long — a partner's postcode or point may be off (the council's St
+#: Ann's RC Primary School). One-word names ("Stretford") are place names, not building names.
+SAME_NAME_RADIUS_M = 500.0
+#: Name similarity needed for the same-name route.
+SAME_NAME_SIMILARITY = 95.0
 #: A record's match with another partner must be within this many points of its best match with that partner
 #: (so "Heyes Lane Infant School" does not also match the junior school next door).
 MARGIN = 5.0
@@ -299,7 +309,7 @@ def candidate_pairs(records: pd.DataFrame, *, distance_m: float = DISTANCE_M) ->
     precise = table["precise"].to_numpy()
     by_uprn = _pairs_within_groups(uprn, partners, pd.notna(uprn))
     by_postcode = _pairs_within_groups(postcode, partners, postcode != "")
-    nearby = _pairs_nearby(east, north, partners, precise, distance_m)
+    nearby = _pairs_nearby(east, north, partners, precise, max(distance_m, SAME_NAME_RADIUS_M))
     by_footprint = _footprint_pairs(table, distance_m)
     names, addresses = table["names"].to_list(), table["addresses"].to_list()
     ids, shown = table["building_id"].to_numpy(dtype=object), table["name"].to_numpy(dtype=object)
@@ -322,12 +332,19 @@ def candidate_pairs(records: pd.DataFrame, *, distance_m: float = DISTANCE_M) ->
         elif (a, b) in by_postcode:
             score, method = text, "postcode"
             reason = f"same postcode {postcode[a]}, {via} {text:.0f}% similar"
-        else:
+        elif gap <= distance_m:
             # Beyond 25 m each further metre costs 0.4 points (10 points at 50 m).
             score = text - max(0.0, gap - 25.0) * 0.4
             method = "distance"
             where = "inside or at the edge of the footprint" if gap < 1 else f"{gap:.0f} m apart"
             reason = f"{where}, {via} {text:.0f}% similar"
+        elif name_score >= SAME_NAME_SIMILARITY and min(len(names[a][0].split()), len(names[b][0].split())) >= 2:
+            # Far for one building, but the same name: worth a person's look, never applied on its own.
+            score = min(name_score, CONFIDENT) - 10.0
+            method = "same_name"
+            reason = f"same name ({name_score:.0f}% similar) but {gap:.0f} m apart"
+        else:
+            continue
         if score < PROPOSE:
             continue
         rows.append((ids[a], ids[b], partners[a], partners[b], shown[a], shown[b], round(score, 1), method, reason,

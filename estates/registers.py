@@ -255,18 +255,19 @@ def _table_from_rows(rows: list[list[object]], first_row_number: int, register: 
     data_start = header + 1
     if sub_header:
         below = rows[header + 1]
-        combined = []
-        for i in range(max(len(header_cells), len(below))):
-            top = header_cells[i] if i < len(header_cells) else None
-            sub = below[i] if i < len(below) else None
-            top_text = str(top).strip() if top is not None else ""
-            sub_text = str(sub).strip() if sub is not None else ""
-            combined.append(sub_text if not top_text or top_text == sub_text
-                            else top_text if not sub_text else f"{top_text} {sub_text}")
-        header_cells = combined
+        width = max(len(header_cells), len(below))
+        tops = [str(header_cells[i]).strip() if i < len(header_cells) and header_cells[i] is not None else ""
+                for i in range(width)]
+        subs = [str(below[i]).strip() if i < len(below) and below[i] is not None else "" for i in range(width)]
+        counts = Counter(subs)
+        # The lower row holds the real names; the merged group above only disambiguates repeated ones
+        # ("Line 1" under both "Site address" and "Postal address").
+        header_cells = [sub if sub and counts[sub] == 1 else
+                        (f"{top} {sub}" if top and sub and top != sub else sub or top)
+                        for top, sub in zip(tops, subs, strict=True)]
         data_start += 1
         register.notes.append(f"two-row header (rows {first_row_number + header}-{first_row_number + header + 1}) "
-                              "with merged cells: names combined")
+                              "under merged group cells: the lower row's names used")
     register.header_row = first_row_number + header
     if header > 0:
         register.notes.append(f"header found on row {register.header_row} under {header} title row(s)")
@@ -390,6 +391,11 @@ def _header_score(rows: list[list[object]]) -> tuple[int, int]:
     return (recognised, len(rows) - header)
 
 
+def _looks_like_names(row: list[object]) -> bool:
+    cells = [str(c).strip() for c in row if c is not None and str(c).strip()]
+    return bool(cells) and not any(_is_number(c) for c in cells)
+
+
 def _read_xlsx(path: Path, register: RawRegister, *, sheet: str | None) -> None:
     import openpyxl
 
@@ -416,11 +422,12 @@ def _read_xlsx(path: Path, register: RawRegister, *, sheet: str | None) -> None:
     register.sheet = chosen
     header = find_header_row(rows)
     sub_header = False
-    if header is not None and header in merged_rows and header + 1 < len(rows):
-        # A merged group cell ("Address" over Line 1 / Line 2 / Postcode) means the names continue below.
-        below = [c for c in rows[header + 1] if c]
-        sub_header = bool(below) and not any(_is_number(c) for c in below) and \
-            len({recognise_name(c) for c in below} - {None}) >= 1
+    if header is not None:
+        if header - 1 >= 0 and header - 1 in merged_rows and _looks_like_names(rows[header - 1]):
+            # Merged group cells ("Address" over Line 1 / Line 2 / Postcode) sit above the real names.
+            header, sub_header = header - 1, True
+        elif header in merged_rows and header + 1 < len(rows) and _looks_like_names(rows[header + 1]):
+            sub_header = len({recognise_name(c) for c in rows[header + 1] if c} - {None}) >= 1
     _table_from_rows(rows, 1, register, header=header, sub_header=sub_header)
 
 

@@ -119,6 +119,12 @@ def _present(values: pd.Series) -> pd.Series:
     return values.notna()
 
 
+def _objects(values: pd.Series) -> pd.Series:
+    """Object dtype with ``None`` for missing: how text and code fields are held."""
+    out = values.astype(object)
+    return out.where(values.notna(), None)
+
+
 def _quote(value: object, limit: int = 60) -> str:
     text = str(value)
     return f"'{text[:limit]}…'" if len(text) > limit else f"'{text}'"
@@ -228,7 +234,7 @@ def _check_uprn(text: pd.Series) -> tuple[pd.Series, list]:
     values = text.map(lambda v: parsed[v][0] if v in parsed else None).astype(object)
     bad = present.index[[parsed[v][1] is not None for v in present]]
     issues = [make_issues(bad, field="uprn", code="invalid_uprn", reason=[parsed[v][1] for v in text[bad]])]
-    return values.where(values.notna(), None), issues
+    return _objects(values), issues
 
 
 def _check_dates(text: pd.Series, name: str) -> tuple[pd.Series, list]:
@@ -236,7 +242,7 @@ def _check_dates(text: pd.Series, name: str) -> tuple[pd.Series, list]:
     parsed: dict[str, str | None] = {}
     for value in pd.unique(present):
         parsed[value] = _parse_date(str(value))
-    values = text.map(lambda v: parsed.get(v) if v is not None and v in parsed else None).astype(object)
+    values = _objects(text.map(lambda v: parsed.get(v) if v is not None and v in parsed else None))
     bad = present.index[[parsed[v] is None for v in present]]
     issues = [make_issues(bad, field=name, code="invalid_date",
                           reason=[f"date {_quote(v)} cannot be read; not used" for v in text[bad]])]
@@ -267,7 +273,7 @@ def _check_codes(text: pd.DataFrame) -> tuple[dict[str, pd.Series], list]:
         cleaned = raw.str.upper().str.replace(r"^(EPC|DEC)\s*(RATING|BAND)?\s*[:\-]?\s*", "", regex=True).str.strip()
         ok = cleaned.str.fullmatch(_ENERGY.pattern).fillna(False).astype(bool)
         bad = raw.notna() & ~ok
-        out["energy_rating"] = cleaned.where(ok, None).astype(object)
+        out["energy_rating"] = _objects(cleaned.where(ok))
         issues.append(make_issues(text.index[bad], field="energy_rating", code="invalid_code",
                                   reason=[f"energy rating {_quote(v)} is not a band A–G; not used"
                                           for v in raw[bad]]))
@@ -277,14 +283,14 @@ def _check_codes(text: pd.DataFrame) -> tuple[dict[str, pd.Series], list]:
         cleaned = cleaned.str.strip().map(lambda v: _CONDITION_WORDS.get(v, v) if isinstance(v, str) else v)
         ok = cleaned.str.fullmatch(r"[A-D]").fillna(False).astype(bool)
         bad = raw.notna() & ~ok
-        out["condition"] = cleaned.where(ok, None).astype(object)
+        out["condition"] = _objects(cleaned.where(ok))
         issues.append(make_issues(text.index[bad], field="condition", code="invalid_code",
                                   reason=[f"condition {_quote(v)} is not one grade A–D; not used" for v in raw[bad]]))
     if "holding_type" in text:
         raw = text["holding_type"]
         mapped = raw.str.lower().str.strip().map(lambda v: _HOLDING.get(v) if isinstance(v, str) else None)
         bad = raw.notna() & mapped.isna()
-        out["holding_type"] = mapped.astype(object)
+        out["holding_type"] = _objects(mapped)
         issues.append(make_issues(text.index[bad], field="holding_type", code="invalid_code",
                                   reason=[f"holding type {_quote(v)} is not land, building or land+buildings; "
                                           "not used" for v in raw[bad]]))
