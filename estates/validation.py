@@ -55,7 +55,7 @@ RULES: dict[str, tuple[str, str]] = {
     "no_location": ("error", "no usable coordinates and no postcode that can be located"),
     "id_reused": ("warning", "this row's id is used again by later rows (which are rejected)"),
     "same_identity": ("warning", "no id, and the same name, address and postcode as an earlier row"),
-    "ragged_row": ("warning", "more values than the header has columns (kept as extra columns)"),
+    "ragged_row": ("warning", "more or fewer values than the header has columns (surplus kept as extra columns)"),
     "no_name": ("warning", "no name"),
     "invalid_postcode": ("warning", "not a UK postcode (kept as written)"),
     "partial_postcode": ("warning", "only the district or sector of a postcode"),

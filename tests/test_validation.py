@@ -189,3 +189,14 @@ def test_outcomes_issue_text_and_summary_add_up():
     assert summarise(outcome) == {"rows": 4, "accepted": 2, "warned": 1, "rejected": 1}
     with pytest.raises(AssertionError, match="do not add up"):
         summarise(pd.Series(["accepted", "lost"]))
+
+
+def test_docs_describe_every_rule_and_field():
+    from estates.schema import FIELDS, PROVENANCE_FIELDS
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "schema.md").read_text(encoding="utf-8")
+    for code, (severity, _) in RULES.items():
+        assert f"| `{code}` | {severity} |" in text, code
+    for field in FIELDS + PROVENANCE_FIELDS:
+        assert f"`{field.name}`" in text, field.name
