@@ -146,6 +146,7 @@ def test_hostile_expectations_in_detail():
     assert (outside.issues["code"] == "outside_place").sum() == 5
 
 
+@pytest.mark.slow
 def test_big_file_of_real_rows_in_under_thirty_seconds(tmp_path):
     source = COUNCIL.read_bytes()
     header, body = source.split(b"\n", 1)
