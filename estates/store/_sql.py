@@ -12,6 +12,7 @@ DDL type names (plus GeoPackage's own metadata tables).
 from __future__ import annotations
 
 import abc
+import hashlib
 import json
 import math
 import re
@@ -143,18 +144,27 @@ BUILDINGS = Table(
     geometry="geom", unique=(("building_id",),),
 )
 
+RULE_EXPLANATIONS = Table(
+    "rule_explanations", "fid",
+    (Column("rule_hash", "text", not_null=True), Column("explanation", "text"), Column("detail", "json")),
+    "attributes", "Every distinct rule explanation (readable text and JSON detail), shared by the buildings it "
+    "explains and kept for history; classifications.rule_hash points here.",
+    unique=(("rule_hash",),),
+)
+
 CLASSIFICATIONS = Table(
     "classifications", "fid",
     (
         Column("building_id", "text", not_null=True, references="buildings(building_id)"),
-        Column("rule_status", "text"), Column("rule_id", "text"), Column("rule_explanation", "text"),
-        Column("rule_detail", "json"), Column("rule_by", "text"), Column("rule_at", "timestamp"),
+        Column("rule_status", "text"), Column("rule_id", "text"),
+        Column("rule_hash", "text", references="rule_explanations(rule_hash)"), Column("rule_by", "text"),
+        Column("rule_at", "timestamp"),
         Column("override_status", "text"), Column("override_reason", "text"),
         Column("override_by", "text"), Column("override_at", "timestamp"),
         Column("effective_status", "text"),
     ),
     "attributes", "Rule suggestion, human override and effective status per building.",
-    unique=(("building_id",),), indexes=(("effective_status",),),
+    unique=(("building_id",),),
 )
 
 #: Site columns as estates.matching.SiteMatches.sites gives them.
@@ -211,10 +221,10 @@ AUDIT = Table(
         Column("undoes", "text"), Column("restore", "json"),
     ),
     "attributes", "Append-only history of every change: who, when, what, from, to, why.",
-    indexes=(("building_id", "id"), ("change_id",)),
+    indexes=(("building_id", "id"),),
 )
 
-TABLES: tuple[Table, ...] = (BUILDINGS, CLASSIFICATIONS, SITES, SITE_MEMBERS, SITE_MATCHES, AUDIT)
+TABLES: tuple[Table, ...] = (BUILDINGS, RULE_EXPLANATIONS, CLASSIFICATIONS, SITES, SITE_MEMBERS, SITE_MATCHES, AUDIT)
 _TABLES_BY_NAME = {t.name: t for t in TABLES}
 
 #: A features view for GIS users: buildings with their status, ready to style in QGIS.
@@ -282,11 +292,14 @@ def _json_default(v: object) -> object:
     return str(v)
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=_json_default, allow_nan=False)
+
+
 def dump_json(v: object) -> str | None:
     """Canonical JSON text (sorted keys), or None for a missing value."""
     if is_missing(v):
         return None
-    return json.dumps(v, sort_keys=True, ensure_ascii=False, default=_json_default, allow_nan=False)
+    return _ENCODER.encode(v)
 
 
 def clean_value(v: object, ctype: ColType, column: str) -> Any:
@@ -498,7 +511,11 @@ class SqlStore(Store):
 
     @abc.abstractmethod
     def _serialise(self, cur: Cursor, what: str) -> None:
-        """Make transactions of kind ``what`` (ingest, rules, matching, migrate) run one at a time."""
+        """Make transactions of kind ``what`` (migrations) run one at a time, even before any table exists."""
+
+    @abc.abstractmethod
+    def _lock_tables(self, cur: Cursor, *tables: Table) -> None:
+        """Lock whole tables against other writers (not readers) for a bulk machine run, always in TABLES order."""
 
     @abc.abstractmethod
     def _stage(self, cur: Cursor, name: str, columns: Sequence[Column], rows: list[tuple[Any, ...]]) -> None:
@@ -568,7 +585,8 @@ class SqlStore(Store):
                 cur.execute(statement)
         cur.execute(STATUS_VIEW_SQL)
         self._after_create(cur)
-        return "buildings, classifications, sites, site_members, site_matches, audit; buildings_status view"
+        return ("buildings, rule_explanations, classifications, sites, site_members, site_matches, audit; "
+                "buildings_status view")
 
     _MIGRATIONS: ClassVar[dict[int, Callable[[SqlStore, Cursor], str]]] = {1: _migration_1}
 
@@ -701,7 +719,7 @@ class SqlStore(Store):
         at, change_id = now_utc(), uuid.uuid4().hex
         reason = f"ingest from {source}"
         with self._tx(write=True) as cur:
-            self._serialise(cur, "ingest")
+            self._lock_tables(cur, BUILDINGS, CLASSIFICATIONS)
             stored = self._stored_buildings(cur, ids)
             inserts: list[tuple[Any, ...]] = []
             updates: list[tuple[Any, ...]] = []
@@ -775,11 +793,11 @@ class SqlStore(Store):
                 "unchanged": len(ids) - len(inserts) - len(updates)}
 
     def _stored_buildings(self, cur: Cursor, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Stored ingest columns of these buildings (row-locked), as cleaned Python values."""
+        """Stored ingest columns of these buildings (the table is locked), as cleaned Python values."""
         columns = [*INGEST_COLUMNS, Column("position_source", "text"), Column("version", "integer")]
         rows = cur.query(
             f"SELECT b.building_id, {', '.join('b.' + q(c.name) for c in columns)} FROM buildings b "
-            f"WHERE b.building_id {self._in_list()} ORDER BY b.building_id{self._for_update('b')}",
+            f"WHERE b.building_id {self._in_list()}",
             (self._list_param(sorted(ids)),),
         )
         return {r[0]: {c.name: self._value(c.type, v) for c, v in zip(columns, r[1:], strict=True)} for r in rows}
@@ -790,16 +808,37 @@ class SqlStore(Store):
         Column("updated_at", "timestamp"),
     )
     _CLASS_COLUMNS: ClassVar[tuple[Column, ...]] = tuple(c for c in CLASSIFICATIONS.columns
-                                                         if c.name != "building_id")
+                                                         if c.name not in ("building_id", "rule_hash"))
     _SITE_READ: ClassVar[tuple[Column, ...]] = (Column("site_id", "text"), Column("site_partner_count", "integer"))
+    #: Long texts left out of buildings() unless asked for (100,000 explanations are ~150 MB).
+    _LONG: ClassVar[frozenset[str]] = frozenset({"rule_explanation", "rule_detail"})
+    #: Always read: the key, the point, the version and what status_source needs.
+    _ALWAYS: ClassVar[tuple[str, ...]] = ("building_id", "lon", "lat", "version", "rule_status", "override_status",
+                                          "effective_status")
+
+    def _read_plan(self, columns: Iterable[str] | None) -> list[tuple[str, Column]]:
+        """(SQL expression, column) pairs to read, in table order."""
+        plan = ([("b." + q(c.name), c) for c in self._READ_COLUMNS]
+                + [("c." + q(c.name), c) for c in self._CLASS_COLUMNS]
+                + [("e.explanation", Column("rule_explanation", "text")), ("e.detail", Column("rule_detail", "json"))]
+                + [("m.site_id", self._SITE_READ[0]), ("s.partner_count", self._SITE_READ[1])])
+        if columns is None:
+            return [p for p in plan if p[1].name not in self._LONG]
+        wanted = {"outside_place" if _OUTSIDE.match(c) else c for c in columns} | set(self._ALWAYS)
+        unknown = wanted - {p[1].name for p in plan}
+        if unknown:
+            raise ValueError(f"buildings(): no column {', '.join(sorted(unknown))}")
+        return [p for p in plan if p[1].name in wanted]
 
     def _select_buildings(
-        self, cur: Cursor, ids: Sequence[str] | None, statuses: Sequence[str | None] | None
+        self, cur: Cursor, plan: Sequence[tuple[str, Column]], ids: Sequence[str] | None,
+        statuses: Sequence[str | None] | None,
     ) -> list[tuple[Any, ...]]:
-        sql = (f"SELECT {', '.join('b.' + q(c.name) for c in self._READ_COLUMNS)}, "
-               f"{', '.join('c.' + q(c.name) for c in self._CLASS_COLUMNS)}, m.site_id, s.partner_count "
+        explained = any(expr.startswith("e.") for expr, _ in plan)
+        sql = (f"SELECT {', '.join(expr for expr, _ in plan)} "
                "FROM buildings b LEFT JOIN classifications c ON c.building_id = b.building_id "
-               "LEFT JOIN site_members m ON m.building_id = b.building_id LEFT JOIN sites s ON s.site_id = m.site_id")
+               + ("LEFT JOIN rule_explanations e ON e.rule_hash = c.rule_hash " if explained else "")
+               + "LEFT JOIN site_members m ON m.building_id = b.building_id LEFT JOIN sites s ON s.site_id = m.site_id")
         where: list[str] = []
         params: list[Any] = []
         if ids is not None:
@@ -816,18 +855,19 @@ class SqlStore(Store):
         return cur.query(sql + " ORDER BY b.building_id", params)
 
     def buildings(
-        self, *, ids: Iterable[str] | None = None, statuses: Iterable[str | None] | None = None
+        self, *, ids: Iterable[str] | None = None, statuses: Iterable[str | None] | None = None,
+        columns: Iterable[str] | None = None,
     ) -> gpd.GeoDataFrame:
         import geopandas as gpd
 
+        plan = self._read_plan(columns)
         id_list = None if ids is None else [str(i) for i in ids]
         status_list = None if statuses is None else list(statuses)
         with self._tx(write=False) as cur:
-            rows = self._select_buildings(cur, id_list, status_list)
-        columns = [*self._READ_COLUMNS, *self._CLASS_COLUMNS, *self._SITE_READ]
-        raw = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
-        frame = pd.DataFrame({c.name: self._series(c.type, v) for c, v in zip(columns, raw, strict=True)})
-        if self._outside_name:
+            rows = self._select_buildings(cur, plan, id_list, status_list)
+        raw = list(zip(*rows, strict=True)) if rows else [() for _ in plan]
+        frame = pd.DataFrame({c.name: self._series(c.type, v) for (_, c), v in zip(plan, raw, strict=True)})
+        if self._outside_name and "outside_place" in frame:
             frame = frame.rename(columns={"outside_place": self._outside_name})
         frame["status_source"] = pd.Series(
             np.where(frame["override_status"].notna(), "override",
@@ -847,20 +887,22 @@ class SqlStore(Store):
             case "boolean":
                 return pd.Series([None if v is None else bool(v) for v in values], dtype="boolean")
             case "timestamp":
-                return pd.Series(pd.to_datetime([self._value("timestamp", v) for v in values], utc=True),
-                                 dtype="datetime64[ms, UTC]")
-            case "json":
-                return pd.Series([None if v is None else json.loads(self._value("json", v)) for v in values],
-                                 dtype=object)
+                text = any(isinstance(v, str) for v in values)
+                stamps = pd.to_datetime(pd.Series(values, dtype=object), utc=True,
+                                        format="ISO8601" if text else None)
+                return stamps.astype("datetime64[ms, UTC]")
+            case "json":  # canonical JSON text; BuildingState parses it
+                return pd.Series([None if v is None else self._value("json", v) for v in values], dtype="str")
         raise AssertionError(ctype)
 
     def building(self, building_id: str) -> BuildingState:
+        plan = self._read_plan([c.name for c in (*self._READ_COLUMNS, *self._CLASS_COLUMNS, *self._SITE_READ)]
+                               + ["rule_explanation", "rule_detail"])
         with self._tx(write=False) as cur:
-            rows = self._select_buildings(cur, [building_id], None)
+            rows = self._select_buildings(cur, plan, [building_id], None)
         if not rows:
             raise BuildingNotFoundError(f"no building {building_id} in the store")
-        columns = [*self._READ_COLUMNS, *self._CLASS_COLUMNS, *self._SITE_READ]
-        v = {c.name: self._value(c.type, x) for c, x in zip(columns, rows[0], strict=True)}
+        v = {c.name: self._value(c.type, x) for (_, c), x in zip(plan, rows[0], strict=True)}
         record = {c.name: v[c.name] for c in (*self._READ_COLUMNS, *self._SITE_READ)}
         if self._outside_name:
             record[self._outside_name] = record.pop("outside_place")
@@ -870,6 +912,7 @@ class SqlStore(Store):
             position_source=v["position_source"], rule_status=v["rule_status"], rule_id=v["rule_id"],
             rule_explanation=v["rule_explanation"],
             rule_detail=None if v["rule_detail"] is None else json.loads(v["rule_detail"]),
+            rule_by=v["rule_by"], rule_at=v["rule_at"],
             override_status=v["override_status"], override_reason=v["override_reason"],
             override_by=v["override_by"], override_at=v["override_at"], effective_status=v["effective_status"],
         )
@@ -892,51 +935,59 @@ class SqlStore(Store):
         rule_ids = clean_column(results["rule_id"], "text", "rule_id") if "rule_id" in results else [None] * n_rows
         texts = (clean_column(results["explanation"], "text", "explanation") if "explanation" in results
                  else [None] * n_rows)
-        details = (_dump_all(results["explanation_detail"].tolist()) if "explanation_detail" in results
-                   else [None] * n_rows)
+        details = results["explanation_detail"].tolist() if "explanation_detail" in results else [None] * n_rows
+        # The explanation text stands for its detail (both are the same outcome): a result whose status, rule id
+        # and text are unchanged is left alone without serialising its detail. Without a text, the detail counts.
+        digests = [_digest(t) if t is not None else _digest(dump_json(d)) for t, d in zip(texts, details,
+                                                                                              strict=True)]
         at, change_id = now_utc(), uuid.uuid4().hex
         p_at = self._param("timestamp", at)
-        status_changed = "c.rule_status IS DISTINCT FROM s.rule_status"
-        any_changed = ("(c.rule_status IS DISTINCT FROM s.rule_status OR c.rule_id IS DISTINCT FROM s.rule_id "
-                       "OR c.rule_explanation IS DISTINCT FROM s.rule_explanation "
-                       "OR c.rule_detail IS DISTINCT FROM s.rule_detail)")
         with self._tx(write=True) as cur:
-            self._serialise(cur, "rules")
-            self._stage(cur, "stage_rules",
+            self._lock_tables(cur, CLASSIFICATIONS)
+            self._stage(cur, "stage_rule_keys",
                         [Column("building_id", "text"), Column("rule_status", "text"), Column("rule_id", "text"),
-                         Column("rule_explanation", "text"), Column("rule_detail", "json")],
-                        list(zip(ids, statuses, rule_ids, texts, details, strict=True)))
-            unknown = cur.query("SELECT s.building_id FROM stage_rules s LEFT JOIN buildings b "
+                         Column("rule_hash", "text")],
+                        list(zip(ids, statuses, rule_ids, digests, strict=True)))
+            unknown = cur.query("SELECT s.building_id FROM stage_rule_keys s LEFT JOIN buildings b "
                                 "ON b.building_id = s.building_id WHERE b.building_id IS NULL LIMIT 5")
             if unknown:
                 raise BuildingNotFoundError(
                     f"rule results name buildings not in the store ({', '.join(r[0] for r in unknown)}); "
                     "nothing saved")
-            lock = self._for_update("b")
-            if lock:  # PostgreSQL: lock every row this run will touch, in id order (no deadlock with people)
-                cur.query(
-                    "SELECT b.building_id FROM buildings b JOIN stage_rules s ON s.building_id = b.building_id "
-                    f"JOIN classifications c ON c.building_id = b.building_id WHERE {any_changed} "
-                    f"ORDER BY b.building_id{lock}")
-            cur.execute(
+            changed = {r[0] for r in cur.query(
+                "SELECT s.building_id FROM stage_rule_keys s JOIN classifications c ON c.building_id = s.building_id "
+                "WHERE c.rule_status IS DISTINCT FROM s.rule_status OR c.rule_id IS DISTINCT FROM s.rule_id "
+                "OR c.rule_hash IS DISTINCT FROM s.rule_hash")}
+            if not changed:
+                return 0
+            # explanations: each distinct one is stored once, and only if it is new
+            needed: dict[str, int] = {}
+            for n, (i, h) in enumerate(zip(ids, digests, strict=True)):
+                if h is not None and i in changed and h not in needed:
+                    needed[h] = n
+            known = {r[0] for r in cur.query(f"SELECT rule_hash FROM rule_explanations WHERE rule_hash "
+                                             f"{self._in_list()}", (self._list_param(list(needed)),))}
+            new = [(h, texts[n], dump_json(details[n])) for h, n in needed.items() if h not in known]
+            if new:
+                self._stage(cur, "stage_explanations", RULE_EXPLANATIONS.columns, new)
+                cur.execute("INSERT INTO rule_explanations (rule_hash, explanation, detail) "
+                            "SELECT rule_hash, explanation, detail FROM stage_explanations")
+            differs = ("(c.rule_status IS DISTINCT FROM s.rule_status OR c.rule_id IS DISTINCT FROM s.rule_id "
+                       "OR c.rule_hash IS DISTINCT FROM s.rule_hash)")
+            # Rule runs are audited but do not bump building versions: they only replace the rules' suggestion,
+            # which no person's save writes, so nobody editing a building should be told it changed under them.
+            n = cur.execute(
                 f"INSERT INTO audit ({', '.join(q(c) for c in _AUDIT_INSERT[:9])}) "
                 "SELECT ?, s.building_id, ?, ?, 'rule_run', 'rule_status', c.rule_status, s.rule_status, "
-                "s.rule_explanation FROM stage_rules s JOIN classifications c ON c.building_id = s.building_id "
-                f"WHERE {status_changed} ORDER BY s.building_id",
+                "'rule ' || s.rule_id FROM stage_rule_keys s JOIN classifications c ON c.building_id = s.building_id "
+                "WHERE c.rule_status IS DISTINCT FROM s.rule_status ORDER BY s.building_id",
                 (change_id, p_at, actor),
             )
-            n = cur.execute(
-                "UPDATE buildings SET version = version + 1, updated_by = ?, updated_at = ? WHERE building_id IN "
-                "(SELECT s.building_id FROM stage_rules s JOIN classifications c ON c.building_id = s.building_id "
-                f"WHERE {status_changed})",
-                (actor, p_at),
-            )
             cur.execute(
-                "UPDATE classifications SET rule_status = s.rule_status, rule_id = s.rule_id, "
-                "rule_explanation = s.rule_explanation, rule_detail = s.rule_detail, rule_by = ?, rule_at = ?, "
-                "effective_status = COALESCE(classifications.override_status, s.rule_status) FROM stage_rules s "
-                "WHERE classifications.building_id = s.building_id AND "
-                + any_changed.replace("c.", "classifications."),
+                "UPDATE classifications SET rule_status = s.rule_status, rule_id = s.rule_id, rule_hash = s.rule_hash, "
+                "rule_by = ?, rule_at = ?, effective_status = COALESCE(classifications.override_status, "
+                "s.rule_status) FROM stage_rule_keys s WHERE classifications.building_id = s.building_id AND "
+                + differs.replace("c.", "classifications."),
                 (actor, p_at),
             )
         return n
@@ -1047,7 +1098,7 @@ class SqlStore(Store):
         with self._tx(write=True) as cur:
             # Read first, lock after: every change bumps the version, so the check below catches any change in
             # between, and all the change's buildings are then locked together in id order.
-            mine = cur.query("SELECT change_id, action, undoes FROM audit WHERE building_id = ? ORDER BY id",
+            mine = cur.query("SELECT change_id, action, undoes, field FROM audit WHERE building_id = ? ORDER BY id",
                              (building_id,))
             undone = {r[2] for r in mine if r[1] == "undo"}
             target = next((r[0] for r in reversed(mine) if r[1] in UNDOABLE_ACTIONS and r[0] not in undone), None)
@@ -1055,8 +1106,12 @@ class SqlStore(Store):
                 self._lock_and_check(cur, expected)
                 raise NothingToUndoError(f"building {building_id} has no change left to undo "
                                          "(rule runs and ingests are not undone: re-run them)")
+            # the change's other buildings: a match decision names the other one in its field
+            touched = {building_id} | {r[3][len("match:"):] for r in mine
+                                       if r[0] == target and r[3] and r[3].startswith("match:")}
             rows = cur.query('SELECT building_id, "at", actor, action, field, restore FROM audit '
-                             "WHERE change_id = ? ORDER BY id", (target,))
+                             f"WHERE building_id {self._in_list()} AND change_id = ? ORDER BY id",
+                             (self._list_param(sorted(touched)), target))
             # A match decision touches two buildings: undo it for both (the other one is bumped, not checked).
             found = self._lock_and_check(cur, expected, also=[r[0] for r in rows])
             when = self._value("timestamp", rows[0][1]).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -1136,7 +1191,7 @@ class SqlStore(Store):
         at = now_utc()
         p_at = self._param("timestamp", at)
         with self._tx(write=True) as cur:
-            self._serialise(cur, "matching")
+            self._lock_tables(cur, SITES, SITE_MEMBERS, SITE_MATCHES)
             self._stage(cur, "stage_sites", SITE_COLUMNS, site_rows)
             self._stage(cur, "stage_members", [Column("site_id", "text"), Column("building_id", "text")],
                         member_rows)
@@ -1247,16 +1302,9 @@ def _rows(frame: pd.DataFrame, columns: Sequence[Column], what: str) -> list[tup
     return list(zip(*values, strict=True)) if len(frame) else []
 
 
-def _dump_all(values: list[Any]) -> list[str | None]:
-    """Canonical JSON for each value; identical objects (classify shares them) are serialised once."""
-    seen: dict[int, str | None] = {}
-    out: list[str | None] = []
-    for v in values:
-        k = id(v)
-        if k not in seen:
-            seen[k] = dump_json(v)
-        out.append(seen[k])
-    return out
+def _digest(text: str | None) -> str | None:
+    """Short, stable fingerprint of a text (64-bit BLAKE2b, hex)."""
+    return None if text is None else hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
 
 
 def _points(frame: pd.DataFrame) -> Any:

@@ -194,9 +194,9 @@ class BuildingState:
         Current position (WGS84), ``None`` when not geocoded.
     position_source
         ``ingest`` or ``manual`` (placed by a person with :meth:`Store.reposition`).
-    rule_status, rule_id, rule_explanation, rule_detail
-        What the rules suggest, which rule decided, and why (readable text and the JSON detail); the suggestion
-        stays visible under an override.
+    rule_status, rule_id, rule_explanation, rule_detail, rule_by, rule_at
+        What the rules suggest, which rule decided, and why (readable text and the JSON detail), and which run saved
+        that; the suggestion stays visible under an override.
     override_status, override_reason, override_by, override_at
         A person's override, if any.
     effective_status
@@ -215,6 +215,8 @@ class BuildingState:
     rule_id: str | None
     rule_explanation: str | None
     rule_detail: Any
+    rule_by: str | None
+    rule_at: datetime | None
     override_status: str | None
     override_reason: str | None
     override_by: str | None
@@ -316,7 +318,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def buildings(
-        self, *, ids: Iterable[str] | None = None, statuses: Iterable[str] | None = None
+        self, *, ids: Iterable[str] | None = None, statuses: Iterable[str | None] | None = None,
+        columns: Iterable[str] | None = None,
     ) -> gpd.GeoDataFrame:
         """Current state of buildings, one row each, as a point GeoDataFrame (EPSG:4326).
 
@@ -325,15 +328,21 @@ class Store(abc.ABC):
         ids
             Only these buildings.
         statuses
-            Only buildings whose effective status is one of these (use ``None`` inside to include unclassified).
+            Only buildings whose effective status is one of these (put ``None`` in to include unclassified ones).
+        columns
+            Only these columns (plus ``building_id``, ``lon``, ``lat``, ``version``, ``rule_status``,
+            ``override_status``, ``effective_status``, always read). Default: every column except the long
+            ``rule_explanation`` and ``rule_detail`` (ask for them by name; :meth:`building` has them too).
 
         Returns
         -------
         geopandas.GeoDataFrame
-            Record columns, unknown columns from ``extra``, ``position_source``, ``version``, ``updated_by``,
-            ``updated_at``, ``rule_status``, ``rule_explanation``, ``override_status``, ``override_reason``,
-            ``override_by``, ``override_at``, ``effective_status``, ``status_source`` and ``geometry``. Read in one
-            statement, so it is a consistent snapshot.
+            The record (canonical fields incl. ``extra`` JSON text, geocode and tag columns, ``outcome``, ``issues``),
+            ``position_source``, ``version``, ``created_at``, ``updated_by``, ``updated_at``, ``rule_status``,
+            ``rule_id``, ``rule_by``, ``rule_at``, ``override_status``, ``override_reason``, ``override_by``,
+            ``override_at``, ``effective_status``, ``site_id``, ``site_partner_count``, ``status_source``
+            (``override``/``rule``) and ``geometry``, sorted by ``building_id``. Read in one statement: a consistent
+            snapshot.
         """
 
     @abc.abstractmethod
@@ -348,20 +357,23 @@ class Store(abc.ABC):
         Parameters
         ----------
         results
-            Columns ``building_id``, ``status`` (one of ``estates.schema.STATUSES``) and optionally ``explanation``
-            (any JSON-serialisable value: why the rules said so).
+            ``estates.classification.classify`` output: ``building_id``, ``rule_status`` (one of
+            ``estates.schema.STATUSES``) and optionally ``rule_id``, ``explanation`` (readable text; also the audit
+            reason) and ``explanation_detail`` (any JSON-serialisable value).
         actor
             Who ran the rules (e.g. ``rules`` or the person who pressed the button).
 
         Returns
         -------
         int
-            Number of buildings whose rule status changed (each got a new version and a ``rule_run`` audit row).
+            Number of buildings whose rule status changed (each got a ``rule_run`` audit row).
 
         Notes
         -----
         Overrides are left alone: the effective status of an overridden building does not move. A changed
-        explanation alone is saved without a new version or audit row. Unknown building ids are refused and nothing
+        explanation alone is saved without an audit row. Rule runs do not bump building versions: they only replace
+        the rules' suggestion, which no person's save writes, so people editing buildings are not told "changed by
+        rules" for nothing (``rule_at``/``rule_by`` say when and who). Unknown building ids are refused and nothing
         is saved.
         """
 

@@ -131,6 +131,7 @@ class GeoPackageStore(SqlStore):
             self._conn.execute(f"PRAGMA synchronous = {synchronous}")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.execute("PRAGMA temp_store = MEMORY")
+            self._conn.execute("PRAGMA cache_size = -65536")  # 64 MB: bulk saves rewrite each page once
             self._conn.create_function("gpkg_point", 2, gpkg_point, deterministic=True)
             self._migrate()
         except BaseException:
@@ -180,6 +181,9 @@ class GeoPackageStore(SqlStore):
 
     def _serialise(self, cur: Cursor, what: str) -> None:
         return None  # one writer at a time already
+
+    def _lock_tables(self, cur: Cursor, *tables: Table) -> None:
+        return None  # BEGIN IMMEDIATE holds the whole file's write lock
 
     def _stage(self, cur: Cursor, name: str, columns: Sequence[Column], rows: list[tuple[Any, ...]]) -> None:
         assert isinstance(cur, _SqliteCursor)

@@ -83,7 +83,7 @@ def reader(url: str, ready: Any, done: Any, out: Any) -> None:
     ready.set()
     while True:
         finished = done.is_set()
-        frame = store.buildings()
+        frame = store.buildings(columns=columns)
         snapshots += 1
         distinct = frame[columns].astype(str).drop_duplicates()
         if len(distinct) != 1:

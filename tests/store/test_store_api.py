@@ -125,12 +125,30 @@ def test_rule_results_audited_only_where_status_changed(store: Store) -> None:
     assert _rules(store, "core") == 0  # same results again: nothing changes
     assert _rules(store, "core", **{TOWN_HALL: "key"}) == 1
     hall = store.building(TOWN_HALL)
-    assert (hall.rule_status, hall.effective_status, hall.status_source, hall.version) == ("key", "key", "rule", 3)
+    assert (hall.rule_status, hall.effective_status, hall.status_source) == ("key", "key", "rule")
+    assert hall.version == 1  # rule runs are audited but do not bump versions
     assert hall.rule_detail == {"status": "key", "values": {"gia_m2": 1.5}}
     assert hall.rule_id == "r-test"
     runs = [e for e in store.history(TOWN_HALL) if e.action == "rule_run"]
-    assert [(e.from_value, e.to_value, e.reason) for e in runs] == [(None, "core", "rules say core"),
-                                                                     ("core", "key", "rules say key")]
+    assert [(e.from_value, e.to_value, e.reason) for e in runs] == [(None, "core", "rule r-test"),
+                                                                     ("core", "key", "rule r-test")]
+    assert hall.rule_explanation == "rules say key"
+    # a new explanation alone is saved (no audit row), its detail with it
+    ids = store.buildings()["building_id"].tolist()
+    store.save_rule_results(pd.DataFrame({"building_id": ids, "rule_status": ["key" if i == TOWN_HALL else "core"
+                                                                              for i in ids],
+                                          "rule_id": "r-test", "explanation": "reworded",
+                                          "explanation_detail": [{"v": 2}] * len(ids)}), actor="rules")
+    reworded = store.building(TOWN_HALL)
+    assert (reworded.rule_explanation, reworded.rule_detail, reworded.rule_by) == ("reworded", {"v": 2}, "rules")
+    assert len([e for e in store.history(TOWN_HALL) if e.action == "rule_run"]) == 2
+    frame = store.buildings()
+    assert "rule_explanation" not in frame
+    assert "rule_detail" not in frame
+    narrow = store.buildings(columns=["name", "rule_explanation"])
+    assert set(narrow.columns) == {"building_id", "name", "lon", "lat", "version", "rule_status", "override_status",
+                                   "effective_status", "rule_explanation", "status_source", "geometry"}
+    assert narrow.set_index("building_id").loc[TOWN_HALL, "rule_explanation"] == "reworded"
     with pytest.raises(BuildingNotFoundError, match="not in the store"):
         store.save_rule_results(pd.DataFrame({"building_id": [TOWN_HALL, "nobody:1"], "rule_status": "surplus"}),
                                 actor="rules")
