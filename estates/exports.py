@@ -1,30 +1,93 @@
-"""Writing tables and layers for people and other tools: CSV, XLSX, GeoJSON (RFC 7946) and GeoPackage.
+"""Writing tables, layers and maps for people and other tools.
 
-Spreadsheet formulas are neutralised in CSV/XLSX (a cell that starts with ``=``, ``+``, ``-``, ``@``, tab or CR is
-prefixed with an apostrophe unless it is a plain number), and nothing is overwritten without ``force``.
+Two kinds of writer live here:
+
+* :func:`write_table`: any table as CSV, XLSX, GeoJSON (RFC 7946) or GeoPackage (used by ``geocode``, ``ingest``,
+  ``pipeline``).
+* :func:`export_overlap` and :func:`export_buildings`: the neighbourhood × PCN overlap analysis and the classified
+  estate in every format a strategy team asks for — ``html`` (standalone offline interactive map), ``png``/``pdf``
+  (print-quality static map), ``gpkg`` (layers ``neighbourhoods``, ``pcns``, ``overlaps``, ``buildings`` for QGIS),
+  ``geojson`` (RFC 7946), ``csv`` and ``xlsx`` (matrices, pieces, building lists and a notes sheet). See
+  ``docs/overlap.md``. :func:`export_bytes` gives the same files in memory for the app's download buttons.
+
+Safety rules every writer follows:
+
+* spreadsheet formulas are neutralised in CSV/XLSX (a text cell that starts with ``=``, ``+``, ``-``, ``@``, tab or
+  CR is prefixed with an apostrophe unless it is a plain number; XLSX cells are also written as strings, never as
+  formulas or links);
+* nothing is overwritten without ``force``; output paths with control characters are refused, folders are never
+  created, and a folder export writes only fixed file names inside the folder given;
+* files are written to a temporary name in the target folder and moved into place when complete, so a failed
+  export never leaves half a file (or half-replaced GeoPackage) behind.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import tempfile
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.projection import WGS84
+from geo.place import Place, load_place
+from geo.projection import BNG, WGS84
 
-__all__ = ["ExportError", "TABLE_FORMATS", "neutralise_formulas", "to_geodataframe", "write_table"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "EXPORT_KINDS",
+    "MIME_TYPES",
+    "TABLE_FORMATS",
+    "ExportError",
+    "ExportFile",
+    "building_table",
+    "export_buildings",
+    "export_bytes",
+    "export_overlap",
+    "method_notes",
+    "neutralise_formulas",
+    "resolve_output",
+    "safe_filename",
+    "to_geodataframe",
+    "write_table",
+]
 
 TABLE_FORMATS = (".csv", ".xlsx", ".geojson", ".gpkg")
 
+#: Formats of :func:`export_overlap` and :func:`export_buildings`.
+EXPORT_FORMATS: tuple[str, ...] = ("html", "png", "pdf", "gpkg", "geojson", "csv", "xlsx")
+
+#: What can be exported.
+EXPORT_KINDS: tuple[str, ...] = ("overlap", "buildings")
+
+#: MIME type of each export format (for downloads).
+MIME_TYPES: dict[str, str] = {
+    "html": "text/html",
+    "png": "image/png",
+    "pdf": "application/pdf",
+    "gpkg": "application/geopackage+sqlite3",
+    "geojson": "application/geo+json",
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_XLSX_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 
 
 class ExportError(Exception):
     """The export cannot be written as asked (exists, unknown format, unwritable); message is for the user."""
+
+
+# ------------------------------------------------------------------------------------------------ cell safety
 
 
 def _neutralise(value: object) -> object:
@@ -45,22 +108,176 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 def to_geodataframe(frame: pd.DataFrame, *, lon: str = "lon", lat: str = "lat") -> gpd.GeoDataFrame:
     """Points from ``lon``/``lat`` (WGS84); rows without a location keep an empty (null) geometry."""
-    x = frame[lon].to_numpy(dtype=float, na_value=np.nan)
-    y = frame[lat].to_numpy(dtype=float, na_value=np.nan)
+    x = pd.to_numeric(frame[lon], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    y = pd.to_numeric(frame[lat], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     geometry = gpd.points_from_xy(x, y, crs=WGS84)
     geometry[~(np.isfinite(x) & np.isfinite(y))] = None
-    return gpd.GeoDataFrame(frame, geometry=geometry, crs=WGS84)
+    return gpd.GeoDataFrame(frame.drop(columns="geometry", errors="ignore"), geometry=geometry, crs=WGS84)
 
 
-def _prepare(path: Path, force: bool) -> str:
-    suffix = path.suffix.lower()
-    if suffix not in TABLE_FORMATS:
-        raise ExportError(f"{path}: unknown output format '{suffix}' (use {', '.join(TABLE_FORMATS)})")
-    if path.exists() and not force:
-        raise ExportError(f"{path} exists; use --force to overwrite it")
-    if not path.parent.exists():
-        raise ExportError(f"{path.parent}: no such folder")
-    return suffix
+# ------------------------------------------------------------------------------------------------ paths
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
+
+
+def safe_filename(name: str, *, default: str = "export") -> str:
+    """A file name safe on every common file system: letters, digits, ``.``, ``-`` and ``_`` only.
+
+    Anything else (spaces, slashes, control characters, quotes …) becomes ``_``; leading dots and separators are
+    dropped so the name can neither hide nor climb out of its folder.
+    """
+    ascii_name = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode("ascii")
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("._-")
+    cleaned = re.sub(r"\.{2,}", ".", cleaned)[:120]
+    return cleaned or default
+
+
+def _check_path_text(path: Path) -> None:
+    text = os.fspath(path)
+    if not text.strip():
+        raise ExportError("the output path is empty")
+    if _has_control_characters(text):
+        raise ExportError(f"{text!r}: the output path contains control characters; choose another name")
+    if path.name in ("", ".", ".."):
+        raise ExportError(f"{text}: give a file name, not '{path.name or text}'")
+
+
+def resolve_output(path: str | os.PathLike[str], fmt: str | None = None, *,
+                   folder_ok: bool = False) -> tuple[Path, str, bool]:
+    """Check an output path and decide the format.
+
+    Parameters
+    ----------
+    path
+        File to write; for ``csv`` with ``folder_ok``, an existing folder (or a path ending in ``/``) to write one
+        file per table into.
+    fmt
+        One of :data:`EXPORT_FORMATS`; ``None`` infers it from the file's extension. A path without an extension
+        gets ``.<fmt>`` appended.
+    folder_ok
+        Whether a folder is acceptable (CSV of the overlap matrices).
+
+    Returns
+    -------
+    (path, fmt, is_folder)
+
+    Raises
+    ------
+    ExportError
+        Control characters, no file name, unknown or mismatched format, a folder where a file is needed, or a
+        parent folder that does not exist (folders are never created).
+    """
+    text = os.fspath(path)
+    path = Path(text)
+    if _has_control_characters(text):
+        raise ExportError(f"{text!r}: the output path contains control characters; choose another name")
+    if fmt is not None:
+        fmt = fmt.lower().lstrip(".")
+        if fmt not in EXPORT_FORMATS:
+            raise ExportError(f"unknown format '{fmt}' (use {', '.join(EXPORT_FORMATS)})")
+    is_folder = path.is_dir() or text.endswith(("/", os.sep))
+    if is_folder:
+        if not folder_ok or (fmt or "csv") != "csv":
+            raise ExportError(f"{text} is a folder; give a file name"
+                              + (f" ending .{fmt}" if fmt else "") + " (only --format csv writes into a folder)")
+        if not path.is_dir():
+            raise ExportError(f"{text}: no such folder (folders are not created)")
+        return path, "csv", True
+    _check_path_text(path)
+    suffix = path.suffix.lower().lstrip(".")
+    if fmt is None:
+        if not suffix:
+            raise ExportError(f"{text}: cannot tell the format without an extension; give --format "
+                              f"({', '.join(EXPORT_FORMATS)})")
+        if suffix not in EXPORT_FORMATS:
+            raise ExportError(f"{text}: unknown output format '.{suffix}' (use {', '.join(EXPORT_FORMATS)})")
+        fmt = suffix
+    elif not suffix:
+        path = path.with_name(f"{path.name}.{fmt}")
+    elif suffix != fmt:
+        raise ExportError(f"{text}: the extension '.{suffix}' does not match --format {fmt}")
+    if not path.parent.is_dir():
+        raise ExportError(f"{path.parent}: no such folder (folders are not created)")
+    return path, fmt, False
+
+
+def _write_files(files: Sequence[tuple[Path, Callable[[Path], None]]], *, force: bool) -> list[Path]:
+    """Write each file via a temporary name in its folder, then move it into place; refuse to overwrite."""
+    for target, _writer in files:
+        if target.is_dir():
+            raise ExportError(f"{target} is a folder; give a file name")
+        if target.exists() and not force:
+            raise ExportError(f"{target} exists; use --force to overwrite it")
+    written = []
+    for target, writer in files:
+        try:
+            with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as scratch:
+                partial = Path(scratch) / target.name
+                writer(partial)
+                if target.exists() and not force:
+                    raise ExportError(f"{target} appeared while exporting; use --force to overwrite it")
+                os.replace(partial, target)
+        except OSError as exc:
+            raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from None
+        written.append(target)
+    return written
+
+
+# ------------------------------------------------------------------------------------------------ format writers
+
+
+def _text_columns_for_layers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns as plain strings (JSON for dicts/lists) so GDAL drivers accept them."""
+    out = frame.copy()
+    for column in out.columns:
+        if column == "geometry" or out[column].dtype != object:
+            continue
+        out[column] = out[column].map(
+            lambda v: None if _is_missing(v)
+            else json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict | list) else str(v))
+    return out
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, *, bom: bool = False) -> None:
+    table = neutralise_formulas(pd.DataFrame(frame).drop(columns="geometry", errors="ignore"))
+    table.to_csv(path, index=False, encoding="utf-8-sig" if bom else "utf-8")
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+
+
+def _write_xlsx(sheets: Sequence[tuple[str, pd.DataFrame]], path: Path) -> None:
+    with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": _XLSX_OPTIONS}) as writer:
+        for name, frame in sheets:
+            table = neutralise_formulas(_text_columns_for_layers(
+                pd.DataFrame(frame).drop(columns="geometry", errors="ignore")))
+            table.to_excel(writer, sheet_name=name[:31], index=False)
+            sheet = writer.sheets[name[:31]]
+            sheet.freeze_panes(1, 0)
+            for i, column in enumerate(table.columns):
+                lengths = [len(str(v)) for v in table[column].head(200).tolist() if not _is_missing(v)]
+                width = max([len(str(column)), *lengths])
+                sheet.set_column(i, i, min(max(width + 2, 8), 60))
+
+
+def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
+    layer = _text_columns_for_layers(frame.to_crs(WGS84))
+    layer.to_file(path, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"})
+
+
+def _write_gpkg(layers: Sequence[tuple[str, pd.DataFrame]], path: Path) -> None:
+    import pyogrio
+
+    for name, frame in layers:
+        table = _text_columns_for_layers(frame)
+        if isinstance(table, gpd.GeoDataFrame):
+            table.to_crs(WGS84).to_file(path, driver="GPKG", layer=name, engine="pyogrio", mode="a"
+                                        if path.exists() else "w")
+        else:
+            pyogrio.write_dataframe(table, path, layer=name, driver="GPKG", append=False)
 
 
 def write_table(frame: pd.DataFrame, path: Path, *, force: bool = False, layer: str = "rows") -> None:
@@ -78,23 +295,426 @@ def write_table(frame: pd.DataFrame, path: Path, *, force: bool = False, layer: 
         Layer name in a GeoPackage.
     """
     path = Path(path)
-    suffix = _prepare(path, force)
-    try:
+    _check_path_text(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_FORMATS:
+        raise ExportError(f"{path}: unknown output format '{suffix}' (use {', '.join(TABLE_FORMATS)})")
+    if not path.parent.exists():
+        raise ExportError(f"{path.parent}: no such folder")
+
+    def write(target: Path) -> None:
         if suffix == ".csv":
-            neutralise_formulas(pd.DataFrame(frame).drop(columns="geometry", errors="ignore")).to_csv(
-                path, index=False, encoding="utf-8")
+            _write_csv(frame, target)
         elif suffix == ".xlsx":
-            neutralise_formulas(pd.DataFrame(frame).drop(columns="geometry", errors="ignore")).to_excel(
-                path, index=False, engine="xlsxwriter")
+            _write_xlsx([("rows", frame)], target)
         else:
             layer_frame = frame if isinstance(frame, gpd.GeoDataFrame) else to_geodataframe(frame)
             if suffix == ".geojson":
-                if path.exists():
-                    path.unlink()
-                layer_frame.to_crs(WGS84).to_file(path, driver="GeoJSON", engine="pyogrio",
-                                                   layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"})
+                _write_geojson(layer_frame, target)
             else:
-                layer_frame.to_file(path, driver="GPKG", layer=layer, engine="pyogrio",
-                                    mode="w" if force else "a")
-    except OSError as exc:
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+                _write_gpkg([(layer, layer_frame)], target)
+
+    _write_files([(path, write)], force=force)
+
+
+# ------------------------------------------------------------------------------------------------ overlap data
+
+
+@dataclass
+class _Overlap:
+    """Everything an overlap or buildings export draws on, computed once."""
+
+    place: Place
+    sliver_ha: float
+    pieces: gpd.GeoDataFrame
+    buildings: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
+
+
+def _overlap(place: Place | None, sliver_ha: float, buildings: pd.DataFrame | None) -> _Overlap:
+    from estates.overlap import overlap_tables, pieces_with_estate
+    from geo.overlap import overlap_pieces
+
+    if not np.isfinite(sliver_ha) or sliver_ha < 0:
+        raise ExportError(f"--sliver-ha must be a number ≥ 0, not {sliver_ha}")
+    place = place if place is not None else load_place()
+    if buildings is None:
+        from estates.estate import current_estate
+
+        buildings = current_estate(place)
+    pieces = overlap_pieces(place, sliver_ha=sliver_ha)
+    tables = overlap_tables(pieces, buildings, place=place)
+    return _Overlap(place=place, sliver_ha=sliver_ha, pieces=pieces_with_estate(pieces, buildings),
+                    buildings=buildings, tables=tables)
+
+
+#: Columns of the building list, first in this order (the rest follow as they come).
+_BUILDING_COLUMNS_FIRST = (
+    "building_id", "name", "partner", "partner_type", "status", "status_source", "rule_status", "rule_id",
+    "use", "tenure", "tenure_detail", "holding_type", "gia_m2", "land_area_ha", "address_line_1", "address_line_2",
+    "town", "postcode", "uprn", "lon", "lat", "easting", "northing", "geocode_method", "geocode_precision",
+    "geocode_issue", "ward_code", "ward_name", "neighbourhood", "pcn_code", "pcn_name", "piece", "lsoa_code",
+    "lsoa_name", "imd_decile", "site_id", "outcome", "issues",
+)
+_BUILDING_COLUMNS_DROPPED = ("geometry", "explanation_detail", "rule_detail", "in_piece", "piece_is_sliver")
+
+
+def building_table(buildings: pd.DataFrame, pieces: pd.DataFrame) -> pd.DataFrame:
+    """The building list as exported: useful columns first, each building's ``piece`` (or why it has none).
+
+    Parameters
+    ----------
+    buildings
+        The estate (e.g. :func:`estates.estate.current_estate`).
+    pieces
+        Pieces from :func:`geo.overlap.overlap_pieces`.
+    """
+    from estates.overlap import NOT_IN_PIECE, locate_in_pieces
+
+    located = locate_in_pieces(buildings, pieces)
+    piece = (located["neighbourhood"].astype("string").fillna("") + " × "
+             + located["pcn_name"].astype("string").fillna(""))
+    located["piece"] = piece.where(located["in_piece"].to_numpy(),
+                                   NOT_IN_PIECE + " (" + located["not_in_piece_reason"].astype("string") + ")")
+    first = [c for c in _BUILDING_COLUMNS_FIRST if c in located.columns]
+    rest = [c for c in located.columns if c not in first and c not in _BUILDING_COLUMNS_DROPPED
+            and c != "not_in_piece_reason"]
+    return pd.DataFrame(located[first + rest]).reset_index(drop=True)
+
+
+def _context_layers(data: _Overlap) -> list[tuple[str, gpd.GeoDataFrame]]:
+    from geo import boundaries
+    from geo.overlap import registered_patients_matrix
+
+    place = data.place
+    hoods = boundaries.neighbourhoods(place)
+    population = boundaries.wards(place).groupby("neighbourhood")["population_2024"].sum()
+    hoods = hoods.assign(population_2024=hoods["neighbourhood"].map(population))
+    hoods = hoods[["neighbourhood", "wards", "area_ha", "population_2024", "geometry"]]
+    pcns = boundaries.pcn_footprints(place)
+    pcns = pcns.assign(area_ha=pcns.to_crs(BNG).area / 1e4)
+    by_pcn = data.pieces.groupby("pcn_code")["population"].sum()
+    patients = registered_patients_matrix(place).sum(axis=0)
+    practices = boundaries.gp_practices(place).groupby("pcn_code").size()
+    pcns = pcns.assign(population_2024=pcns["pcn_code"].map(by_pcn).round(1),
+                       registered_patients=pcns["pcn_name"].map(patients).astype("Int64"),
+                       practices=pcns["pcn_code"].map(practices).astype("Int64"))
+    keep = ["pcn_code", "pcn_name", "area_ha", "population_2024", "registered_patients", "practices", "geometry"]
+    return [("neighbourhoods", hoods), ("pcns", pcns[[c for c in keep if c in pcns.columns]])]
+
+
+def _gpkg_layers(data: _Overlap) -> list[tuple[str, pd.DataFrame]]:
+    from estates.overlap import tidy_matrices
+
+    buildings = to_geodataframe(building_table(data.buildings, data.pieces))
+    return [*_context_layers(data), ("overlaps", data.pieces), ("buildings", buildings),
+            ("overlap_matrices", tidy_matrices(data.tables))]
+
+
+def method_notes(place: Place | None = None, *, sliver_ha: float | None = None,
+                 pieces: pd.DataFrame | None = None, buildings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """How the overlap figures were made, as a two-column table (``topic``, ``note``) for notes sheets and files.
+
+    Parameters
+    ----------
+    place
+        The place (default: the current place).
+    sliver_ha
+        The sliver threshold used.
+    pieces
+        Pieces (to name the slivers).
+    buildings
+        The estate (to say how many buildings are in no piece, and how many lack a floor area).
+    """
+    from estates.overlap import MATRICES, locate_in_pieces
+    from geo.overlap import registered_patients_matrix
+
+    place = place if place is not None else load_place()
+    notes: list[tuple[str, str]] = [
+        ("title", f"{place.name}: neighbourhoods × primary care networks (PCNs) — overlap analysis"),
+        ("generated", date.today().isoformat()),
+        ("geometry", "Every non-empty neighbourhood ∩ PCN footprint, computed in British National Grid "
+                     "(EPSG:27700); areas in hectares from BNG. Layers are stored in WGS84 (EPSG:4326). "
+                     "Neighbourhoods are dissolved from the 2023 wards; PCN footprints are derived from LSOAs "
+                     "(docs/pcn_footprints.md)."),
+        ("population", "ONS mid-2024 resident population, apportioned area-weighted: each LSOA's population is "
+                       "spread evenly over its area, then the pieces of each ward are scaled so the ward adds up "
+                       "to its ONS mid-2024 estimate. Neighbourhood totals therefore equal the ONS ward sums."),
+        ("registered patients", "Registered patients (NHS Digital, Jan 2026) of each PCN's member practices, "
+                                "counted in the neighbourhood the practice building sits in (not where patients "
+                                "live)."),
+        ("estate", "Buildings from the partner registers, geocoded and tagged offline, classified key / core / "
+                   "surplus / needs data by the rules (or a person's override in the store). A building is in the "
+                   "piece its own neighbourhood and PCN tags name; buildings with no location or outside the place "
+                   "are counted as 'not in any piece'. Floor area is the registers' gross internal area (GIA); "
+                   "buildings without one are counted, never taken as 0."),
+    ]
+    missing = registered_patients_matrix(place).attrs.get("missing", [])
+    if missing:
+        notes.append(("registered patients: missing", "No published list size (counted as 0): "
+                      + ", ".join(map(str, missing))))
+    if sliver_ha is not None:
+        text = (f"Pieces smaller than {sliver_ha:g} ha are slivers from boundary mismatch: kept in every total "
+                "so areas add back, but not drawn as overlaps.")
+        if pieces is not None:
+            slivers = pieces[pieces["is_sliver"].astype(bool)]
+            names = [f"{r.neighbourhood} × {r.pcn_name} ({r.area_ha:.2f} ha)" for r in slivers.itertuples()]
+            text += f" {len(names)} sliver(s): " + ("; ".join(names) if names else "none") + "."
+        notes.append(("slivers", text))
+    if buildings is not None and pieces is not None:
+        located = locate_in_pieces(buildings, pieces)
+        reasons = located.loc[~located["in_piece"], "not_in_piece_reason"].value_counts()
+        gia = pd.to_numeric(buildings["gia_m2"], errors="coerce")
+        notes.append(("estate: counts", f"{len(buildings)} buildings; {int(located['in_piece'].sum())} in a piece; "
+                      f"not in any piece: {int(reasons.sum())}"
+                      + (" (" + ", ".join(f"{k} {v}" for k, v in reasons.items()) + ")" if len(reasons) else "")
+                      + f". {int(gia.isna().sum())} of {len(buildings)} buildings give no floor area."))
+    notes += [(f"matrix: {key}", title) for key, title in MATRICES.items()]
+    notes += [("attribution", line) for line in place.attribution]
+    return pd.DataFrame(notes, columns=["topic", "note"])
+
+
+def _matrix_sheet(table: pd.DataFrame, *, total_label: str = "Total") -> pd.DataFrame:
+    """A wide matrix with row and column totals, neighbourhood as the first column."""
+    out = table.copy()
+    out.attrs = {}
+    out[total_label] = out.sum(axis=1)
+    out.loc[total_label] = out.sum(axis=0)
+    out.index.name = "neighbourhood"
+    out.columns.name = None
+    return out.reset_index()
+
+
+# ------------------------------------------------------------------------------------------------ exports
+
+
+def export_overlap(
+    fmt: str | None,
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    place: Place | None = None,
+    sliver_ha: float | None = None,
+    buildings: pd.DataFrame | None = None,
+) -> list[Path]:
+    """Export the neighbourhood × PCN overlap analysis.
+
+    Parameters
+    ----------
+    fmt
+        ``html``, ``png``, ``pdf``, ``gpkg``, ``geojson``, ``csv`` or ``xlsx``; ``None``: from ``path``'s extension.
+    path
+        The file to write. For ``csv``, an existing folder writes one file per matrix
+        (``area_ha.csv`` … with row and column totals), ``pieces.csv`` and ``notes.csv`` into it; a file gets one
+        long table (``measure``, ``neighbourhood``, ``pcn_name``, ``value``).
+    force
+        Overwrite existing files.
+    place
+        The place (default: the current place).
+    sliver_ha
+        Pieces smaller than this (hectares) are slivers: not drawn, flagged in tables
+        (default :data:`geo.overlap.DEFAULT_SLIVER_HA`).
+    buildings
+        The estate (default: :func:`estates.estate.current_estate`).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+
+    Raises
+    ------
+    ExportError
+        For any problem the user can fix (path, format, existing file, unwritable folder).
+
+    Notes
+    -----
+    ``html``: standalone interactive map, every asset inlined, opens offline. ``png``/``pdf``: A4 landscape static
+    map. ``gpkg``: layers ``neighbourhoods``, ``pcns``, ``overlaps``, ``buildings`` (EPSG:4326, areas computed in
+    BNG) and the attribute table ``overlap_matrices``. ``geojson``: the overlap pieces (RFC 7946; slivers included,
+    flagged ``is_sliver``). ``xlsx``: one sheet per matrix, ``pieces``, ``buildings_by_partner``,
+    ``floor_area_missing`` and ``notes`` (method and attribution).
+    """
+    from geo.overlap import DEFAULT_SLIVER_HA
+
+    target, fmt, is_folder = resolve_output(path, fmt, folder_ok=True)
+    sliver = DEFAULT_SLIVER_HA if sliver_ha is None else float(sliver_ha)
+    data = _overlap(place, sliver, buildings)
+    return _write_files(_overlap_writers(data, target, fmt, is_folder), force=force)
+
+
+def _pieces_table(data: _Overlap) -> pd.DataFrame:
+    return pd.DataFrame(data.pieces.drop(columns="geometry"))
+
+
+def _overlap_writers(data: _Overlap, target: Path, fmt: str,
+                     is_folder: bool) -> list[tuple[Path, Callable[[Path], None]]]:
+    from estates.overlap import buildings_by_piece, floor_area_missing_matrix, tidy_matrices
+
+    notes = method_notes(data.place, sliver_ha=data.sliver_ha, pieces=data.pieces, buildings=data.buildings)
+    if is_folder:
+        files: list[tuple[Path, Callable[[Path], None]]] = [
+            (target / f"{safe_filename(key)}.csv", lambda p, t=table: _write_csv(_matrix_sheet(t), p, bom=True))
+            for key, table in data.tables.items()
+        ]
+        files.append((target / "pieces.csv", lambda p: _write_csv(_pieces_table(data), p, bom=True)))
+        files.append((target / "notes.csv", lambda p: _write_csv(notes, p, bom=True)))
+        return files
+    if fmt == "html":
+        return [(target, lambda p: _write_html(data, p, title=None))]
+    if fmt in ("png", "pdf"):
+        return [(target, lambda p: _write_static(data, p, fmt, title=None))]
+    if fmt == "gpkg":
+        return [(target, lambda p: _write_gpkg(_gpkg_layers(data), p))]
+    if fmt == "geojson":
+        return [(target, lambda p: _write_geojson(data.pieces, p))]
+    if fmt == "csv":
+        return [(target, lambda p: _write_csv(tidy_matrices(data.tables), p, bom=True))]
+
+    def xlsx(p: Path) -> None:
+        sheets = [(key, _matrix_sheet(table)) for key, table in data.tables.items()]
+        if "floor_area_m2" in data.tables:
+            missing = floor_area_missing_matrix(data.buildings, place=data.place)
+            sheets.append(("floor_area_missing", _matrix_sheet(missing)))
+        sheets += [("pieces", _pieces_table(data)),
+                   ("buildings_by_partner", buildings_by_piece(data.buildings, data.pieces, by="partner")),
+                   ("notes", notes)]
+        _write_xlsx(sheets, p)
+
+    return [(target, xlsx)]
+
+
+def _write_html(data: _Overlap, path: Path, *, title: str | None) -> None:
+    from estates.overlap_maps import overlap_map
+
+    m = overlap_map(data.pieces, data.buildings, place=data.place, sliver_ha=data.sliver_ha, title=title)
+    path.write_text(m.get_root().render(), encoding="utf-8")
+
+
+def _write_static(data: _Overlap, path: Path, fmt: str, *, title: str | None) -> None:
+    from estates.static_maps import overlap_figure, render_figure
+
+    figure = overlap_figure(data.pieces, data.buildings, place=data.place, sliver_ha=data.sliver_ha, title=title)
+    render_figure(figure, path, fmt=fmt)
+
+
+def export_buildings(
+    fmt: str | None,
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    buildings: pd.DataFrame | None = None,
+    place: Place | None = None,
+    sliver_ha: float | None = None,
+) -> list[Path]:
+    """Export the tagged, classified estate: one row (or point) per building.
+
+    Parameters
+    ----------
+    fmt
+        ``html``, ``png``, ``pdf``, ``gpkg``, ``geojson``, ``csv`` or ``xlsx``; ``None``: from ``path``'s extension.
+    path
+        The file to write.
+    force
+        Overwrite an existing file.
+    buildings
+        The estate (default: :func:`estates.estate.current_estate`).
+    place
+        The place (default: the current place).
+    sliver_ha
+        Sliver threshold of the pieces drawn under the buildings on maps.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The file written.
+
+    Notes
+    -----
+    ``csv``: the building list (:func:`building_table`). ``xlsx``: sheets ``buildings``, ``by_piece_status``,
+    ``by_piece_partner``, ``floor_area_by_piece`` and ``notes``. ``geojson``: building points (RFC 7946; buildings
+    without a location have a null geometry). ``gpkg``: the same four layers as :func:`export_overlap`. ``html``,
+    ``png``, ``pdf``: the overlap map titled for the estate, buildings coloured by status.
+    """
+    from estates.overlap import buildings_by_piece, floor_area_by_piece
+    from geo.overlap import DEFAULT_SLIVER_HA
+
+    target, fmt, _ = resolve_output(path, fmt, folder_ok=False)
+    data = _overlap(place, DEFAULT_SLIVER_HA if sliver_ha is None else float(sliver_ha), buildings)
+    title = f"{data.place.name} estate: buildings by status"
+    table = building_table(data.buildings, data.pieces)
+    if fmt == "html":
+        writer: Callable[[Path], None] = lambda p: _write_html(data, p, title=title)  # noqa: E731
+    elif fmt in ("png", "pdf"):
+        writer = lambda p: _write_static(data, p, fmt, title=title)  # noqa: E731
+    elif fmt == "gpkg":
+        writer = lambda p: _write_gpkg(_gpkg_layers(data), p)  # noqa: E731
+    elif fmt == "geojson":
+        writer = lambda p: _write_geojson(to_geodataframe(table), p)  # noqa: E731
+    elif fmt == "csv":
+        writer = lambda p: _write_csv(table, p, bom=True)  # noqa: E731
+    else:
+        notes = method_notes(data.place, sliver_ha=data.sliver_ha, pieces=data.pieces, buildings=data.buildings)
+        writer = lambda p: _write_xlsx([  # noqa: E731
+            ("buildings", table),
+            ("by_piece_status", buildings_by_piece(data.buildings, data.pieces)),
+            ("by_piece_partner", buildings_by_piece(data.buildings, data.pieces, by="partner")),
+            ("floor_area_by_piece", floor_area_by_piece(data.buildings, data.pieces)),
+            ("notes", notes),
+        ], p)
+    return _write_files([(target, writer)], force=force)
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """An export held in memory, for a download button.
+
+    Attributes
+    ----------
+    name
+        Safe file name, e.g. ``trafford-overlap.gpkg``.
+    mime
+        MIME type.
+    data
+        The file's bytes.
+    """
+
+    name: str
+    mime: str
+    data: bytes
+
+
+def export_bytes(
+    kind: str,
+    fmt: str,
+    *,
+    place: Place | None = None,
+    sliver_ha: float | None = None,
+    buildings: pd.DataFrame | None = None,
+) -> ExportFile:
+    """Build an export in memory (written to a private temporary folder, read back, removed).
+
+    Parameters
+    ----------
+    kind
+        ``overlap`` or ``buildings``.
+    fmt
+        One of :data:`EXPORT_FORMATS` (``csv`` of ``overlap`` is the single long table).
+    place, sliver_ha, buildings
+        As :func:`export_overlap`.
+
+    Returns
+    -------
+    ExportFile
+    """
+    if kind not in EXPORT_KINDS:
+        raise ExportError(f"unknown export '{kind}' (use {', '.join(EXPORT_KINDS)})")
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(f"unknown format '{fmt}' (use {', '.join(EXPORT_FORMATS)})")
+    place = place if place is not None else load_place()
+    name = safe_filename(f"{place.slug}-{kind}") + f".{fmt}"
+    with tempfile.TemporaryDirectory(prefix="estates-export-") as scratch:
+        path = Path(scratch) / name
+        exporter = export_overlap if kind == "overlap" else export_buildings
+        exporter(fmt, path, place=place, sliver_ha=sliver_ha, buildings=buildings)
+        return ExportFile(name=name, mime=MIME_TYPES[fmt], data=path.read_bytes())

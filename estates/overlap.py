@@ -32,6 +32,7 @@ __all__ = [
     "buildings_by_piece",
     "floor_area_by_piece",
     "floor_area_matrix",
+    "floor_area_missing_matrix",
     "locate_in_pieces",
     "overlap_tables",
     "pieces_with_estate",
@@ -257,9 +258,9 @@ def floor_area_matrix(
 ) -> pd.DataFrame:
     """Neighbourhood × PCN sum of floor area (GIA m²), optionally of some statuses only.
 
-    Buildings with no ``gia_m2`` are not in the sums and are never taken as 0: the result's
-    ``attrs["without_floor_area"]`` is the matching matrix of how many buildings lack it, and ``attrs["note"]``
-    says so in words.
+    Buildings with no ``gia_m2`` are not in the sums and are never taken as 0: :func:`floor_area_missing_matrix`
+    counts them cell by cell, and the result's ``attrs["without_floor_area"]`` (how many in all) and
+    ``attrs["note"]`` say so.
 
     Parameters
     ----------
@@ -278,13 +279,28 @@ def floor_area_matrix(
     place = place if place is not None else load_place()
     chosen = _select(buildings, "status", status)
     table = _matrix(chosen, "gia_m2", place)
-    lacking = chosen[pd.to_numeric(chosen["gia_m2"], errors="coerce").isna().to_numpy()]
-    missing = _matrix(lacking, None, place).astype(np.int64)
+    lacking = int(floor_area_missing_matrix(chosen, place=place).to_numpy().sum())
     in_pieces = int(_matrix(chosen, None, place).to_numpy().sum())
-    table.attrs["without_floor_area"] = missing
-    table.attrs["note"] = (f"{int(missing.to_numpy().sum())} of {in_pieces} buildings in the pieces give no floor "
-                           "area (GIA) and are not in these sums")
+    table.attrs["without_floor_area"] = lacking
+    table.attrs["note"] = (f"{lacking} of {in_pieces} buildings in the pieces give no floor area (GIA) and are "
+                           "not in these sums")
     return table
+
+
+def floor_area_missing_matrix(
+    buildings: pd.DataFrame,
+    *,
+    status: str | Iterable[str] | None = None,
+    place: Place | None = None,
+) -> pd.DataFrame:
+    """Neighbourhood × PCN count of buildings that give no floor area (``gia_m2`` missing).
+
+    Parameters are as :func:`floor_area_matrix`; the result is an integer matrix of the same shape.
+    """
+    place = place if place is not None else load_place()
+    chosen = _select(buildings, "status", status)
+    lacking = chosen[pd.to_numeric(chosen["gia_m2"], errors="coerce").isna().to_numpy()]
+    return _matrix(lacking, None, place).astype(np.int64)
 
 
 def pieces_with_estate(pieces: gpd.GeoDataFrame, buildings: pd.DataFrame | None) -> gpd.GeoDataFrame:

@@ -14,6 +14,7 @@ from estates.overlap import (
     buildings_by_piece,
     floor_area_by_piece,
     floor_area_matrix,
+    floor_area_missing_matrix,
     locate_in_pieces,
     overlap_tables,
     pieces_with_estate,
@@ -94,8 +95,9 @@ def test_floor_area_never_treats_missing_as_zero(estate, pieces):
     gia = pd.to_numeric(estate["gia_m2"], errors="coerce")
     in_piece = locate_in_pieces(estate, pieces)["in_piece"].to_numpy()
     assert area.to_numpy().sum() == pytest.approx(gia[in_piece].sum())
-    lacking = area.attrs["without_floor_area"]
-    assert lacking.to_numpy().sum() == int(gia[in_piece].isna().sum())
+    lacking = floor_area_missing_matrix(estate)
+    assert lacking.shape == (4, 5)
+    assert lacking.to_numpy().sum() == int(gia[in_piece].isna().sum()) == area.attrs["without_floor_area"]
     assert f"{lacking.to_numpy().sum()} of {in_piece.sum()} buildings" in area.attrs["note"]
     per_piece = floor_area_by_piece(estate, pieces)
     assert per_piece["without_floor_area"].sum() == int(gia.isna().sum())
