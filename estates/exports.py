@@ -180,8 +180,9 @@ def resolve_output(path: str | os.PathLike[str], fmt: str | None = None, *,
     is_folder = path.is_dir() or text.endswith(("/", os.sep))
     if is_folder:
         if not folder_ok or (fmt or "csv") != "csv":
-            raise ExportError(f"{text} is a folder; give a file name"
-                              + (f" ending .{fmt}" if fmt else "") + " (only --format csv writes into a folder)")
+            ending = f" ending .{fmt}" if fmt else ""
+            raise ExportError(f"{text} is a folder; give a file name{ending} "
+                              "(only the overlap CSV export writes into a folder)")
         if not path.is_dir():
             raise ExportError(f"{text}: no such folder (folders are not created)")
         return path, "csv", True

@@ -1,0 +1,61 @@
+"""``python -m estates export overlap|buildings --format FMT --out PATH``: maps, layers and tables for other people.
+
+``overlap``: the neighbourhood × PCN overlap analysis; ``buildings``: the tagged, classified estate. Formats: html
+(standalone offline map), png/pdf (print map), gpkg (QGIS), geojson (RFC 7946), csv, xlsx — see docs/overlap.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from estates.cli import Handler, UserError, command
+from estates.exports import EXPORT_FORMATS, EXPORT_KINDS, export_buildings, export_overlap, resolve_output
+from geo.overlap import DEFAULT_SLIVER_HA
+from geo.place import PlaceError, load_place
+
+
+def _sliver(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number ≥ 0, not {text!r}")
+    return value
+
+
+@command("export", help="Export the neighbourhood × PCN overlap analysis or the classified estate "
+                        "(html, png, pdf, gpkg, geojson, csv, xlsx).")
+def configure(parser: argparse.ArgumentParser) -> Handler:
+    parser.add_argument("what", choices=EXPORT_KINDS,
+                        help="overlap: neighbourhood × PCN pieces and matrices; buildings: the classified estate")
+    parser.add_argument("--format", dest="fmt", choices=EXPORT_FORMATS,
+                        help="output format (default: from --out's extension)")
+    parser.add_argument("--out", type=Path, required=True, metavar="PATH",
+                        help="file to write; for 'overlap --format csv', an existing folder gets one CSV per matrix")
+    parser.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    parser.add_argument("--sliver-ha", type=_sliver, default=DEFAULT_SLIVER_HA, metavar="HA",
+                        help=f"pieces smaller than this are slivers, not drawn (default {DEFAULT_SLIVER_HA:g})")
+    parser.add_argument("--no-store", action="store_true",
+                        help="use the rules' statuses only, even when a store exists")
+    return run
+
+
+def run(args: argparse.Namespace) -> int:
+    from estates.estate import current_estate
+
+    try:
+        place = load_place()
+    except PlaceError as exc:
+        raise UserError(str(exc)) from None
+    exporter = export_overlap if args.what == "overlap" else export_buildings
+    # Check the path and format before the (slower) estate is built.
+    resolve_output(args.out, args.fmt, folder_ok=args.what == "overlap")
+    buildings = current_estate(place, use_store=not args.no_store)
+    written = exporter(args.fmt, args.out, force=args.force, place=place, sliver_ha=args.sliver_ha,
+                       buildings=buildings)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
