@@ -19,7 +19,9 @@ Examples
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from estates.store.base import (
     ACTIONS,
@@ -37,6 +39,9 @@ from estates.store.base import (
     format_history,
 )
 
+if TYPE_CHECKING:
+    from estates.classification import RuleSet
+
 __all__ = [
     "ACTIONS",
     "DECISIONS",
@@ -53,6 +58,7 @@ __all__ = [
     "StoreError",
     "format_history",
     "open_store",
+    "reclassify",
 ]
 
 #: Environment variable naming the store when the caller gives none.
@@ -103,3 +109,32 @@ def open_store(
 
         return GeoPackageStore(text)
     raise ValueError(f"{text!r} is neither a postgresql:// URL nor a .gpkg path")
+
+
+def reclassify(store: Store, rules: RuleSet, *, actor: str, today: date | None = None) -> int:
+    """Re-run the classification rules over every building in the store and save the results.
+
+    What ``python -m estates classify`` does: read the buildings (one snapshot), classify them with
+    :func:`estates.classification.classify`, save the suggestions in one transaction (audited where a status
+    changed; overrides untouched).
+
+    Parameters
+    ----------
+    store
+        The store.
+    rules
+        From :func:`estates.classification.load_rules`.
+    actor
+        Who runs the rules (e.g. ``rules`` or the person pressing the button).
+    today
+        Date the rules' ``within_months`` tests count from (default: today).
+
+    Returns
+    -------
+    int
+        Number of buildings whose rule status changed.
+    """
+    from estates.classification import classify
+
+    results = classify(store.buildings(), rules, today=today)
+    return store.save_rule_results(results, actor=actor)

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA_VERSION",
+    "arrow_frame",
     "TABLES",
     "Column",
     "Cursor",
@@ -830,12 +831,11 @@ class SqlStore(Store):
             raise ValueError(f"buildings(): no column {', '.join(sorted(unknown))}")
         return [p for p in plan if p[1].name in wanted]
 
-    def _select_buildings(
-        self, cur: Cursor, plan: Sequence[tuple[str, Column]], ids: Sequence[str] | None,
-        statuses: Sequence[str | None] | None,
-    ) -> list[tuple[Any, ...]]:
+    def _buildings_query(
+        self, plan: Sequence[tuple[str, Column]], ids: Sequence[str] | None, statuses: Sequence[str | None] | None,
+    ) -> tuple[str, list[Any]]:
         explained = any(expr.startswith("e.") for expr, _ in plan)
-        sql = (f"SELECT {', '.join(expr for expr, _ in plan)} "
+        sql = (f"SELECT {', '.join(f'{expr} AS {q(c.name)}' for expr, c in plan)} "
                "FROM buildings b LEFT JOIN classifications c ON c.building_id = b.building_id "
                + ("LEFT JOIN rule_explanations e ON e.rule_hash = c.rule_hash " if explained else "")
                + "LEFT JOIN site_members m ON m.building_id = b.building_id LEFT JOIN sites s ON s.site_id = m.site_id")
@@ -852,7 +852,14 @@ class SqlStore(Store):
             where.append("(" + " OR ".join(cond) + ")")
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return cur.query(sql + " ORDER BY b.building_id", params)
+        return sql + " ORDER BY b.building_id", params
+
+    def _read_table(self, sql: str, params: Sequence[Any], columns: Sequence[Column]) -> pd.DataFrame:
+        """Run one query (one snapshot) and return its rows as typed columns. Backends may read columnar."""
+        with self._tx(write=False) as cur:
+            rows = cur.query(sql, params)
+        raw = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+        return pd.DataFrame({c.name: self._series(c.type, v) for c, v in zip(columns, raw, strict=True)})
 
     def buildings(
         self, *, ids: Iterable[str] | None = None, statuses: Iterable[str | None] | None = None,
@@ -863,10 +870,8 @@ class SqlStore(Store):
         plan = self._read_plan(columns)
         id_list = None if ids is None else [str(i) for i in ids]
         status_list = None if statuses is None else list(statuses)
-        with self._tx(write=False) as cur:
-            rows = self._select_buildings(cur, plan, id_list, status_list)
-        raw = list(zip(*rows, strict=True)) if rows else [() for _ in plan]
-        frame = pd.DataFrame({c.name: self._series(c.type, v) for (_, c), v in zip(plan, raw, strict=True)})
+        sql, params = self._buildings_query(plan, id_list, status_list)
+        frame = self._read_table(sql, params, [c for _, c in plan])
         if self._outside_name and "outside_place" in frame:
             frame = frame.rename(columns={"outside_place": self._outside_name})
         frame["status_source"] = pd.Series(
@@ -898,8 +903,9 @@ class SqlStore(Store):
     def building(self, building_id: str) -> BuildingState:
         plan = self._read_plan([c.name for c in (*self._READ_COLUMNS, *self._CLASS_COLUMNS, *self._SITE_READ)]
                                + ["rule_explanation", "rule_detail"])
+        sql, params = self._buildings_query(plan, [building_id], None)
         with self._tx(write=False) as cur:
-            rows = self._select_buildings(cur, plan, [building_id], None)
+            rows = cur.query(sql, params)
         if not rows:
             raise BuildingNotFoundError(f"no building {building_id} in the store")
         v = {c.name: self._value(c.type, x) for (_, c), x in zip(plan, rows[0], strict=True)}
@@ -1316,3 +1322,30 @@ def _points(frame: pd.DataFrame) -> Any:
     has = ~(np.isnan(lon) | np.isnan(lat))
     geometry = np.where(has, np.asarray(gpd.points_from_xy(lon, lat)), None)
     return gpd.GeoSeries(geometry, index=frame.index, crs="EPSG:4326")
+
+
+_STR_TYPES: dict[Any, Any] = {}
+
+
+def arrow_frame(table: Any, columns: Sequence[Column]) -> pd.DataFrame:
+    """A pyarrow Table read columnar by a backend, typed exactly as :meth:`SqlStore._series` types row reads."""
+    import pyarrow as pa
+
+    if not _STR_TYPES:  # pandas' default "str" dtype, Arrow-backed: no Python object per value
+        _STR_TYPES[pa.large_string()] = pd.Series([], dtype="str").dtype
+    data: dict[str, pd.Series] = {}
+    for c in columns:
+        col = table.column(c.name)
+        match c.type:
+            case "text" | "json":
+                series = pd.Series(col.cast(pa.large_string()).to_pandas(types_mapper=_STR_TYPES.get))
+            case "real":
+                series = pd.Series(col.cast(pa.float64()).to_pandas(), dtype="float64")
+            case "integer":
+                series = pd.Series(col.cast(pa.int64()).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get))
+            case "boolean":
+                series = pd.Series(col.cast(pa.bool_()).to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get))
+            case "timestamp":
+                series = pd.Series(col.cast(pa.timestamp("ms", tz="UTC")).to_pandas()).astype("datetime64[ms, UTC]")
+        data[c.name] = series.reset_index(drop=True)
+    return pd.DataFrame(data)

@@ -6,6 +6,10 @@ layers with GeoPackage binary geometry (GP header + little-endian WKB, no envelo
 ``site_members`` and ``audit`` are attribute tables. There is no R-tree spatial index: its triggers call SpatiaLite/GDAL
 SQL functions that plain SQLite does not have, and a few thousand points do not need it.
 
+Do not read the file with GDAL (pyogrio, geopandas, fiona) *in the same process* while a store on it is open: GDAL
+brings its own copy of SQLite, and two SQLite libraries in one process break each other's POSIX locks (stale reads,
+"disk I/O error"; see sqlite.org/howtocorrupt.html §2.2.1). Other processes — QGIS, a second Python — are fine.
+
 Concurrency: WAL lets readers run alongside the single writer and gives every read transaction a snapshot; writes
 start with ``BEGIN IMMEDIATE`` (the file's write lock) and wait up to ``busy_timeout`` for another writer.
 """

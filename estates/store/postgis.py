@@ -9,6 +9,8 @@ layers. The connection runs in autocommit mode and every store operation opens a
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,10 +19,23 @@ from functools import cache
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import pandas as pd
 import psycopg
 from psycopg import sql as pgsql
 
-from estates.store._sql import AUDIT, CLASSIFICATIONS, TABLES, ColType, Column, Cursor, SqlStore, Table, dump_json, q
+from estates.store._sql import (
+    AUDIT,
+    CLASSIFICATIONS,
+    TABLES,
+    ColType,
+    Column,
+    Cursor,
+    SqlStore,
+    Table,
+    arrow_frame,
+    dump_json,
+    q,
+)
 
 __all__ = ["PostGISStore", "split_url"]
 
@@ -138,6 +153,43 @@ class PostGISStore(SqlStore):
             if not write:
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield _PgCursor(cur)
+
+    def _read_table(self, sql: str, params: Sequence[Any], columns: Sequence[Column]) -> pd.DataFrame:
+        """Read through ``COPY (query) TO STDOUT`` as CSV, parsed columnar by pyarrow: no Python object per value.
+
+        Parameters are bound by psycopg (COPY takes no server-side parameters); one statement in a REPEATABLE READ
+        transaction is one snapshot.
+        """
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        kinds = {"text": pa.large_string(), "json": pa.large_string(), "real": pa.float64(), "integer": pa.int64(),
+                 "boolean": pa.bool_(), "timestamp": pa.large_string()}
+        buffer = io.BytesIO()
+        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            with cur.copy(f"COPY ({_pg_sql(sql)}) TO STDOUT WITH (FORMAT csv)", params or None) as copy:
+                for block in copy:
+                    buffer.write(block)
+        buffer.seek(0)
+        if not buffer.getbuffer().nbytes:
+            table = pa.table({c.name: pa.array([], type=kinds[c.type]) for c in columns})
+        else:
+            table = pacsv.read_csv(
+                buffer,
+                read_options=pacsv.ReadOptions(column_names=[c.name for c in columns]),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c.name: kinds[c.type] for c in columns}, null_values=[""], true_values=["t"],
+                    false_values=["f"], strings_can_be_null=True, quoted_strings_can_be_null=False),
+            )
+        frame = arrow_frame(table, [Column(c.name, "text") if c.type == "timestamp" else c for c in columns])
+        for c in columns:
+            if c.type == "timestamp":
+                frame[c.name] = pd.to_datetime(frame[c.name], utc=True, format="ISO8601").astype("datetime64[ms, UTC]")
+            elif c.type == "json":  # jsonb's own text form -> the store's canonical JSON text
+                frame[c.name] = pd.Series([None if pd.isna(v) else dump_json(json.loads(v)) for v in frame[c.name]],
+                                          dtype="str")
+        return frame
 
     # ------------------------------------------------------------------ dialect
     def _in_list(self) -> str:

@@ -391,3 +391,43 @@ def test_match_decisions_survive_reingest_and_rematching(store: Store) -> None:
 def test_history_of_unknown_building_is_empty(store: Store) -> None:
     assert store.history("nobody:1") == []
     assert format_history([]) == "(no history)"
+
+
+def test_reclassify_runs_the_real_rules_over_the_store(store: Store) -> None:
+    from datetime import date
+
+    from estates.classification import DEFAULT_RULES, load_rules
+    from estates.store import reclassify
+
+    _ingested(store)
+    rules = load_rules(DEFAULT_RULES)
+    hall = store.building(TOWN_HALL)
+    store.set_status(TOWN_HALL, "surplus", reason="Moving out", actor="alice", expected_version=hall.version)
+    assert reclassify(store, rules, actor="rules", today=date(2025, 6, 1)) == 51
+    assert reclassify(store, rules, actor="rules", today=date(2025, 6, 1)) == 0
+    after = store.building(TOWN_HALL)
+    assert (after.rule_status, after.rule_id, after.effective_status) == ("key", "civic-centre", "surplus")
+    assert "Town Hall" in (after.rule_explanation or "")
+    assert after.rule_detail["rule_id"] == "civic-centre"
+    assert set(store.buildings()["rule_status"]) <= {"key", "core", "surplus", "needs data"}
+    check_audit_matches_data(store)
+
+
+def test_whole_and_filtered_reads_agree(store: Store) -> None:
+    """Whole-table reads are columnar (GDAL/Arrow, COPY/Arrow); filtered ones go row by row: same frame."""
+    _ingested(store)
+    _rules(store, "core", **{TOWN_HALL: "key"})
+    store.set_status(ALLOTMENTS, "surplus", reason="Lease ends", actor="alice",
+                     expected_version=store.building(ALLOTMENTS).version)
+    wanted = ["rule_explanation", "rule_detail", "name", "gia_m2", "historic", "override_at", "outside_trafford"]
+    for columns in (None, wanted):
+        whole = store.buildings(columns=columns)
+        some = store.buildings(ids=whole["building_id"].tolist(), columns=columns)
+        pd.testing.assert_frame_equal(pd.DataFrame(whole.drop(columns="geometry")),
+                                      pd.DataFrame(some.drop(columns="geometry")))
+        assert whole.geometry.equals(some.geometry)
+    row = store.buildings(columns=wanted).set_index("building_id").loc[ALLOTMENTS]
+    one = store.building(ALLOTMENTS)
+    assert row["override_at"] == one.override_at
+    assert json.loads(row["rule_detail"]) == one.rule_detail
+    assert row["historic"] is False or row["historic"] == one.record["historic"]

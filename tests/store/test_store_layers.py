@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -70,6 +72,22 @@ def test_embedded_store_is_a_geopackage_gdal_reads(tmp_path: Path) -> None:
         assert dict(conn.execute("SELECT table_name, data_type FROM gpkg_contents").fetchall())["audit"] == \
             "attributes"
         assert conn.execute("SELECT max(version) FROM estates_schema").fetchone()[0] == 1
+
+
+def test_gis_tools_in_another_process_see_the_live_store(tmp_path: Path) -> None:
+    """QGIS (another process, its own SQLite) reads committed changes while the app's store is open (WAL)."""
+    path = tmp_path / "estates.gpkg"
+    _filled(str(path))
+    code = ("import sys, pyogrio; f = pyogrio.read_dataframe(sys.argv[1], layer='buildings_status'); "
+            "print(int((f['effective_status'] == 'surplus').sum()), len(pyogrio.read_dataframe(sys.argv[1], "
+            "layer='audit')))")
+    with open_store(str(path)) as store:
+        store.bulk_set_status({i: store.building(i).version for i in store.buildings()["building_id"][:7]},
+                              "surplus", reason="Disposal list", actor="alice")
+        assert (path.parent / "estates.gpkg-wal").exists()  # the change is in the WAL, not yet in the main file
+        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+        assert out.stdout.split() == ["7", str(len(store.audit_log()))]
+        assert store.building(TOWN_HALL).override_status in ("surplus", "key")  # our connection is unharmed
 
 
 @pytest.mark.postgis
