@@ -37,6 +37,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from estates._geometry import clean_polygons
 from geo.place import Place, load_place
 from geo.projection import BNG, WGS84
 
@@ -265,7 +266,7 @@ def _write_xlsx(sheets: Sequence[tuple[str, pd.DataFrame]], path: Path) -> None:
 
 
 def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
-    layer = _text_columns_for_layers(frame.to_crs(WGS84))
+    layer = _text_columns_for_layers(clean_polygons(frame.to_crs(WGS84)))
     layer.to_file(path, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"})
 
 
@@ -275,7 +276,7 @@ def _write_gpkg(layers: Sequence[tuple[str, pd.DataFrame]], path: Path) -> None:
     for name, frame in layers:
         table = _text_columns_for_layers(frame)
         if isinstance(table, gpd.GeoDataFrame):
-            table.to_crs(WGS84).to_file(path, driver="GPKG", layer=name, engine="pyogrio", mode="a"
+            clean_polygons(table.to_crs(WGS84)).to_file(path, driver="GPKG", layer=name, engine="pyogrio", mode="a"
                                         if path.exists() else "w")
         else:
             pyogrio.write_dataframe(table, path, layer=name, driver="GPKG", append=False)

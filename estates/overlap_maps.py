@@ -20,6 +20,7 @@ import pandas as pd
 from branca.element import MacroElement
 from folium.template import Template
 
+from estates._geometry import clean_polygons
 from estates._offline import offline_map
 from estates._overlap_style import (
     NEIGHBOURHOOD_LINE,
@@ -84,7 +85,7 @@ def _features(frame: gpd.GeoDataFrame, properties: dict[str, list[object]]) -> d
 
 def _display_geometry(frame: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:
     """Simplify a coverage for the web (shared edges stay shared), in metres."""
-    projected = frame.to_crs(BNG)
+    projected = clean_polygons(frame.to_crs(BNG), grid=0.01)
     projected = projected.set_geometry(projected.geometry.simplify_coverage(tolerance_m))
     return projected.to_crs(frame.crs)
 
