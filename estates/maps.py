@@ -1,7 +1,7 @@
-"""Base maps for the estates pages.
+"""Maps for the estates pages: boundaries, buildings by status, deprivation, co-location, all offline.
 
-Build every page map with :func:`base_map`, add layers, then pass it through
-:func:`estates._offline.offline_map` just before rendering so it needs no network::
+Every map is built by a plain function that returns a :class:`folium.Map` (testable without Streamlit) and goes
+through :func:`estates._offline.offline_map` last, so it needs no network::
 
     from streamlit_folium import st_folium
 
@@ -12,24 +12,89 @@ Build every page map with :func:`base_map`, add layers, then pass it through
                  attribution="Contains OS data © Crown copyright and database right 2024")
     folium.GeoJson(wards).add_to(m)
     st_folium(offline_map(m), height=600, returned_objects=[])
+
+The estate pages split a map in two so a save or a filter change redraws only the buildings: the static part
+(:func:`estate_base_map`: basemap, boundary layers, legends) keeps its view, and the buildings come as feature groups
+(:func:`building_layers`) handed to ``st_folium(feature_group_to_add=...)``. :func:`estate_map` joins both into one
+map for tests, exports and benchmarks.
+
+Buildings are Leaflet circle markers on one canvas (``preferCanvas``), built in the browser from a compact array
+rather than one folium object each: 50,000 buildings draw in about a second (``benchmarks/bench_app_render.py``).
+A click on a building reports the building's own position (Leaflet does that for circle markers up to 10 px), which
+:func:`buildings_at` maps back to the buildings there. Every text from a register (names, partners) is
+HTML-escaped before it reaches the page.
 """
 
 from __future__ import annotations
 
 import html
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
 from branca.element import MacroElement
 from folium.template import Template
 
 from estates._offline import offline_map
+from estates.schema import STATUSES
 from geo import boundaries
 from geo.place import Place, load_place
+from geo.projection import BNG
 
-__all__ = ["attribution_text", "base_map", "boundary_map"]
+__all__ = [
+    "BASEMAP_ATTRIBUTION_ENV",
+    "BASEMAP_URL_ENV",
+    "IMD_COLOURS",
+    "NO_BASEMAP",
+    "STATUS_COLOURS",
+    "Basemap",
+    "BuildingPoints",
+    "Legend",
+    "attribution_text",
+    "base_map",
+    "boundary_map",
+    "building_layers",
+    "buildings_at",
+    "colocation_layers",
+    "configured_basemaps",
+    "estate_base_map",
+    "estate_map",
+    "imd_legend_html",
+    "status_legend_html",
+]
 
 # folium's default for tile layers, so tiled and tile-less maps zoom alike.
 _MAX_ZOOM = 18
+
+#: Building status colours (ColorBrewer RdBu ends, orange and grey: distinct with common colour-vision deficiencies).
+STATUS_COLOURS: dict[str, str] = {"key": "#B2182B", "core": "#2166AC", "surplus": "#F28E2B", "needs data": "#7F7F7F"}
+
+#: IMD 2019 decile fills, decile 1 (most deprived 10 % of England) darkest.
+IMD_COLOURS: dict[int, str] = {
+    1: "#3f007d", 2: "#54278f", 3: "#6a51a3", 4: "#807dba", 5: "#9e9ac8",
+    6: "#bcbddc", 7: "#d4d4e8", 8: "#e6e5f1", 9: "#f2f0f7", 10: "#fcfbfd",
+}
+
+#: Environment variable with a basemap tile URL template (``https://tiles.example/{z}/{x}/{y}.png``); unset: none.
+BASEMAP_URL_ENV = "ESTATES_BASEMAP_URL"
+#: Environment variable with the attribution the basemap's provider requires.
+BASEMAP_ATTRIBUTION_ENV = "ESTATES_BASEMAP_ATTRIBUTION"
+
+_BUILDING_RADIUS_PX = 6
+_SELECTED_COLOUR = "#111111"
+_CLUSTER_COLOUR = "#00796B"
+_PAIR_COLOUR = "#6A3D9A"
+_COORD_DECIMALS = 6  # ~0.1 m: enough to give a click back its building
+_DISPLAY_TOLERANCE_M = 8.0
 
 
 class _Attribution(MacroElement):
@@ -61,6 +126,7 @@ def base_map(
     zoom_start: int,
     tiles: str | None,
     attribution: str,
+    prefer_canvas: bool = False,
 ) -> folium.Map:
     """Create an empty folium map with an optional basemap and a visible attribution.
 
@@ -78,6 +144,9 @@ def base_map(
         Credit shown in the map's attribution control, as plain text (it is
         HTML-escaped, so ``<a>`` tags show literally; write ``©`` not ``&copy;``).
         Always shown, with or without tiles.
+    prefer_canvas : bool, default False
+        Draw vector layers (boundaries, circle markers) on one canvas instead of SVG elements: needed for large
+        numbers of buildings, and it keeps clicks on buildings and hovers on areas working together.
 
     Returns
     -------
@@ -92,14 +161,14 @@ def base_map(
     if not attribution.strip():
         raise ValueError("attribution must not be blank: every map credits its data")
     escaped = html.escape(attribution)
-    m = folium.Map(location=list(location), zoom_start=zoom_start, tiles=None)
+    m = folium.Map(location=list(location), zoom_start=zoom_start, tiles=None, prefer_canvas=prefer_canvas)
     # Leaflet takes the map's zoom range from its tile layers; with no basemap
     # there is none, and MarkerCluster then throws "Map has no maxZoom specified".
     m.options["max_zoom"] = _MAX_ZOOM
     if tiles is None:
         _Attribution(escaped).add_to(m)
     else:
-        folium.TileLayer(tiles=tiles, attr=escaped, control=False).add_to(m)
+        folium.TileLayer(tiles=tiles, attr=escaped, control=False, max_zoom=_MAX_ZOOM).add_to(m)
     return m
 
 
@@ -134,4 +203,511 @@ def boundary_map(place: Place | None = None, *, tiles: str | None = None) -> fol
             tooltip=folium.GeoJsonTooltip(fields=[label], labels=False),
         ).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
+    return offline_map(m)
+
+
+# ------------------------------------------------------------------------------------------------ basemaps
+
+
+@dataclass(frozen=True)
+class Basemap:
+    """A basemap choice.
+
+    Attributes
+    ----------
+    name
+        Shown in the page's basemap chooser.
+    url
+        Tile URL template (``{z}/{x}/{y}``), or ``None`` for no basemap (works with no tile server).
+    attribution
+        What the tile provider requires to be shown (plain text); added to the data attribution.
+    """
+
+    name: str
+    url: str | None
+    attribution: str = ""
+
+
+#: No basemap: boundaries and buildings on a plain background; needs nothing from any server.
+NO_BASEMAP = Basemap("No basemap (offline)", None)
+
+
+def configured_basemaps(environ: Mapping[str, str] | None = None) -> tuple[Basemap, ...]:
+    """The basemaps this installation offers: always :data:`NO_BASEMAP`, then the configured tile server, if any.
+
+    Parameters
+    ----------
+    environ
+        Where to read :data:`BASEMAP_URL_ENV` and :data:`BASEMAP_ATTRIBUTION_ENV` (default: ``os.environ``). Point
+        the URL at a tile server the users can reach (an internal one for offline use).
+
+    Returns
+    -------
+    tuple of Basemap
+        :data:`NO_BASEMAP` first (the default).
+
+    Raises
+    ------
+    ValueError
+        If a URL is configured without its attribution, or is not an http(s) ``{z}/{x}/{y}`` template.
+    """
+    environ = os.environ if environ is None else environ
+    url = (environ.get(BASEMAP_URL_ENV) or "").strip()
+    if not url:
+        return (NO_BASEMAP,)
+    attribution = (environ.get(BASEMAP_ATTRIBUTION_ENV) or "").strip()
+    if not url.startswith(("http://", "https://")) or not all(part in url for part in ("{z}", "{x}", "{y}")):
+        raise ValueError(f"{BASEMAP_URL_ENV} must be an http(s) tile URL template with {{z}}, {{x}} and {{y}}: "
+                         f"{url!r}")
+    if not attribution:
+        raise ValueError(f"{BASEMAP_URL_ENV} is set but {BASEMAP_ATTRIBUTION_ENV} is not: tile providers must be "
+                         "credited on the map")
+    return (NO_BASEMAP, Basemap("Tiles: " + url.split("/")[2], url, attribution))
+
+
+# ------------------------------------------------------------------------------------------------ legends
+
+
+class Legend(MacroElement):
+    """A Leaflet control holding fixed HTML, e.g. a legend; optionally shown only while a layer is on the map.
+
+    Parameters
+    ----------
+    html_text
+        The control's HTML. Build it from escaped text only (:func:`status_legend_html`, :func:`imd_legend_html`).
+    position
+        ``topleft``, ``topright``, ``bottomleft`` or ``bottomright``.
+    layer
+        A layer of the same map: the legend shows while that layer is shown (layer control on/off).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.control({position: {{ this.position|tojson }}});
+            {{ this.get_name() }}.onAdd = function (map) {
+                var div = L.DomUtil.create('div', 'estates-legend');
+                div.innerHTML = {{ this.html|tojson }};
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
+                return div;
+            };
+            {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+            {%- if this.layer is not none %}
+            (function (map, control, layer) {
+                function sync() {
+                    control.getContainer().style.display = map.hasLayer(layer) ? '' : 'none';
+                }
+                map.on('overlayadd overlayremove', sync);
+                sync();
+            })({{ this._parent.get_name() }}, {{ this.get_name() }}, {{ this.layer.get_name() }});
+            {%- endif %}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, html_text: str, *, position: str = "bottomleft", layer: MacroElement | None = None) -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.html = html_text
+        self.position = position
+        self.layer = layer
+
+
+# Compact attribution and legends, so the credit (always shown) does not cover the map on narrow screens.
+_MAP_CSS = """<style>
+.leaflet-control-attribution { font-size: 10px; line-height: 1.35; max-width: 75%; }
+.estates-legend { margin-top: 6px !important; }
+</style>"""
+
+_LEGEND_BOX = ("background:rgba(255,255,255,0.92);padding:6px 9px;border-radius:4px;font:12px/1.4 sans-serif;"
+               "box-shadow:0 1px 4px rgba(0,0,0,0.3)")
+
+
+def status_legend_html(*, title: str = "Building status") -> str:
+    """Legend HTML for building status colours (:data:`STATUS_COLOURS`)."""
+    dot = ("<span style='display:inline-block;width:11px;height:11px;margin-right:6px;vertical-align:middle;"
+           "border-radius:50%;background:{colour};border:1px solid #fff;box-shadow:0 0 0 1px #666'></span>")
+    rows = "".join(f"<div>{dot.format(colour=STATUS_COLOURS[s])}{html.escape(s)}</div>" for s in STATUSES)
+    return f"<div style='{_LEGEND_BOX}'><b>{html.escape(title)}</b>{rows}</div>"
+
+
+def imd_legend_html() -> str:
+    """Legend HTML for the IMD decile choropleth (:data:`IMD_COLOURS`)."""
+    box = ("<span style='display:inline-block;width:16px;height:11px;margin-right:6px;vertical-align:middle;"
+           "background:{colour};border:1px solid #999'></span>")
+    rows = "".join(f"<div>{box.format(colour=c)}{d}{' (most deprived)' if d == 1 else ''}"
+                   f"{' (least deprived)' if d == 10 else ''}</div>" for d, c in IMD_COLOURS.items())
+    return (f"<div style='{_LEGEND_BOX}'><b>IMD 2019 decile</b><div style='color:#555'>of England's LSOAs</div>"
+            f"{rows}</div>")
+
+
+# ------------------------------------------------------------------------------------------------ boundaries
+
+
+def _rounded(geometry: gpd.GeoSeries, decimals: int = 5) -> gpd.GeoSeries:
+    """Coordinates rounded to ~1 m: a third of the page weight of full doubles, invisible on screen."""
+    return gpd.GeoSeries(shapely.transform(geometry.values, lambda xy: np.round(xy, decimals)),
+                         index=geometry.index, crs=geometry.crs)
+
+
+def _for_display(frame: gpd.GeoDataFrame, columns: Sequence[str]) -> dict[str, Any]:
+    """GeoJSON of ``frame`` simplified as a coverage (shared edges stay shared), text properties escaped."""
+    projected = frame.to_crs(BNG)
+    simplified = projected.set_geometry(projected.geometry.simplify_coverage(_DISPLAY_TOLERANCE_M)).to_crs(frame.crs)
+    simplified = simplified.set_geometry(_rounded(simplified.geometry))
+    features = []
+    for geometry, (_, row) in zip(simplified.geometry, simplified[list(columns)].iterrows(), strict=True):
+        props: dict[str, Any] = {}
+        for column in columns:
+            value = row[column]
+            if isinstance(value, np.generic):
+                value = value.item()
+            if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+                props[column] = ""
+            elif isinstance(value, str):
+                props[column] = html.escape(value)
+            else:
+                props[column] = value
+        features.append({"type": "Feature", "geometry": shapely.geometry.mapping(geometry), "properties": props})
+    return {"type": "FeatureCollection", "features": features}
+
+
+@lru_cache(maxsize=16)
+def _boundary_geojson(place: Place, layer: str) -> str:
+    """One boundary layer as display GeoJSON text (cached per place; parse a copy per map)."""
+    if layer == "neighbourhoods":
+        frame = boundaries.neighbourhoods(place, generalised=True)
+        columns = ["neighbourhood", "wards"]
+    elif layer == "wards":
+        frame = boundaries.wards(place, generalised=True)
+        columns = ["ward_name", "ward_code", "neighbourhood"]
+    elif layer == "pcn":
+        frame = boundaries.pcn_footprints(place)
+        columns = ["pcn_name", "pcn_code"]
+    elif layer == "lsoas":
+        frame = boundaries.lsoas(place)
+        frame = frame.assign(population=frame["population_2024"])
+        columns = ["lsoa_name", "lsoa_code", "imd_decile", "imd_rank", "population"]
+    else:
+        raise ValueError(f"unknown boundary layer {layer!r}")
+    return json.dumps(_for_display(frame, columns))
+
+
+def _layer_title(place: Place) -> str:
+    term = place.neighbourhood_term.strip() or "neighbourhood"
+    return term[:1].upper() + term[1:] + "s"
+
+
+def _add_boundaries(m: folium.Map, place: Place, *, show: Iterable[str], focus: str | None) -> dict[str, Any]:
+    shown = set(show)
+    unknown = shown - {"neighbourhoods", "pcn", "wards", "imd"}
+    if unknown:
+        raise ValueError(f"unknown boundary layers {sorted(unknown)}: use neighbourhoods, pcn, wards, imd")
+    layers: dict[str, Any] = {}
+
+    imd = folium.GeoJson(
+        json.loads(_boundary_geojson(place, "lsoas")),
+        name="Deprivation (IMD 2019 by LSOA)",
+        show="imd" in shown,
+        style_function=lambda f: {"color": "#ffffff", "weight": 0.5, "fillOpacity": 0.62,
+                                  "fillColor": IMD_COLOURS.get(int(f["properties"]["imd_decile"] or 0), "#cccccc")},
+        highlight_function=lambda _f: {"weight": 2, "color": "#333333"},
+        tooltip=folium.GeoJsonTooltip(fields=["lsoa_name", "imd_decile", "imd_rank", "population"],
+                                      aliases=["LSOA", "IMD decile", "IMD rank (1 = most deprived)",
+                                               "Residents (mid-2024)"]),
+    )
+    imd.add_to(m)
+    layers["imd"] = imd
+
+    def hood_style(feature: dict[str, Any]) -> dict[str, Any]:
+        focused = focus is not None and feature["properties"]["neighbourhood"] == html.escape(focus)
+        return {"color": "#0b3954" if focused else "#1f5f8b", "weight": 4 if focused else 2,
+                "fillOpacity": 0.0 if focus is not None else 0.04, "fill": focus is None}
+
+    for key, title, label, colour, style in (
+        ("wards", "Wards", ["ward_name", "neighbourhood"], "#555555", None),
+        ("pcn", "PCN footprints", ["pcn_name"], "#b5651d", None),
+        ("neighbourhoods", _layer_title(place), ["neighbourhood"], "#1f5f8b", hood_style),
+    ):
+        layer = folium.GeoJson(
+            json.loads(_boundary_geojson(place, key)),
+            name=title,
+            show=key in shown,
+            style_function=style or (lambda _f, colour=colour: {"color": colour, "weight": 2, "fill": False,
+                                                                "dashArray": "5 4" if colour != "#1f5f8b" else None}),
+            tooltip=folium.GeoJsonTooltip(fields=label, labels=False, sticky=True),
+        )
+        layer.add_to(m)
+        layers[key] = layer
+    return layers
+
+
+def estate_base_map(
+    place: Place | None = None,
+    *,
+    basemap: Basemap = NO_BASEMAP,
+    show: Iterable[str] = ("neighbourhoods",),
+    focus: str | None = None,
+) -> folium.Map:
+    """The static part of an estate map: basemap, boundary layers and legends, no buildings, no layer control.
+
+    Parameters
+    ----------
+    place
+        The place (default: the current place).
+    basemap
+        Tiles or :data:`NO_BASEMAP` (default). The place's attribution is always shown, the provider's too.
+    show
+        Boundary layers shown at first (the others can be switched on): any of ``neighbourhoods``, ``pcn``
+        (PCN footprints), ``wards``, ``imd`` (LSOA deprivation choropleth, with its legend).
+    focus
+        A neighbourhood to zoom to and outline (e.g. ``place.pilot_neighbourhood``).
+
+    Returns
+    -------
+    folium.Map
+        Drawn on a canvas. Add :func:`building_layers` and a ``folium.LayerControl`` (or give both to ``st_folium``),
+        then :func:`estates._offline.offline_map`.
+    """
+    place = place if place is not None else load_place()
+    credit = attribution_text(place)
+    if basemap.url is not None:
+        credit = f"{credit} | {basemap.attribution}" if basemap.attribution else credit
+    m = base_map(location=place.centre, zoom_start=place.zoom, tiles=basemap.url, attribution=credit,
+                 prefer_canvas=True)
+    m.options["zoom_snap"] = 0.25  # fit the place or neighbourhood snugly
+    m.get_root().header.add_child(folium.Element(_MAP_CSS), name="estates_css")
+    layers = _add_boundaries(m, place, show=show, focus=focus)
+    Legend(status_legend_html(), position="topleft").add_to(m)
+    Legend(imd_legend_html(), position="bottomleft", layer=layers["imd"]).add_to(m)
+    if focus is not None:
+        hoods = boundaries.neighbourhoods(place, generalised=True)
+        area = hoods[hoods["neighbourhood"] == focus]
+        if area.empty:
+            raise ValueError(f"no {place.neighbourhood_term} called {focus!r} in {place.name}")
+    else:
+        area = boundaries.boundary(place)
+    west, south, east, north = area.total_bounds
+    m.fit_bounds([[float(south), float(west)], [float(north), float(east)]])
+    return m
+
+
+# ------------------------------------------------------------------------------------------------ buildings
+
+
+def _text(value: object) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _tooltip(row: Mapping[str, object]) -> str:
+    name = _text(row.get("name")) or "(no name)"
+    status = _text(row.get("status")) or "not classified"
+    override = " (set by hand)" if _text(row.get("status_source")) == "override" else ""
+    return (f"<b>{html.escape(name)}</b><br>{html.escape(_text(row.get('partner')))}<br>"
+            f"<span style='color:{STATUS_COLOURS.get(status, '#555')}'>&#9679;</span> {html.escape(status)}"
+            f"{override}")
+
+
+class BuildingPoints(MacroElement):
+    """Buildings as canvas circle markers of a feature group, coloured by status, built in the browser.
+
+    One compact array (lat, lon, status, id, tooltip) instead of one folium object per building: the page stays
+    small and Leaflet draws tens of thousands of points at once. Each marker carries ``buildingId`` in its
+    options (tests and benchmarks count markers by it); the group shows each marker's tooltip on hover.
+
+    Parameters
+    ----------
+    buildings
+        Rows with ``lat``, ``lon``, ``building_id``, ``status`` and (for the tooltip) ``name``, ``partner``,
+        ``status_source``. Rows without a location are skipped.
+    radius
+        Marker radius in pixels (at most 10, so a click reports the building's own position).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (group) {
+            var colours = {{ this.colours|tojson }};
+            var rows = {{ this.rows|tojson }};
+            var renderer = window.estatesCanvas || (window.estatesCanvas = L.canvas({padding: 0.3, tolerance: 3}));
+            for (var i = 0; i < rows.length; i++) {
+                var r = rows[i];
+                group.addLayer(L.circleMarker([r[0], r[1]], {
+                    renderer: renderer, radius: {{ this.radius }}, weight: 1, color: '#ffffff', opacity: 0.95,
+                    fillColor: colours[r[2]], fillOpacity: 0.92, buildingId: r[3], tip: r[4]
+                }));
+            }
+            group.bindTooltip(function (layer) { return layer.options.tip; }, {direction: 'top', offset: [0, -6]});
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, buildings: pd.DataFrame, *, radius: int = _BUILDING_RADIUS_PX) -> None:
+        super().__init__()
+        if not 1 <= radius <= 10:
+            raise ValueError("radius must be 1–10 px (larger circles report the click position, not theirs)")
+        self._name = "BuildingPoints"
+        self.radius = int(radius)
+        palette = [*STATUSES, ""]
+        self.colours = [*(STATUS_COLOURS[s] for s in STATUSES), "#bbbbbb"]
+        located = buildings[buildings["lat"].notna() & buildings["lon"].notna()]
+        lat = np.round(located["lat"].to_numpy(dtype=float), _COORD_DECIMALS)
+        lon = np.round(located["lon"].to_numpy(dtype=float), _COORD_DECIMALS)
+        status = located["status"].astype("str").fillna("").tolist() if "status" in located else [""] * len(located)
+        index = {s: i for i, s in enumerate(palette)}
+        codes = [index.get(s, len(palette) - 1) for s in status]
+        tips = [_tooltip(row) for row in located[[c for c in ("name", "partner", "status", "status_source")
+                                                  if c in located]].to_dict("records")]
+        self.rows = [[float(a), float(b), c, str(i), t] for a, b, c, i, t in
+                     zip(lat, lon, codes, located["building_id"].astype("str"), tips, strict=True)]
+        self.count = len(self.rows)
+
+
+def building_layers(
+    buildings: pd.DataFrame,
+    *,
+    by: str = "partner",
+    selected: Iterable[str] = (),
+    radius: int = _BUILDING_RADIUS_PX,
+) -> list[folium.FeatureGroup]:
+    """Buildings as one toggleable feature group per partner (or per ``by`` value), plus the selection.
+
+    Parameters
+    ----------
+    buildings
+        Rows with ``lat``, ``lon``, ``building_id``, ``status``, ``name``, ``partner`` (unlocated rows are skipped).
+    by
+        Column that splits the layers (``partner`` by default; ``status`` or ``partner_type`` work too).
+    selected
+        Building ids to ring in black (a last, non-clickable "Selected" layer).
+    radius
+        Marker radius in pixels (1–10).
+
+    Returns
+    -------
+    list of folium.FeatureGroup
+        Named ``"<value> (<count>)"`` (escaped), sorted by name; each holds one :class:`BuildingPoints`. Pass them
+        through :func:`estates._offline.offline_map` (or add them to a map that is) before rendering.
+    """
+    groups: list[folium.FeatureGroup] = []
+    located = buildings[buildings["lat"].notna() & buildings["lon"].notna()]
+    keys = located[by].astype("str").fillna("(none)") if len(located) else pd.Series([], dtype="str")
+    for value in sorted(keys.unique()):
+        part = located[(keys == value).to_numpy()]
+        group = folium.FeatureGroup(name=html.escape(f"{value} ({len(part):,})"), show=True)
+        BuildingPoints(part, radius=radius).add_to(group)
+        groups.append(group)
+    chosen = located[located["building_id"].astype("str").isin({str(s) for s in selected})]
+    if len(chosen):
+        ring = folium.FeatureGroup(name=f"Selected ({len(chosen)})", show=True)
+        for row in chosen[["lat", "lon"]].itertuples(index=False):
+            folium.CircleMarker([float(row.lat), float(row.lon)], radius=radius + 5, color=_SELECTED_COLOUR,
+                                weight=3, fill=False, interactive=False).add_to(ring)
+        groups.append(ring)
+    return groups
+
+
+def buildings_at(buildings: pd.DataFrame, lat: float, lng: float, *, tolerance_deg: float = 2e-6) -> pd.DataFrame:
+    """The buildings drawn at a clicked point (``st_folium``'s ``last_object_clicked``).
+
+    A click on a circle marker reports the marker's own position, so this finds exactly the buildings drawn
+    there — one, or several that share a location (e.g. practices in one health centre).
+
+    Parameters
+    ----------
+    buildings
+        The frame the map was drawn from (``lat``, ``lon``).
+    lat, lng
+        The clicked object's position.
+    tolerance_deg
+        How far (degrees, ~0.2 m by default) a building may be from the point.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The matching rows (possibly none), in the frame's order.
+    """
+    near = ((buildings["lat"] - lat).abs() <= tolerance_deg) & ((buildings["lon"] - lng).abs() <= tolerance_deg)
+    return buildings[near.fillna(False).to_numpy(dtype=bool)]
+
+
+def colocation_layers(
+    clusters: pd.DataFrame,
+    pairs: pd.DataFrame | None = None,
+) -> list[folium.FeatureGroup]:
+    """Co-location opportunities (``estates.colocation``) as map layers.
+
+    Parameters
+    ----------
+    clusters
+        :func:`estates.colocation.colocation_clusters` output: ``rank``, ``hub_lat``, ``hub_lon``, ``radius_m``,
+        ``hub_name``, ``partner_count``, ``buildings``, ``partners``, ``imd_decile``.
+    pairs
+        :func:`estates.colocation.surplus_near_key` output (``surplus_lat`` … ``key_lon``), or None.
+
+    Returns
+    -------
+    list of folium.FeatureGroup
+        "Co-location opportunities" (a dashed circle round each cluster, numbered by rank) and, when ``pairs`` is
+        given, "Surplus near key" (a line from each surplus building to its nearest key building).
+    """
+    groups = []
+    hubs = folium.FeatureGroup(name=f"Co-location opportunities ({len(clusters)})", show=True)
+    for row in clusters.itertuples(index=False):
+        decile = "–" if pd.isna(row.imd_decile) else str(int(row.imd_decile))
+        tip = (f"<b>#{int(row.rank)}: {html.escape(_text(row.hub_name))}</b><br>{int(row.buildings)} buildings, "
+               f"{int(row.partner_count)} partners: {html.escape(_text(row.partners))}<br>IMD decile {decile}")
+        folium.Circle([float(row.hub_lat), float(row.hub_lon)], radius=max(float(row.radius_m), 40.0) + 25,
+                      color=_CLUSTER_COLOUR, weight=2, dash_array="6 4", fill=True, fill_opacity=0.06,
+                      tooltip=tip).add_to(hubs)
+    groups.append(hubs)
+    if pairs is not None:
+        lines = folium.FeatureGroup(name=f"Surplus near key ({len(pairs)})", show=True)
+        for row in pairs.itertuples(index=False):
+            tip = (f"Surplus <b>{html.escape(_text(row.surplus_name))}</b> is {row.distance_m:,.0f} m from key "
+                   f"<b>{html.escape(_text(row.key_name))}</b>")
+            folium.PolyLine([[float(row.surplus_lat), float(row.surplus_lon)],
+                             [float(row.key_lat), float(row.key_lon)]],
+                            color=_PAIR_COLOUR, weight=3, dash_array="2 5", tooltip=tip).add_to(lines)
+        groups.append(lines)
+    return groups
+
+
+def estate_map(
+    buildings: pd.DataFrame,
+    place: Place | None = None,
+    *,
+    basemap: Basemap = NO_BASEMAP,
+    show: Iterable[str] = ("neighbourhoods",),
+    focus: str | None = None,
+    selected: Iterable[str] = (),
+    extra_layers: Sequence[folium.FeatureGroup] = (),
+) -> folium.Map:
+    """A complete, offline estate map: boundaries, buildings by status per partner, legends and a layer control.
+
+    Parameters
+    ----------
+    buildings
+        Buildings to draw (``lat``, ``lon``, ``building_id``, ``status``, ``name``, ``partner``).
+    place, basemap, show, focus
+        As :func:`estate_base_map`.
+    selected
+        Building ids to ring.
+    extra_layers
+        More feature groups, e.g. :func:`colocation_layers`.
+
+    Returns
+    -------
+    folium.Map
+        Passed through :func:`estates._offline.offline_map`; renders with no network.
+    """
+    m = estate_base_map(place, basemap=basemap, show=show, focus=focus)
+    for group in [*building_layers(buildings, selected=selected), *extra_layers]:
+        group.add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
     return offline_map(m)
