@@ -1,0 +1,203 @@
+"""What every page shares: the store, the estate (cached per store revision), the sidebar filters, the actor.
+
+Kept thin: the work is done by ``estates.app_data`` (store reads and writes), ``estates.filters`` (filtering),
+``estates.maps`` (maps) and friends. This module only wires them to Streamlit's caches, widgets and session state.
+"""
+
+from __future__ import annotations
+
+import getpass
+import re
+import threading
+from collections.abc import Sequence
+
+import pandas as pd
+import streamlit as st
+
+from estates.app_data import building_details, load_estate, seed_store, store_revision, store_target
+from estates.filters import DIMENSIONS, Filters, filter_buildings, filter_options
+from estates.maps import NO_BASEMAP, Basemap, configured_basemaps
+from estates.store import Store, open_store
+from geo.place import Place, load_place
+
+__all__ = [
+    "FILTER_KEYS",
+    "MAP_HEIGHT",
+    "basemap",
+    "count_caption",
+    "current_actor",
+    "current_filters",
+    "ensure_store_ready",
+    "estate",
+    "md",
+    "place",
+    "render_sidebar",
+    "show_details",
+    "store",
+]
+
+#: Height of the pages' maps (px).
+MAP_HEIGHT = 620
+
+#: Session-state key of each filter widget.
+FILTER_KEYS: dict[str, str] = {name: f"filter_{name}" for name in (*DIMENSIONS, "search", "include_historic")}
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def current_actor() -> str:
+    """Who is making changes: the one place the app decides it (sign-in will replace this).
+
+    Returns
+    -------
+    str
+        For now the operating-system user running the app.
+    """
+    return getpass.getuser()
+
+
+def md(text: object) -> str:
+    """Text from a register made safe for ``st.markdown``: every Markdown/HTML special character escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", "" if text is None else str(text))
+
+
+def place() -> Place:
+    """The current place (``ESTATES_PLACE`` or the default)."""
+    return load_place()
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(target: str) -> Store:
+    return open_store(target)
+
+
+@st.cache_resource(show_spinner=False)
+def _seed_lock() -> threading.Lock:
+    return threading.Lock()
+
+
+def store() -> Store:
+    """The app's store (one shared connection per process; ``ESTATES_DATABASE_URL`` or the embedded file)."""
+    return _open_store(store_target())
+
+
+def ensure_store_ready() -> None:
+    """Seed an empty store from the demo partner list once, with a progress bar; otherwise do nothing (fast)."""
+    handle = store()
+    if store_revision(handle) > 0:
+        return
+    with _seed_lock():
+        if store_revision(handle) > 0:  # another session seeded it meanwhile
+            return
+        with st.status("First start: loading the partner registers into the store…", expanded=True) as status:
+            bar = st.progress(0.0, text="Starting")
+            report = seed_store(handle, progress=lambda label, done: bar.progress(min(max(done, 0.0), 1.0),
+                                                                                text=label))
+            status.update(label=f"Loaded {report.buildings['inserted']:,} records from {report.registers} "
+                                f"registers into {handle.location}", state="complete", expanded=False)
+    store_revision(handle)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Reading the estate from the store…")
+def _estate(target: str, revision: int) -> pd.DataFrame:
+    # cache_resource, not cache_data: the same frame is shared (read-only) instead of copied on every run.
+    return load_estate(_open_store(target))
+
+
+def estate() -> pd.DataFrame:
+    """The whole estate as the store holds it now (re-read only when something was saved). Do not modify it."""
+    handle = store()
+    return _estate(store_target(), store_revision(handle))
+
+
+def current_filters() -> Filters:
+    """The sidebar's filters as chosen in this session (they persist across pages)."""
+    state = st.session_state
+    values: dict[str, object] = {name: tuple(state.get(FILTER_KEYS[name], ())) for name in DIMENSIONS}
+    values["search"] = str(state.get(FILTER_KEYS["search"], "") or "")
+    values["include_historic"] = bool(state.get(FILTER_KEYS["include_historic"], True))
+    return Filters().replace(**values)
+
+
+def _clear_filters() -> None:
+    for name, key in FILTER_KEYS.items():
+        st.session_state[key] = True if name == "include_historic" else ("" if name == "search" else [])
+
+
+def render_sidebar(frame: pd.DataFrame, *, where: Place) -> Filters:
+    """Draw the shared filters and the basemap choice in the sidebar; return the filters.
+
+    Parameters
+    ----------
+    frame
+        The whole estate (for the choices and the total).
+    where
+        The place (names the neighbourhood filter with the place's own term).
+
+    Returns
+    -------
+    Filters
+    """
+    options = filter_options(frame)
+    labels = {name: label for name, (_, label) in DIMENSIONS.items()}
+    labels["neighbourhoods"] = where.neighbourhood_term.capitalize()
+    sidebar = st.sidebar
+    sidebar.subheader("Filters")
+    sidebar.text_input("Search name, postcode or UPRN", key=FILTER_KEYS["search"],
+                       placeholder="e.g. library, M32 0TH, 10091813602")
+    for name in DIMENSIONS:
+        chosen = [v for v in st.session_state.get(FILTER_KEYS[name], []) if v in options[name]]
+        st.session_state[FILTER_KEYS[name]] = chosen
+        sidebar.multiselect(labels[name], options[name], key=FILTER_KEYS[name], placeholder="All")
+    st.session_state.setdefault(FILTER_KEYS["include_historic"], True)
+    sidebar.checkbox("Include historic records", key=FILTER_KEYS["include_historic"],
+                     help="Records from sources known to be out of date (NHS ODS 2018, the 2022 PCN list, …)")
+    filters = current_filters()
+    shown = len(filter_buildings(frame, filters))
+    sidebar.markdown(f"**{shown:,}** of {len(frame):,} buildings match")
+    sidebar.button("Clear filters", on_click=_clear_filters, disabled=not filters.active)
+    choices = configured_basemaps()
+    if len(choices) > 1:
+        sidebar.selectbox("Basemap", [b.name for b in choices], key="basemap")
+    return filters
+
+
+def basemap() -> Basemap:
+    """The basemap chosen in the sidebar (no basemap unless a tile server is configured and chosen)."""
+    chosen = st.session_state.get("basemap")
+    return next((b for b in configured_basemaps() if b.name == chosen), NO_BASEMAP)
+
+
+def count_caption(shown: pd.DataFrame, total: int, *, what: str = "buildings shown", on_map: bool = True) -> str:
+    """``"123 of 985 buildings shown (4 without a location are not on the map)"``."""
+    unplaced = int(shown["lat"].isna().sum()) if on_map else 0
+    tail = f" ({unplaced:,} without a location are not on the map)" if unplaced else ""
+    return f"**{len(shown):,}** of {total:,} {what}{tail}"
+
+
+def show_details(record: dict[str, object], *, where: Place, sections: Sequence[str] | None = None) -> None:
+    """The details panel of one building: headline, status, explanation and every other field, all escaped.
+
+    Parameters
+    ----------
+    record
+        ``estates.app_data.building_record`` output.
+    where
+        The place.
+    sections
+        Only these sections (default: all).
+    """
+    name = record.get("name") or "(no name)"
+    st.subheader(md(name))
+    status = record.get("status") or "not classified"
+    source = "set by hand" if record.get("status_source") == "override" else "suggested by the rules"
+    st.markdown(f"**Status: {md(status)}** ({source}) · {md(record.get('partner'))}")
+    for section in building_details(record, place=where):
+        if sections is not None and section.title not in sections:
+            continue
+        if section.title == "Explanation":
+            with st.expander("Why: the rules' explanation", expanded=True):
+                st.markdown(md(section.rows[0][1]))
+            continue
+        with st.expander(section.title, expanded=section.title in ("Record", "Classification")):
+            st.dataframe(section.frame(), hide_index=True, width="stretch")

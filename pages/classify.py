@@ -1,0 +1,261 @@
+"""Classify (estates leads): a filtered table beside the map, selection in sync both ways; set status with a reason,
+bulk-set with a confirmation, history and undo, re-position a poorly located building by clicking the map.
+
+Every save goes through the store with the person's name and the versions they were looking at: if someone else
+changed a building meanwhile, nothing is saved and the page says who changed what, and when.
+"""
+
+from __future__ import annotations
+
+import folium
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from estates._offline import offline_map
+from estates.app_data import building_record, reposition_tags
+from estates.filters import filter_buildings
+from estates.maps import building_layers, buildings_at, estate_base_map
+from estates.schema import STATUSES
+from estates.store import NotFoundError, NothingToUndoError, StaleVersionError, StoreError
+from pages import _common as common
+
+TABLE = "classify_table"
+MAP = "classify_map"
+SELECTED = "classify_selected"  # building ids, the one source of truth for the selection
+SEEN = "classify_seen_versions"  # {building_id: version} of the rows on screen, for expected_version
+TABLE_IDS = "classify_table_ids"  # ids in table row order, as last drawn
+MESSAGE = "classify_message"
+MOVE = "classify_move_point"
+
+COLUMNS = {"name": "Name", "partner": "Partner", "status": "Status", "status_source": "Decided by",
+           "rule_status": "Rules suggest", "neighbourhood": "Neighbourhood", "postcode": "Postcode",
+           "geocode_precision": "Location precision", "building_id": "Building id"}
+
+place = common.place()
+everything = common.estate()
+shown = filter_buildings(everything, common.current_filters())
+shown = shown.iloc[shown["name"].astype("str").fillna("").str.casefold().argsort(kind="stable")]
+state = st.session_state
+state.setdefault(SELECTED, [])
+
+
+def _say(kind: str, text: str) -> None:
+    state[MESSAGE] = (kind, text)
+
+
+def _on_table_select() -> None:
+    rows = state.get(TABLE, {}).get("selection", {}).get("rows", [])
+    ids = state.get(TABLE_IDS, [])
+    state[SELECTED] = [ids[r] for r in rows if 0 <= r < len(ids)]
+    state.pop(MOVE, None)
+
+
+def _on_map_click() -> None:
+    value = state.get(MAP) or {}
+    clicked, point = value.get("last_object_clicked"), value.get("last_clicked")
+    if state.get("classify_moving") and point and point != state.get("classify_last_point"):
+        state["classify_last_point"] = point
+        state[MOVE] = (float(point["lng"]), float(point["lat"]))
+        return
+    if not clicked or clicked == state.get("classify_last_click"):
+        return
+    state["classify_last_click"] = clicked
+    frame = filter_buildings(common.estate(), common.current_filters())
+    ids = buildings_at(frame, clicked["lat"], clicked["lng"])["building_id"].tolist()
+    if ids:
+        add = state.get("classify_add_clicks", False)
+        state[SELECTED] = list(dict.fromkeys([*state[SELECTED], *ids])) if add else ids
+
+
+def _expected(ids: list[str]) -> dict[str, int]:
+    seen = state.get(SEEN, {})
+    return {i: int(seen[i]) for i in ids if i in seen}
+
+
+def _save_status() -> None:
+    status, reason = state.get("classify_status"), (state.get("classify_reason") or "").strip()
+    scope = state.get("classify_scope", "selected")
+    ids = list(state[SELECTED]) if scope == "selected" else list(state.get(TABLE_IDS, []))
+    if not ids:
+        _say("warning", "Nothing to change: select buildings in the table or on the map first.")
+        return
+    if not reason:
+        _say("error", "A reason is required: say why the status changes (it is kept in the audit trail).")
+        return
+    if len(ids) > 1 and not state.get("classify_confirm"):
+        _say("error", f"Tick the box to confirm changing {len(ids):,} buildings to {status!r}.")
+        return
+    expected = _expected(ids)
+    try:
+        if len(ids) == 1:
+            common.store().set_status(ids[0], status, reason=reason, actor=common.current_actor(),
+                                      expected_version=expected[ids[0]])
+        else:
+            common.store().bulk_set_status(expected, status, reason=reason, actor=common.current_actor())
+    except StaleVersionError as exc:
+        _say("conflict", str(exc))
+        return
+    except (StoreError, ValueError, KeyError) as exc:
+        _say("error", f"Not saved: {exc}")
+        return
+    state["classify_reason"] = ""
+    state["classify_confirm"] = False
+    _say("success", f"Saved: {len(ids):,} building{'s' if len(ids) != 1 else ''} set to {status!r}.")
+
+
+def _undo(building_id: str) -> None:
+    try:
+        common.store().undo(building_id, actor=common.current_actor(),
+                            expected_version=_expected([building_id])[building_id])
+    except StaleVersionError as exc:
+        _say("conflict", str(exc))
+    except NothingToUndoError as exc:
+        _say("warning", str(exc))
+    except (StoreError, ValueError, KeyError) as exc:
+        _say("error", f"Not undone: {exc}")
+    else:
+        _say("success", "Undone: the building's latest change was reversed (the history keeps both).")
+
+
+def _clear_override(building_id: str) -> None:
+    reason = (state.get("classify_reason") or "").strip()
+    if not reason:
+        _say("error", "A reason is required to hand the decision back to the rules.")
+        return
+    try:
+        common.store().clear_override(building_id, reason=reason, actor=common.current_actor(),
+                                      expected_version=_expected([building_id])[building_id])
+    except StaleVersionError as exc:
+        _say("conflict", str(exc))
+    except (StoreError, ValueError, KeyError) as exc:
+        _say("error", f"Not saved: {exc}")
+    else:
+        state["classify_reason"] = ""
+        _say("success", "Override removed: the rules decide this building's status again.")
+
+
+def _save_position(building_id: str) -> None:
+    point, reason = state.get(MOVE), (state.get("classify_move_reason") or "").strip()
+    if point is None:
+        _say("warning", "Click the map where the building really is first.")
+        return
+    if not reason:
+        _say("error", "A reason is required for a new position (e.g. 'checked on site', 'address in register').")
+        return
+    lon, lat = point
+    try:
+        common.store().reposition(building_id, lon, lat, reason=reason, actor=common.current_actor(),
+                                  expected_version=_expected([building_id])[building_id],
+                                  tags=reposition_tags(lon, lat, place=place))
+    except StaleVersionError as exc:
+        _say("conflict", str(exc))
+        return
+    except (StoreError, ValueError, KeyError) as exc:
+        _say("error", f"Not saved: {exc}")
+        return
+    state.pop(MOVE, None)
+    state["classify_moving"] = False
+    state["classify_move_reason"] = ""
+    _say("success", f"Moved to {lat:.6f}, {lon:.6f}; its areas were tagged again.")
+
+
+# ------------------------------------------------------------------------------------------------ page
+
+st.title("Classify buildings")
+st.markdown(common.count_caption(shown, len(everything), what="buildings in the table") +
+            " — select rows (or click buildings on the map), then set their status below.")
+
+message = state.pop(MESSAGE, None)
+if message is not None:
+    kind, text = message
+    if kind == "conflict":
+        st.error(f"**Someone else changed this meanwhile — nothing was saved.** {common.md(text)}", icon="⚠️")
+    else:
+        getattr(st, kind)(common.md(text))
+
+visible_ids = set(shown["building_id"])
+selected = [i for i in state[SELECTED] if i in visible_ids]
+table = shown[list(COLUMNS)].rename(columns=COLUMNS).reset_index(drop=True)
+table_ids = shown["building_id"].tolist()
+positions = {b: n for n, b in enumerate(table_ids)}
+wanted_rows = sorted(positions[i] for i in selected)
+current_rows = sorted(state.get(TABLE, {}).get("selection", {}).get("rows", [])) if TABLE in state else []
+if wanted_rows != current_rows or state.get(TABLE_IDS) != table_ids:
+    state[TABLE] = {"selection": {"rows": wanted_rows, "columns": []}}
+state[TABLE_IDS] = table_ids
+state[SEEN] = dict(zip(shown["building_id"], shown["version"].astype(int), strict=True))
+
+table_column, map_column = st.columns([1, 1], gap="medium")
+with table_column:
+    st.dataframe(table, key=TABLE, on_select=_on_table_select, selection_mode="multi-row", hide_index=True,
+                 height=common.MAP_HEIGHT - 40, width="stretch")
+with map_column:
+    focus = shown[shown["building_id"].isin(selected) & shown["lat"].notna()]
+    layers = building_layers(shown, selected=selected)
+    if state.get(MOVE):
+        lon, lat = state[MOVE]
+        pending = folium.FeatureGroup(name="New position")
+        folium.Marker([lat, lon], tooltip="New position (not saved yet)").add_to(pending)
+        layers.append(pending)
+    centre = [float(focus["lat"].iloc[-1]), float(focus["lon"].iloc[-1])] if len(focus) else None
+    st_folium(offline_map(estate_base_map(place, basemap=common.basemap())), key=MAP, height=common.MAP_HEIGHT,
+              use_container_width=True, returned_objects=["last_object_clicked", "last_clicked"],
+              feature_group_to_add=[offline_map(g) for g in layers], on_change=_on_map_click,
+              layer_control=folium.LayerControl(collapsed=True), center=centre, zoom=16 if centre else None)
+    st.checkbox("Map clicks add to the selection", key="classify_add_clicks")
+
+st.divider()
+action_column, detail_column = st.columns([1, 1], gap="large")
+with action_column:
+    st.subheader("Set status")
+    n_selected = len(selected)
+    scopes = {"selected": f"Selected buildings ({n_selected:,})", "filtered": f"All {len(shown):,} in the table"}
+    st.radio("Apply to", list(scopes), format_func=scopes.get, key="classify_scope", horizontal=True)
+    scope_count = n_selected if state.get("classify_scope", "selected") == "selected" else len(shown)
+    st.segmented_control("New status", list(STATUSES), key="classify_status", default=STATUSES[2])
+    st.text_area("Reason (required, kept in the audit trail)", key="classify_reason",
+                 placeholder="e.g. Vacant since March 2024, confirmed by the site manager")
+    if scope_count > 1:
+        st.checkbox(f"I confirm: change {scope_count:,} buildings to {state.get('classify_status')!r}",
+                    key="classify_confirm")
+    st.button("Save status", type="primary", on_click=_save_status, disabled=scope_count == 0 or
+              not state.get("classify_status"))
+
+with detail_column:
+    if len(selected) != 1:
+        st.subheader("History")
+        st.info("Select one building to see its history, undo a change or move it on the map."
+                if not selected else f"{len(selected):,} buildings selected.")
+    else:
+        building_id = selected[0]
+        try:
+            record = building_record(common.store(), building_id)
+        except NotFoundError:
+            st.warning("That building is no longer in the store.")
+            st.stop()
+        common.show_details(record, where=place, sections=("Classification", "Explanation"))
+        history = common.store().history(building_id)
+        human = [e for e in history if e.action not in ("ingest", "rule_run")]
+        rows = pd.DataFrame([{"when (UTC)": e.at.strftime("%Y-%m-%d %H:%M"), "who": e.actor, "what": e.action,
+                              "field": e.field, "from": e.from_value, "to": e.to_value, "why": e.reason}
+                             for e in reversed(history)])
+        st.markdown(f"**History** ({len(history):,} entries, {len(human):,} by people)")
+        st.dataframe(rows, hide_index=True, width="stretch", height=220)
+        buttons = st.columns(2)
+        buttons[0].button("Undo the latest change", on_click=_undo, args=(building_id,), disabled=not human)
+        buttons[1].button("Hand back to the rules", on_click=_clear_override, args=(building_id,),
+                          disabled=record.get("status_source") != "override",
+                          help="Removes the override (uses the reason above)")
+        precision = record.get("geocode_precision")
+        with st.expander(f"Position: {common.md(precision or 'unknown')} precision, "
+                         f"{common.md(record.get('geocode_method') or 'not located')}",
+                         expanded=bool(state.get("classify_moving"))):
+            st.toggle("Move this building: click the map where it really is", key="classify_moving")
+            if state.get(MOVE):
+                lon, lat = state[MOVE]
+                tags = reposition_tags(lon, lat, place=place)
+                st.markdown(f"New position **{lat:.6f}, {lon:.6f}** — {common.md(tags.get('ward_name') or 'outside')}"
+                            f", {common.md(tags.get('neighbourhood') or place.name + ' boundary: outside')}")
+            st.text_input("Reason for the new position", key="classify_move_reason")
+            st.button("Save position", on_click=_save_position, args=(building_id,), disabled=not state.get(MOVE))

@@ -1,0 +1,72 @@
+"""Profiles: each neighbourhood and PCN footprint — population, deprivation, estate by partner and status, floor
+area — as a table, with charts where a chart reads faster."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from estates.filters import filter_buildings
+from estates.maps import STATUS_COLOURS
+from estates.profiles import area_lsoas, area_profiles, estate_breakdown
+from estates.schema import STATUSES
+from pages import _common as common
+
+place = common.place()
+everything = common.estate()
+filters = common.current_filters()
+shown = filter_buildings(everything, filters)
+
+st.title("Area profiles")
+kinds = {"neighbourhood": f"{place.neighbourhood_term.capitalize()}s", "pcn": "PCN footprints"}
+kind = st.segmented_control("Areas", list(kinds), format_func=kinds.get, key="profiles_kind",
+                            default="neighbourhood") or "neighbourhood"
+st.markdown(common.count_caption(shown, len(everything), what="buildings counted", on_map=False) +
+            (f" — filters: {common.md(filters.describe())}" if filters.active else ""))
+
+with st.spinner("Working out population and deprivation…"):
+    profiles = area_profiles(shown, kind, place=place)
+
+st.dataframe(profiles, hide_index=True, width="stretch", column_config={
+    "area": kinds[kind][:-1] if kind == "neighbourhood" else "PCN",
+    "population": st.column_config.NumberColumn("Residents", format="%,.0f"),
+    "lsoas": "LSOAs",
+    "imd_score": st.column_config.NumberColumn("IMD score", format="%.1f",
+                                               help="Population-weighted IMD 2019 score; higher is more deprived"),
+    "most_deprived_20pct_population": st.column_config.NumberColumn("In most deprived 20 %", format="%,.0f"),
+    "most_deprived_20pct_share": st.column_config.NumberColumn("Share", format="percent"),
+    "most_deprived_lsoa": "Most deprived LSOA", "most_deprived_decile": "its decile",
+    "buildings": "Buildings", "partners": "Partners",
+    "gia_m2": st.column_config.NumberColumn("Floor area (m²)", format="%,.0f"),
+    "gia_recorded": "With floor area",
+    "buildings_per_10k_residents": st.column_config.NumberColumn("Per 10k residents", format="%.1f"),
+})
+
+charts = st.columns(3)
+by_area = profiles.set_index("area")
+with charts[0]:
+    st.markdown("**Buildings by status**")
+    st.bar_chart(by_area[list(STATUSES)], color=[STATUS_COLOURS[s] for s in STATUSES], horizontal=True, height=300)
+with charts[1]:
+    st.markdown("**Residents in England's most deprived 20 %**")
+    st.bar_chart(by_area[["most_deprived_20pct_share"]].rename(columns={"most_deprived_20pct_share": "share"}),
+                 horizontal=True, height=300, color="#54278f")
+with charts[2]:
+    st.markdown("**Recorded floor area (m²)**")
+    st.bar_chart(by_area[["gia_m2"]], horizontal=True, height=300, color="#2166AC")
+
+st.subheader("One area in detail")
+area = st.selectbox("Area", profiles["area"].tolist(), key="profiles_area")
+column = "neighbourhood" if kind == "neighbourhood" else "pcn_name"
+mine = shown[shown[column].astype("object") == area]
+left, right = st.columns([3, 2])
+with left:
+    st.markdown(f"**Estate of {common.md(area)} by partner and status**")
+    st.dataframe(estate_breakdown(mine), hide_index=True, width="stretch", column_config={
+        "gia_m2": st.column_config.NumberColumn("Floor area (m²)", format="%,.0f"),
+        "gia_recorded": "With floor area"})
+with right:
+    st.markdown(f"**Deprivation of {common.md(area)}'s LSOAs**")
+    lsoas = area_lsoas(kind, area, place=place).drop(columns="area")
+    st.dataframe(lsoas, hide_index=True, width="stretch", height=320)
+st.caption("Population: ONS mid-2024 estimates; deprivation: IMD 2019 (MHCLG) by LSOA, each LSOA counted in the "
+           "area its representative point falls in; floor area only where the register records it.")
