@@ -158,7 +158,7 @@ CLASSIFICATIONS = Table(
     (
         Column("building_id", "text", not_null=True, references="buildings(building_id)"),
         Column("rule_status", "text"), Column("rule_id", "text"),
-        Column("rule_hash", "text", references="rule_explanations(rule_hash)"), Column("rule_by", "text"),
+        Column("rule_hash", "text"), Column("rule_by", "text"),  # -> rule_explanations (no FK: 100k checks)
         Column("rule_at", "timestamp"),
         Column("override_status", "text"), Column("override_reason", "text"),
         Column("override_by", "text"), Column("override_at", "timestamp"),
