@@ -306,10 +306,14 @@ def _shown(value: object) -> str | None:
     return text if text.strip() else None
 
 
+_SOURCES = {"rule": "the rules", "override": "a person (override)"}
+
+
 def _section(title: str, record: Mapping[str, Any], names: tuple[str, ...]) -> DetailSection:
     rows = []
     for name in names:
-        text = _shown(record.get(name))
+        value = record.get(name)
+        text = _SOURCES.get(str(value), str(value)) if name == "status_source" and value else _shown(value)
         if text is not None:
             rows.append((_LABELS.get(name, name), text))
     return DetailSection(title, tuple(rows))

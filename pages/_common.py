@@ -32,6 +32,7 @@ __all__ = [
     "md",
     "place",
     "render_sidebar",
+    "require_shell",
     "show_details",
     "store",
 ]
@@ -54,6 +55,22 @@ def current_actor() -> str:
         For now the operating-system user running the app.
     """
     return getpass.getuser()
+
+
+def require_shell() -> None:
+    """Make sure a page runs inside ``app.py`` (its navigation, store set-up and sidebar), even from a deep link.
+
+    Streamlit treats a ``pages/`` folder beside the entry script as an old-style multipage app until
+    ``st.navigation`` has run once in the process. So if the first visitor after a restart opens ``/classify``
+    directly, Streamlit runs ``pages/classify.py`` on its own — no sidebar, no store set-up — and stays in that
+    mode. Every page calls this first: in that case it switches the process to ``app.py``'s navigation and
+    reruns, which resolves the same URL through ``app.py``.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def md(text: object) -> str:

@@ -20,6 +20,8 @@ from estates.schema import STATUSES
 from estates.store import NotFoundError, NothingToUndoError, StaleVersionError, StoreError
 from pages import _common as common
 
+common.require_shell()
+
 TABLE = "classify_table"
 MAP = "classify_map"
 SELECTED = "classify_selected"  # building ids, the one source of truth for the selection
@@ -35,7 +37,7 @@ COLUMNS = {"name": "Name", "partner": "Partner", "status": "Status", "status_sou
 place = common.place()
 everything = common.estate()
 shown = filter_buildings(everything, common.current_filters())
-shown = shown.iloc[shown["name"].astype("str").fillna("").str.casefold().argsort(kind="stable")]
+shown = shown.iloc[shown["name"].astype("str").fillna("\uffff").str.casefold().argsort(kind="stable")]
 state = st.session_state
 state.setdefault(SELECTED, [])
 
@@ -166,13 +168,15 @@ st.title("Classify buildings")
 st.markdown(common.count_caption(shown, len(everything), what="buildings in the table") +
             " — select rows (or click buildings on the map), then set their status below.")
 
+# Always present, so a message appearing does not move the map (Streamlit would redraw it from scratch).
+notice = st.container()
 message = state.pop(MESSAGE, None)
 if message is not None:
     kind, text = message
     if kind == "conflict":
-        st.error(f"**Someone else changed this meanwhile — nothing was saved.** {common.md(text)}", icon="⚠️")
+        notice.error(f"**Someone else changed this meanwhile — nothing was saved.** {common.md(text)}", icon="⚠️")
     else:
-        getattr(st, kind)(common.md(text))
+        getattr(notice, kind)(common.md(text))
 
 visible_ids = set(shown["building_id"])
 selected = [i for i in state[SELECTED] if i in visible_ids]
@@ -189,7 +193,7 @@ state[SEEN] = dict(zip(shown["building_id"], shown["version"].astype(int), stric
 table_column, map_column = st.columns([1, 1], gap="medium")
 with table_column:
     st.dataframe(table, key=TABLE, on_select=_on_table_select, selection_mode="multi-row", hide_index=True,
-                 height=common.MAP_HEIGHT - 40, width="stretch")
+                 height=common.MAP_HEIGHT - 40, width="stretch", placeholder="–")
 with map_column:
     focus = shown[shown["building_id"].isin(selected) & shown["lat"].notna()]
     layers = building_layers(shown, selected=selected)

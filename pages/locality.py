@@ -16,6 +16,8 @@ from estates.schema import STATUSES
 from geo import boundaries
 from pages import _common as common
 
+common.require_shell()
+
 place = common.place()
 everything = common.estate()
 hoods = sorted(boundaries.neighbourhood_definition(place)["neighbourhood"].dropna().unique())

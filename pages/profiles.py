@@ -11,6 +11,8 @@ from estates.profiles import area_lsoas, area_profiles, estate_breakdown
 from estates.schema import STATUSES
 from pages import _common as common
 
+common.require_shell()
+
 place = common.place()
 everything = common.estate()
 filters = common.current_filters()

@@ -23,7 +23,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -237,7 +237,9 @@ def _local_get(url: str, timeout_s: float) -> str:
 
 
 @contextmanager
-def run_streamlit(script: Path, *, startup_timeout_s: float = 60.0) -> Iterator[str]:
+def run_streamlit(
+    script: Path, *, startup_timeout_s: float = 60.0, env: Mapping[str, str] | None = None
+) -> Iterator[str]:
     """Run ``streamlit run script`` on a free loopback port for the block's duration.
 
     The repo root is put on ``PYTHONPATH`` so the app can import ``estates`` and
@@ -249,6 +251,8 @@ def run_streamlit(script: Path, *, startup_timeout_s: float = 60.0) -> Iterator[
         The Streamlit script.
     startup_timeout_s : float, default 60
         How long to wait for the server's health check to answer.
+    env : mapping, optional
+        Extra environment variables for the app (e.g. ``ESTATES_DATABASE_URL`` for a temporary store).
 
     Yields
     ------
@@ -263,7 +267,7 @@ def run_streamlit(script: Path, *, startup_timeout_s: float = 60.0) -> Iterator[
     port = free_port()
     ARTIFACTS_DIR.mkdir(exist_ok=True)
     log_path = ARTIFACTS_DIR / f"streamlit-{script.stem}.log"
-    env = dict(os.environ)
+    env = {**os.environ, **(env or {})}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     # fmt: off
     command = [

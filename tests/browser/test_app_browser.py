@@ -1,22 +1,209 @@
-"""The app itself (app.py) in headless Chromium with every outside host blocked."""
+"""The app itself (app.py) in headless Chromium with every outside host blocked, on a temporary store.
+
+Each page must open and draw its map for real (non-zero size, the expected number of building markers on the
+canvas, pixels painted); a click on a building shows its details; a classification made through the UI reaches the
+store with the right audit entry and recolours the building on the map. The ``page`` fixture fails any test whose
+page tried to reach another host. Screenshots land in ``test-artifacts/``.
+"""
 
 from __future__ import annotations
 
+import getpass
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Frame, Page
 
-from .harness import assert_map_rendered
+from estates.app_data import load_estate, seed_store
+from estates.filters import Filters, filter_buildings
+from estates.maps import STATUS_COLOURS
+from estates.store import open_store
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+from .harness import ARTIFACTS_DIR, assert_map_rendered, run_streamlit
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
+TOWN_HALL = "trafford-council:TMBC0008/T0000001"
+TOWN_HALL_UPRN = "10091813602"
+
+_MARKERS_JS = """() => window.map ? Object.values(window.map._layers)
+    .filter(l => l.options && l.options.buildingId !== undefined).length : -1"""
+# Non-transparent pixels on the map's canvases: the markers were really painted, not just created.
+_PAINTED_JS = """() => Array.from(document.querySelectorAll('.leaflet-overlay-pane canvas')).reduce((n, c) => {
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+    return n; }, 0)"""
+_POINT_JS = """(id) => {
+    const layer = Object.values(window.map._layers).find(l => l.options && l.options.buildingId === id);
+    if (!layer) return null;
+    window.map.setView(layer.getLatLng(), 16, {animate: false});
+    const p = window.map.latLngToContainerPoint(layer.getLatLng());
+    return [p.x, p.y]; }"""
+_COLOUR_JS = """(id) => { const l = Object.values(window.map._layers)
+    .find(l => l.options && l.options.buildingId === id); return l ? l.options.fillColor : null; }"""
 
 
-def test_estate_map_page_draws_the_four_neighbourhoods_offline(page, streamlit_app, console_log):
-    page.goto(streamlit_app(APP))
-    report = assert_map_rendered(page, "app_estate_map", console=console_log)
-    # Four neighbourhood polygons are visible; the PCN and ward layers start hidden.
-    assert report.interactive_paths >= 4
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store seeded from the demo registers, private to this module."""
+    path = tmp_path_factory.mktemp("app-store") / "estates.gpkg"
+    with open_store(path) as store:
+        seed_store(store)
+    return path
+
+
+@pytest.fixture(scope="module")
+def app_url(store_path: Path) -> Iterator[str]:
+    """The app on a loopback port, reading and writing the module's store."""
+    with run_streamlit(APP, env={"ESTATES_DATABASE_URL": str(store_path)}) as url:
+        yield url
+
+
+def _estate(store_path: Path):  # noqa: ANN202 - a DataFrame
+    with open_store(store_path) as store:
+        return load_estate(store)
+
+
+def _located(frame) -> int:  # noqa: ANN001
+    return int(frame["lat"].notna().sum())
+
+
+def _wait_idle(page: Page, timeout_ms: float = 30_000) -> None:
+    """Wait until Streamlit has finished running the script."""
+    page.wait_for_timeout(300)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
+
+
+def _wait_markers(frame: Frame, count: int, timeout_s: float = 30) -> int:
+    """Wait until the map shows ``count`` building markers (Streamlit redraws them after a rerun)."""
+    deadline = time.monotonic() + timeout_s
+    seen = -1
+    while time.monotonic() < deadline:
+        seen = int(frame.evaluate(_MARKERS_JS))
+        if seen == count:
+            return seen
+        frame.page.wait_for_timeout(200)
+    return seen
+
+
+def _click_building(frame: Frame, building_id: str) -> None:
+    point = frame.evaluate(_POINT_JS, building_id)
+    assert point is not None, f"{building_id} is not on the map"
+    frame.page.wait_for_timeout(400)
+    point = frame.evaluate(_POINT_JS, building_id)
+    frame.locator(".leaflet-container").click(position={"x": point[0], "y": point[1]})
+
+
+def _search(page: Page, text: str) -> None:
+    box = page.get_by_label("Search name, postcode or UPRN")
+    box.fill(text)
+    box.press("Enter")
+    _wait_idle(page)
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "title"),
+    [("", "app_estate_map", "Trafford estate map"), ("classify", "app_classify", "Classify buildings"),
+     ("locality", "app_locality", "North neighbourhood")],
+)
+def test_map_pages_open_and_draw_every_building_offline(page, app_url, store_path, console_log, path, name, title):
+    page.goto(app_url + path)
+    page.get_by_text(title, exact=True).first.wait_for(timeout=60_000)
+    report = assert_map_rendered(page, name, console=console_log)
+    estate = _estate(store_path)
+    expected = _located(estate if path != "locality" else estate[estate["neighbourhood"] == "North"])
+
+    assert _wait_markers(report.frame, expected) == expected
+    assert report.frame.evaluate(_PAINTED_JS) > 1000
+    assert report.iframe_box["height"] >= 500
     assert report.frame.locator(".leaflet-control-layers").count() == 1
     assert "Crown copyright" in report.frame.locator(".leaflet-control-attribution").inner_text()
+    assert report.frame.locator(".estates-legend").first.is_visible()
+    page.screenshot(path=ARTIFACTS_DIR / f"{name}.png")
+
+
+@pytest.mark.parametrize(
+    ("path", "title", "text"),
+    [("profiles", "Area profiles", "Buildings by status"), ("data", "Data: partner registers", "Registers loaded")],
+)
+def test_table_pages_open_offline(page, app_url, console_log, path, title, text):
+    page.goto(app_url + path)
+    page.get_by_text(title, exact=True).first.wait_for(timeout=60_000)
+    page.get_by_text(text).first.wait_for(timeout=30_000)
+    _wait_idle(page)
+
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=ARTIFACTS_DIR / f"app_{path}.png")
+
+
+def test_filter_draws_the_expected_markers_and_persists_across_pages(page, app_url, store_path, console_log):
+    page.goto(app_url)
+    report = assert_map_rendered(page, "app_filter_all", console=console_log)
+    estate = _estate(store_path)
+    assert _wait_markers(report.frame, _located(estate)) == _located(estate)
+
+    _search(page, "library")
+    expected = _located(filter_buildings(estate, Filters(search="library")))
+    assert 5 < expected < 100
+    assert _wait_markers(report.frame, expected) == expected
+    page.get_by_text(f"{len(filter_buildings(estate, Filters(search='library'))):,} of {len(estate):,} buildings "
+                     "shown").first.wait_for()
+
+    # Same session, another page: the filter is still applied.
+    page.get_by_role("link", name="Classify").click()
+    page.get_by_text("Classify buildings", exact=True).wait_for()
+    classify = assert_map_rendered(page, "app_filter_classify", console=console_log)
+    assert _wait_markers(classify.frame, expected) == expected
+    assert page.get_by_label("Search name, postcode or UPRN").input_value() == "library"
+
+
+def test_clicking_a_building_shows_its_details(page, app_url, console_log):
+    page.goto(app_url)
+    _search(page, TOWN_HALL_UPRN)
+    report = assert_map_rendered(page, "app_details", console=console_log)
+    assert _wait_markers(report.frame, 1) == 1
+
+    _click_building(report.frame, TOWN_HALL)
+    page.get_by_text("Why: the rules' explanation").wait_for(timeout=30_000)
+
+    assert page.get_by_role("heading", name="Trafford Town Hall").count() == 1
+    assert page.get_by_text("designated key site", exact=False).count() >= 1
+    for section in ("Record", "Classification", "Location", "Areas", "Provenance"):
+        assert page.get_by_text(section, exact=True).count() >= 1
+    page.screenshot(path=ARTIFACTS_DIR / "app_details.png")
+
+
+def test_classifying_through_the_ui_reaches_the_store_and_the_map(page, app_url, store_path, console_log):
+    with open_store(store_path) as store:
+        before = store.building(TOWN_HALL)
+    assert before.effective_status == "key"
+    page.goto(app_url + "classify")
+    _search(page, TOWN_HALL_UPRN)
+    report = assert_map_rendered(page, "app_classify_before", console=console_log)
+    assert _wait_markers(report.frame, 1) == 1
+
+    _click_building(report.frame, TOWN_HALL)  # map click selects the building (and its table row)
+    page.get_by_text("Selected buildings (1)").wait_for(timeout=30_000)
+    page.get_by_text("History", exact=False).first.wait_for()
+    page.locator('[data-testid="stButtonGroup"]').get_by_text("core", exact=True).click()
+    reason = "Civic offices moving to Sale Waterside; browser test"
+    page.get_by_label("Reason (required, kept in the audit trail)").fill(reason)
+    page.get_by_role("button", name="Save status").click()
+    page.get_by_text("Saved: 1 building set to 'core'").wait_for(timeout=30_000)
+
+    with open_store(store_path) as store:
+        after = store.building(TOWN_HALL)
+        entry = store.history(TOWN_HALL)[-1]
+    assert after.override_status == "core"
+    assert after.effective_status == "core"
+    assert after.version == before.version + 1
+    assert (entry.action, entry.actor, entry.reason, entry.to_value) == ("override", getpass.getuser(), reason, "core")
+
+    deadline = time.monotonic() + 10
+    while report.frame.evaluate(_COLOUR_JS, TOWN_HALL) != STATUS_COLOURS["core"] and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert report.frame.evaluate(_COLOUR_JS, TOWN_HALL) == STATUS_COLOURS["core"]
+    page.screenshot(path=ARTIFACTS_DIR / "app_classify_saved.png")
