@@ -272,7 +272,7 @@ class Store(abc.ABC):
         actor
             Who is writing.
         action
-            One of :data:`ACTIONS`, or ``match_proposal`` for :meth:`upsert_site_matches`.
+            One of :data:`ACTIONS`, or ``match_run`` for :meth:`save_site_matches`.
         building_ids
             The buildings concerned (empty when the write is store-wide).
 
