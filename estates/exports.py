@@ -51,6 +51,7 @@ __all__ = [
     "building_table",
     "export_buildings",
     "export_bytes",
+    "export_filename",
     "export_overlap",
     "method_notes",
     "neutralise_formulas",
@@ -251,11 +252,20 @@ def _is_missing(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
+def _naive_utc(frame: pd.DataFrame) -> pd.DataFrame:
+    """Time-zone-aware datetimes as naive UTC (Excel has no time zones; the notes say times are UTC)."""
+    out = frame.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.DatetimeTZDtype):
+            out[column] = out[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    return out
+
+
 def _write_xlsx(sheets: Sequence[tuple[str, pd.DataFrame]], path: Path) -> None:
     with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": _XLSX_OPTIONS}) as writer:
         for name, frame in sheets:
-            table = neutralise_formulas(_text_columns_for_layers(
-                pd.DataFrame(frame).drop(columns="geometry", errors="ignore")))
+            table = neutralise_formulas(_text_columns_for_layers(_naive_utc(
+                pd.DataFrame(frame).drop(columns="geometry", errors="ignore"))))
             table.to_excel(writer, sheet_name=name[:31], index=False)
             sheet = writer.sheets[name[:31]]
             sheet.freeze_panes(1, 0)
@@ -434,7 +444,7 @@ def method_notes(place: Place | None = None, *, sliver_ha: float | None = None,
     place = place if place is not None else load_place()
     notes: list[tuple[str, str]] = [
         ("title", f"{place.name}: neighbourhoods × primary care networks (PCNs) — overlap analysis"),
-        ("generated", date.today().isoformat()),
+        ("generated", date.today().isoformat() + " (times in the tables are UTC)"),
         ("geometry", "Every non-empty neighbourhood ∩ PCN footprint, computed in British National Grid "
                      "(EPSG:27700); areas in hectares from BNG. Layers are stored in WGS84 (EPSG:4326). "
                      "Neighbourhoods are dissolved from the 2023 wards; PCN footprints are derived from LSOAs "
@@ -686,6 +696,12 @@ class ExportFile:
     data: bytes
 
 
+def export_filename(kind: str, fmt: str, *, place: Place | None = None) -> str:
+    """The download name of an export, e.g. ``trafford-overlap.gpkg`` (always a safe file name)."""
+    place = place if place is not None else load_place()
+    return safe_filename(f"{place.slug}-{kind}") + f".{safe_filename(fmt)}"
+
+
 def export_bytes(
     kind: str,
     fmt: str,
@@ -714,7 +730,7 @@ def export_bytes(
     if fmt not in EXPORT_FORMATS:
         raise ExportError(f"unknown format '{fmt}' (use {', '.join(EXPORT_FORMATS)})")
     place = place if place is not None else load_place()
-    name = safe_filename(f"{place.slug}-{kind}") + f".{fmt}"
+    name = export_filename(kind, fmt, place=place)
     with tempfile.TemporaryDirectory(prefix="estates-export-") as scratch:
         path = Path(scratch) / name
         exporter = export_overlap if kind == "overlap" else export_buildings

@@ -110,13 +110,12 @@ def _building_popup(row: pd.Series) -> str:
 
 
 def _legend_html(colours: dict[str, str], *, title: str, slivers: int, sliver_ha: float | None,
-                 with_buildings: bool, not_shown: int) -> str:
+                 with_buildings: bool, not_shown: int, folded: bool = False) -> str:
     swatch = ("<span style='display:inline-block;width:14px;height:12px;margin-right:6px;vertical-align:middle;"
               "background:{colour};opacity:0.75;border:1px solid #333'></span>")
     dot = ("<span style='display:inline-block;width:10px;height:10px;margin:0 8px 0 2px;vertical-align:middle;"
            "border-radius:50%;background:{colour};border:1px solid #fff;box-shadow:0 0 0 1px #555'></span>")
-    parts = [f"<div style='font-weight:bold;margin-bottom:4px'>{html.escape(title)}</div>",
-             "<div style='font-weight:bold'>PCN (fill)</div>"]
+    parts = ["<div style='font-weight:bold'>PCN (fill)</div>"]
     parts += [f"<div>{swatch.format(colour=c)}{html.escape(name)}</div>" for name, c in colours.items()]
     parts.append(f"<div style='margin-top:4px'><span style='display:inline-block;width:18px;height:0;"
                  f"border-top:3px solid {NEIGHBOURHOOD_LINE};margin-right:6px;vertical-align:middle'></span>"
@@ -133,7 +132,9 @@ def _legend_html(colours: dict[str, str], *, title: str, slivers: int, sliver_ha
     parts.append("<div style='color:#444'>Hover a piece for its figures</div>")
     style = ("background:rgba(255,255,255,0.92);padding:8px 10px;border-radius:4px;font:12px/1.35 sans-serif;"
              "box-shadow:0 1px 4px rgba(0,0,0,0.3);max-width:260px")
-    return f"<div style='{style}'>{''.join(parts)}</div>"
+    summary = (f"<summary style='font-weight:bold;cursor:pointer;margin-bottom:4px'>{html.escape(title)}"
+               "</summary>")
+    return f"<details{'' if folded else ' open'} style='{style}'>{summary}{''.join(parts)}</details>"
 
 
 def overlap_map(
@@ -144,6 +145,7 @@ def overlap_map(
     sliver_ha: float | None = None,
     show_practices: bool = False,
     title: str | None = None,
+    compact: bool = False,
 ) -> folium.Map:
     """The neighbourhood × PCN pieces, neighbourhood boundaries and (optionally) the estate, ready offline.
 
@@ -163,6 +165,8 @@ def overlap_map(
         Show the GP practices layer when the map opens (it is always in the layer control).
     title
         Legend title (default: "<place>: neighbourhoods × PCNs").
+    compact
+        Start with the layer control and the legend folded (for a map inside a page); both open on a click.
 
     Returns
     -------
@@ -268,8 +272,8 @@ def overlap_map(
     ).add_to(m)
 
     _HtmlControl(_legend_html(colours, title=title, slivers=int(pieces["is_sliver"].sum()), sliver_ha=sliver_ha,
-                              with_buildings=buildings is not None, not_shown=not_shown)).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+                              with_buildings=buildings is not None, not_shown=not_shown, folded=compact)).add_to(m)
+    folium.LayerControl(collapsed=compact).add_to(m)
     minx, miny, maxx, maxy = pieces.total_bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     return offline_map(m)

@@ -381,6 +381,29 @@ def test_cli_export_writes_and_refuses_to_overwrite(tmp_path, capsys, monkeypatc
     assert main(["export", "overlap", "--out", str(tmp_path / "x.docx")]) == 2
 
 
+@pytest.fixture(scope="module")
+def store_estate(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """The estate as the app reads it from its store (UTC timestamps, JSON columns, override columns)."""
+    from estates.app_data import load_estate, seed_store
+    from estates.store import open_store
+
+    with open_store(tmp_path_factory.mktemp("store") / "estates.gpkg") as store:
+        seed_store(store)
+        return load_estate(store)
+
+
+@pytest.mark.parametrize("fmt", EXPORT_FORMATS)
+def test_exports_take_the_estate_as_the_store_holds_it(tmp_path, store_estate, fmt):
+    assert any(isinstance(t, pd.DatetimeTZDtype) for t in store_estate.dtypes)
+    export_buildings(fmt, tmp_path / f"estate.{fmt}", buildings=store_estate)
+    if fmt in ("xlsx", "csv", "gpkg"):
+        export_overlap(fmt, tmp_path / f"overlap.{fmt}", buildings=store_estate)
+    if fmt == "xlsx":
+        listed = pd.read_excel(tmp_path / "estate.xlsx", sheet_name="buildings")
+        assert len(listed) == 985
+        assert listed["updated_at"].notna().all()
+
+
 def test_export_bytes_for_download_buttons(estate):
     made = export_bytes("overlap", "csv", buildings=estate)
     assert made.name == "trafford-overlap.csv"
