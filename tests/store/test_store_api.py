@@ -413,6 +413,30 @@ def test_reclassify_runs_the_real_rules_over_the_store(store: Store) -> None:
     check_audit_matches_data(store)
 
 
+def test_reclassify_reads_every_column_the_rules_need(store: Store) -> None:
+    """reclassify reads only rule_columns(rules): the outcome must equal classifying the full records."""
+    from datetime import date
+
+    from estates.classification import DEFAULT_RULES, classify, load_rules
+    from estates.store import rule_columns
+
+    records = trafford_records().assign(utilisation_pct=[float(i % 7) * 15 for i in range(51)],
+                                        annual_running_cost=[1000.0 * (i % 5) for i in range(51)],
+                                        condition=["A", "B", "C", "D", None] * 10 + ["C"],
+                                        lease_end="2025-12-31")
+    store.upsert_buildings(records, actor="ingest", source="assets.csv")
+    rules = load_rules(DEFAULT_RULES)
+    columns = rule_columns(rules)
+    assert columns is not None
+    assert {"utilisation_pct", "annual_running_cost", "gia_m2", "extra"} <= set(columns)
+    full = classify(store.buildings(), rules, today=date(2025, 6, 1))
+    narrow = classify(store.buildings(columns=columns), rules, today=date(2025, 6, 1))
+    pd.testing.assert_frame_equal(full.drop(columns="explanation_detail"),
+                                  narrow.drop(columns="explanation_detail"))
+    assert full["explanation_detail"].tolist() == narrow["explanation_detail"].tolist()
+    assert full["rule_status"].nunique() >= 3
+
+
 def test_whole_and_filtered_reads_agree(store: Store) -> None:
     """Whole-table reads are columnar (GDAL/Arrow, COPY/Arrow); filtered ones go row by row: same frame."""
     _ingested(store)
