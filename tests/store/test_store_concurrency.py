@@ -43,7 +43,7 @@ def test_two_processes_editing_the_same_buildings_lose_nothing(store_url: str) -
     for actor, r in reports.items():
         assert len(r["saved"]) == EDITS
         assert len(r["saved"]) + len(r["refused"]) == r["attempts"]  # every attempt saved or refused, loudly
-        assert len(r["refused"]) >= EDITS // 10, f"{actor} saw too few conflicts to prove anything"
+        assert len(r["refused"]) >= EDITS // 20, f"{actor} saw too few conflicts to prove anything"
         for bid, expected, current, changed_by, message in r["refused"]:
             assert current > expected
             assert changed_by in ("alice", "bob")
