@@ -10,6 +10,7 @@ import getpass
 import re
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -63,14 +64,18 @@ def require_shell() -> None:
     Streamlit treats a ``pages/`` folder beside the entry script as an old-style multipage app until
     ``st.navigation`` has run once in the process. So if the first visitor after a restart opens ``/classify``
     directly, Streamlit runs ``pages/classify.py`` on its own — no sidebar, no store set-up — and stays in that
-    mode. Every page calls this first: in that case it switches the process to ``app.py``'s navigation and
-    reruns, which resolves the same URL through ``app.py``.
+    mode. Every page calls this first: in that case it switches the process to ``app.py``'s navigation and runs
+    ``app.py`` in place (which runs this page again, properly), then ends this bare run. Nothing is lost: no
+    rerun, so a button press in the same run still counts.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    if getattr(PagesManager, "uses_pages_directory", False):
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    if not getattr(PagesManager, "uses_pages_directory", False):
+        return
+    PagesManager.uses_pages_directory = False
+    shell = Path(__file__).resolve().parent.parent / "app.py"
+    exec(compile(shell.read_text("utf-8"), str(shell), "exec"), {"__name__": "__main__", "__file__": str(shell)})
+    st.stop()
 
 
 def md(text: object) -> str:
@@ -172,7 +177,7 @@ def render_sidebar(frame: pd.DataFrame, *, where: Place) -> Filters:
     filters = current_filters()
     shown = len(filter_buildings(frame, filters))
     sidebar.markdown(f"**{shown:,}** of {len(frame):,} buildings match")
-    sidebar.button("Clear filters", on_click=_clear_filters, disabled=not filters.active)
+    sidebar.button("Clear filters", key="filter_clear", on_click=_clear_filters, disabled=not filters.active)
     choices = configured_basemaps()
     if len(choices) > 1:
         sidebar.selectbox("Basemap", [b.name for b in choices], key="basemap")

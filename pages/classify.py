@@ -43,6 +43,7 @@ state.setdefault(SELECTED, [])
 
 
 def _say(kind: str, text: str) -> None:
+    """Queue a message for the next run; ``text`` is Markdown (escape register text with ``common.md``)."""
     state[MESSAGE] = (kind, text)
 
 
@@ -86,7 +87,7 @@ def _save_status() -> None:
         _say("error", "A reason is required: say why the status changes (it is kept in the audit trail).")
         return
     if len(ids) > 1 and not state.get("classify_confirm"):
-        _say("error", f"Tick the box to confirm changing {len(ids):,} buildings to {status!r}.")
+        _say("error", f"Tick the box to confirm changing {len(ids):,} buildings to '{status}'.")
         return
     expected = _expected(ids)
     try:
@@ -96,14 +97,14 @@ def _save_status() -> None:
         else:
             common.store().bulk_set_status(expected, status, reason=reason, actor=common.current_actor())
     except StaleVersionError as exc:
-        _say("conflict", str(exc))
+        _say("conflict", common.md(exc))
         return
     except (StoreError, ValueError, KeyError) as exc:
-        _say("error", f"Not saved: {exc}")
+        _say("error", f"Not saved: {common.md(exc)}")
         return
     state["classify_reason"] = ""
     state["classify_confirm"] = False
-    _say("success", f"Saved: {len(ids):,} building{'s' if len(ids) != 1 else ''} set to {status!r}.")
+    _say("success", f"Saved: {len(ids):,} building{'s' if len(ids) != 1 else ''} set to '{status}'.")
 
 
 def _undo(building_id: str) -> None:
@@ -111,11 +112,11 @@ def _undo(building_id: str) -> None:
         common.store().undo(building_id, actor=common.current_actor(),
                             expected_version=_expected([building_id])[building_id])
     except StaleVersionError as exc:
-        _say("conflict", str(exc))
+        _say("conflict", common.md(exc))
     except NothingToUndoError as exc:
-        _say("warning", str(exc))
+        _say("warning", common.md(exc))
     except (StoreError, ValueError, KeyError) as exc:
-        _say("error", f"Not undone: {exc}")
+        _say("error", f"Not undone: {common.md(exc)}")
     else:
         _say("success", "Undone: the building's latest change was reversed (the history keeps both).")
 
@@ -129,9 +130,9 @@ def _clear_override(building_id: str) -> None:
         common.store().clear_override(building_id, reason=reason, actor=common.current_actor(),
                                       expected_version=_expected([building_id])[building_id])
     except StaleVersionError as exc:
-        _say("conflict", str(exc))
+        _say("conflict", common.md(exc))
     except (StoreError, ValueError, KeyError) as exc:
-        _say("error", f"Not saved: {exc}")
+        _say("error", f"Not saved: {common.md(exc)}")
     else:
         state["classify_reason"] = ""
         _say("success", "Override removed: the rules decide this building's status again.")
@@ -151,10 +152,10 @@ def _save_position(building_id: str) -> None:
                                   expected_version=_expected([building_id])[building_id],
                                   tags=reposition_tags(lon, lat, place=place))
     except StaleVersionError as exc:
-        _say("conflict", str(exc))
+        _say("conflict", common.md(exc))
         return
     except (StoreError, ValueError, KeyError) as exc:
-        _say("error", f"Not saved: {exc}")
+        _say("error", f"Not saved: {common.md(exc)}")
         return
     state.pop(MOVE, None)
     state["classify_moving"] = False
@@ -174,9 +175,9 @@ message = state.pop(MESSAGE, None)
 if message is not None:
     kind, text = message
     if kind == "conflict":
-        notice.error(f"**Someone else changed this meanwhile — nothing was saved.** {common.md(text)}", icon="⚠️")
+        notice.error(f"**Someone else changed this meanwhile — nothing was saved.** {text}", icon="⚠️")
     else:
-        getattr(notice, kind)(common.md(text))
+        getattr(notice, kind)(text)
 
 visible_ids = set(shown["building_id"])
 selected = [i for i in state[SELECTED] if i in visible_ids]
@@ -223,7 +224,7 @@ with action_column:
     if scope_count > 1:
         st.checkbox(f"I confirm: change {scope_count:,} buildings to {state.get('classify_status')!r}",
                     key="classify_confirm")
-    st.button("Save status", type="primary", on_click=_save_status, disabled=scope_count == 0 or
+    st.button("Save status", key="classify_save", type="primary", on_click=_save_status, disabled=scope_count == 0 or
               not state.get("classify_status"))
 
 with detail_column:
@@ -247,8 +248,9 @@ with detail_column:
         st.markdown(f"**History** ({len(history):,} entries, {len(human):,} by people)")
         st.dataframe(rows, hide_index=True, width="stretch", height=220)
         buttons = st.columns(2)
-        buttons[0].button("Undo the latest change", on_click=_undo, args=(building_id,), disabled=not human)
-        buttons[1].button("Hand back to the rules", on_click=_clear_override, args=(building_id,),
+        buttons[0].button("Undo the latest change", key="classify_undo", on_click=_undo, args=(building_id,),
+                          disabled=not human)
+        buttons[1].button("Hand back to the rules", key="classify_clear", on_click=_clear_override, args=(building_id,),
                           disabled=record.get("status_source") != "override",
                           help="Removes the override (uses the reason above)")
         precision = record.get("geocode_precision")
@@ -262,4 +264,5 @@ with detail_column:
                 st.markdown(f"New position **{lat:.6f}, {lon:.6f}** — {common.md(tags.get('ward_name') or 'outside')}"
                             f", {common.md(tags.get('neighbourhood') or place.name + ' boundary: outside')}")
             st.text_input("Reason for the new position", key="classify_move_reason")
-            st.button("Save position", on_click=_save_position, args=(building_id,), disabled=not state.get(MOVE))
+            st.button("Save position", key="classify_save_position", on_click=_save_position, args=(building_id,),
+                      disabled=not state.get(MOVE))

@@ -117,8 +117,8 @@ table = st.data_editor(
                                                                required=True)})
 overrides = mapping_overrides(table, recognised)
 
-if st.button("Preview the load", disabled=not partner, help="Reads, checks, geocodes and tags the rows; "
-             "writes nothing"):
+if st.button("Preview the load", key="data_preview_button", disabled=not partner,
+             help="Reads, checks, geocodes and tags the rows; writes nothing"):
     with st.spinner("Checking, geocoding and tagging the rows…"):
         try:
             result = ingest_register(path, partner=partner, partner_type=partner_type, mapping=overrides or None,
@@ -146,7 +146,7 @@ st.dataframe(result.records[[c for c in ("building_id", "name", "postcode", "geo
              hide_index=True, width="stretch", height=260)
 confirm = st.checkbox(f"Write these {summary['rows']:,} rows for {common.md(partner)} to the store",
                       key="data_confirm")
-if st.button("Write to the store", type="primary", disabled=not confirm):
+if st.button("Write to the store", key="data_write", type="primary", disabled=not confirm):
     bar = st.progress(0.0, text="Saving")
     outcome = ingest_into_store(common.store(), result.records, actor=common.current_actor(),
                                 source=preview["file"],

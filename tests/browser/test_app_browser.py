@@ -207,3 +207,16 @@ def test_classifying_through_the_ui_reaches_the_store_and_the_map(page, app_url,
         page.wait_for_timeout(100)
     assert report.frame.evaluate(_COLOUR_JS, TOWN_HALL) == STATUS_COLOURS["core"]
     page.screenshot(path=ARTIFACTS_DIR / "app_classify_saved.png")
+
+
+def test_a_deep_link_as_first_visit_after_a_start_gets_the_whole_app(page, store_path, console_log):
+    # Streamlit runs pages/<name>.py bare when the first request of a process names it; the pages guard this.
+    with run_streamlit(APP, env={"ESTATES_DATABASE_URL": str(store_path)}) as url:
+        page.goto(url + "classify")
+        page.get_by_text("Classify buildings", exact=True).wait_for(timeout=60_000)
+        report = assert_map_rendered(page, "app_deep_link", console=console_log)
+
+        assert page.get_by_label("Search name, postcode or UPRN").count() == 1
+        assert page.get_by_role("link", name="North locality").count() == 1
+        assert page.get_by_role("link", name="common").count() == 0  # no bare pages-folder menu
+        assert _wait_markers(report.frame, _located(_estate(store_path))) > 900
