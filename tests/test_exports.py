@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 
 import geopandas as gpd
@@ -379,6 +380,19 @@ def test_cli_export_writes_and_refuses_to_overwrite(tmp_path, capsys, monkeypatc
     # Only the 0.19 and 0.41 ha pieces are under 0.5 ha (the 0.64–1.84 ha ones are not).
     assert sum(f["properties"]["is_sliver"] for f in data["features"]) == 2
     assert main(["export", "overlap", "--out", str(tmp_path / "x.docx")]) == 2
+
+
+def test_cli_reports_an_unreachable_store_in_one_line(tmp_path, capsys, monkeypatch):
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("ESTATES_DATABASE_URL", f"postgresql://nobody@127.0.0.1:{port}/estates")
+    assert main(["export", "overlap", "--out", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot read the store")
+    assert err.count("\n") == 1
+    assert "--no-store" in err
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.fixture(scope="module")

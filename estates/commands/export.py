@@ -53,7 +53,14 @@ def run(args: argparse.Namespace) -> int:
     exporter = export_overlap if args.what == "overlap" else export_buildings
     # Check the path and format before the (slower) estate is built.
     resolve_output(args.out, args.fmt, folder_ok=args.what == "overlap")
-    buildings = current_estate(place, use_store=not args.no_store)
+    buildings = current_estate(place, use_store=False)  # registers + rules (cached): their errors surface as they are
+    if not args.no_store:
+        try:
+            buildings = current_estate(place)
+        except Exception as exc:  # an unreachable or unreadable store is a setting the user can fix
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserError(f"cannot read the store ({reason}); check ESTATES_DATABASE_URL, or use --no-store for "
+                            "the rules' statuses") from None
     written = exporter(args.fmt, args.out, force=args.force, place=place, sliver_ha=args.sliver_ha,
                        buildings=buildings)
     for path in written:
