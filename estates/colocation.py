@@ -8,10 +8,10 @@ distance of it; a cluster counts when its buildings belong to at least two partn
 registers describing one building — the council as landlord and the school as occupier — are one site, already
 shared, not an opportunity). Hubs are chosen greedily: the building whose neighbourhood holds the most partners
 (then sites, then buildings, then the shortest total distance) becomes a hub, its buildings are taken, and the next
-hub is chosen among the rest. So every building is in at most one cluster and every member is within the distance
-of its hub. (Single-linkage clustering, "linked by any chain of 400 m steps", was tried and rejected: on the demo
-estate it chains the North neighbourhood's buildings into one cluster of 41 spanning several kilometres, which is
-no walk at all.)
+hub is chosen among the rest (ties go to the smaller building id, so the result does not depend on row order). So
+every building is in at most one cluster and every member is within the distance of its hub. (Single-linkage
+clustering, "linked by any chain of 400 m steps", was tried and rejected: on the demo estate it chains the North
+neighbourhood's buildings into one cluster of 41 spanning 1.6 km by 1.2 km, which is no five-minute walk.)
 
 **Surplus near key** (:func:`surplus_near_key`): each surplus building with a key building within the distance (not
 on the same site), the nearest one named.
@@ -143,13 +143,16 @@ def colocation_clusters(
     near = [target[starts[i]:starts[i + 1]] for i in range(len(frame))]
     taken = np.zeros(len(frame), dtype=bool)
 
-    def priority(i: int) -> tuple[int, int, int, int, float]:
-        """Min-heap key: qualifying hubs first, then most partners, sites, buildings, least total distance."""
+    ids = frame["building_id"].astype("str").to_numpy()
+
+    def priority(i: int) -> tuple[int, int, int, int, float, str]:
+        """Min-heap key: qualifying hubs first, then most partners, sites, buildings, least total distance, id
+        (so the result does not depend on row order)."""
         members = near[i][~taken[near[i]]]
         n_partners, n_sites = len(set(partners[members])), len(set(sites[members]))
         qualifies = n_partners >= min_partners and n_sites >= 2
         distance = float(np.hypot(east[members] - east[i], north[members] - north[i]).sum())
-        return (0 if qualifies else 1, -n_partners, -n_sites, -len(members), distance)
+        return (0 if qualifies else 1, -n_partners, -n_sites, -len(members), round(distance, 3), ids[i])
 
     # Lazy greedy: a hub's priority only worsens as buildings are taken, so a popped hub whose fresh priority
     # still beats the best stored one is the true best.

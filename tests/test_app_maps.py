@@ -1,0 +1,170 @@
+"""estates.maps for the app: offline, escaped, buildings per partner on a canvas, clicks mapped back, basemaps."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import folium
+import pandas as pd
+import pytest
+import streamlit_folium
+
+from estates._offline import external_asset_urls, offline_map
+from estates.colocation import colocation_clusters, surplus_near_key
+from estates.estate import current_estate
+from estates.maps import (
+    BASEMAP_ATTRIBUTION_ENV,
+    BASEMAP_URL_ENV,
+    NO_BASEMAP,
+    STATUS_COLOURS,
+    Basemap,
+    BuildingPoints,
+    building_layers,
+    buildings_at,
+    colocation_layers,
+    configured_basemaps,
+    estate_base_map,
+    estate_map,
+)
+
+HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def estate() -> pd.DataFrame:
+    return current_estate(use_store=False)
+
+
+def test_estate_map_renders_with_no_outside_asset_and_every_located_building(estate: pd.DataFrame) -> None:
+    html = estate_map(estate).get_root().render()
+
+    assert external_asset_urls(html) == []
+    assert "preferCanvas" in html
+    assert html.count("buildingId: r[3]") == estate["partner"].nunique()
+    ids = re.findall(r'"((?:[a-z0-9-]+):[^"]+)", "\\u003cb\\u003e', html)
+    assert len(ids) == int(estate["lat"].notna().sum())
+
+
+def test_register_text_is_escaped_in_tooltips_and_layer_names(estate: pd.DataFrame) -> None:
+    frame = estate.head(3).copy()
+    frame["name"] = HOSTILE
+    frame["partner"] = "Evil <b>Partner</b>"
+
+    html = estate_map(frame).get_root().render()
+
+    assert "<script>alert" not in html
+    assert "<img src=x" not in html
+    assert "Evil <b>Partner</b>" not in html
+    assert "Evil \\u0026lt;b\\u0026gt;Partner" in html  # escaped, then JSON-encoded for the page
+
+
+def test_one_layer_per_partner_with_counts_and_a_selection_ring(estate: pd.DataFrame) -> None:
+    chosen = estate["building_id"].iloc[0]
+
+    groups = building_layers(estate, selected=[chosen])
+
+    names = [g.layer_name for g in groups]
+    assert names[-1] == "Selected (1)"
+    partners = sorted(estate.loc[estate["lat"].notna(), "partner"].unique())
+    assert len(names) == len(partners) + 1
+    counts = sum(int(re.search(r"\((\d[\d,]*)\)$", n).group(1).replace(",", "")) for n in names[:-1])
+    assert counts == int(estate["lat"].notna().sum())
+    points = [c for g in groups[:-1] for c in g._children.values() if isinstance(c, BuildingPoints)]
+    assert sum(p.count for p in points) == counts
+
+
+def test_building_colours_follow_status(estate: pd.DataFrame) -> None:
+    points = BuildingPoints(estate)
+
+    colours = {row[3]: points.colours[row[2]] for row in points.rows}
+    for row in estate[estate["lat"].notna()].head(50).itertuples():
+        assert colours[row.building_id] == STATUS_COLOURS[row.status]
+
+
+def test_a_click_is_mapped_back_to_every_building_at_that_point(estate: pd.DataFrame) -> None:
+    points = BuildingPoints(estate)
+    lat, lon = points.rows[0][0], points.rows[0][1]
+
+    here = buildings_at(estate, lat, lon)
+
+    assert points.rows[0][3] in set(here["building_id"])
+    assert buildings_at(estate, 0.0, 0.0).empty
+    # Practices in one health centre share a point: a click there offers all of them.
+    shared = estate.groupby(["lat", "lon"]).size().sort_values()
+    (lat2, lon2), count = shared.index[-1], int(shared.iloc[-1])
+    assert count > 3
+    assert len(buildings_at(estate, round(lat2, 6), round(lon2, 6))) == count
+
+
+def test_marker_radius_stays_small_enough_for_clicks(estate: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="1–10 px"):
+        BuildingPoints(estate, radius=12)
+
+
+def test_base_map_has_every_boundary_layer_and_legends_and_no_colormap() -> None:
+    m = offline_map(estate_base_map(show=("neighbourhoods", "imd")))
+    html = m.get_root().render()
+
+    layers = {c.layer_name: c.show for c in m._children.values() if isinstance(c, folium.GeoJson)}
+    assert layers == {"Deprivation (IMD 2019 by LSOA)": True, "Wards": False, "PCN footprints": False,
+                      "Neighbourhoods": True}
+    assert "IMD 2019 decile" in html
+    assert "Building status" in html
+    assert "fitBounds" in html
+    assert "Crown copyright" in html
+
+
+def test_focus_zooms_to_a_neighbourhood_and_rejects_unknown_ones() -> None:
+    html = estate_base_map(focus="North").get_root().render()
+
+    assert "fitBounds" in html
+    with pytest.raises(ValueError, match="Atlantis"):
+        estate_base_map(focus="Atlantis")
+
+
+def test_no_basemap_by_default_and_a_configured_tile_server_with_its_credit() -> None:
+    assert configured_basemaps({}) == (NO_BASEMAP,)
+    env = {BASEMAP_URL_ENV: "https://tiles.internal.example/{z}/{x}/{y}.png",
+           BASEMAP_ATTRIBUTION_ENV: "© OpenStreetMap contributors"}
+    choices = configured_basemaps(env)
+
+    assert choices[0] is NO_BASEMAP
+    assert choices[1] == Basemap("Tiles: tiles.internal.example", env[BASEMAP_URL_ENV], env[BASEMAP_ATTRIBUTION_ENV])
+    html = estate_base_map(basemap=choices[1]).get_root().render()
+    assert "tiles.internal.example/{z}/{x}/{y}.png" in html
+    assert "OpenStreetMap contributors" in html
+    assert "Crown copyright" in html
+    with pytest.raises(ValueError, match="ATTRIBUTION"):
+        configured_basemaps({BASEMAP_URL_ENV: env[BASEMAP_URL_ENV]})
+    with pytest.raises(ValueError, match="template"):
+        configured_basemaps({BASEMAP_URL_ENV: "tiles.example/x.png", BASEMAP_ATTRIBUTION_ENV: "x"})
+
+
+def test_colocation_layers(estate: pd.DataFrame) -> None:
+    clusters, _ = colocation_clusters(estate)
+    pairs = surplus_near_key(estate)
+
+    groups = colocation_layers(clusters, pairs)
+
+    assert [g.layer_name for g in groups] == [f"Co-location opportunities ({len(clusters)})",
+                                              f"Surplus near key ({len(pairs)})"]
+    html = estate_map(estate.head(5), extra_layers=groups).get_root().render()
+    assert html.count("L.circle(") == len(clusters)
+    assert html.count("L.polyline(") == len(pairs)
+
+
+def test_st_folium_gets_inline_assets_for_the_base_and_the_building_layers(
+    estate: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: dict[str, Any] = {}
+    monkeypatch.setattr(streamlit_folium, "_component_func", lambda **kwargs: sent.update(kwargs))
+
+    layers = [offline_map(g) for g in building_layers(estate)]
+    streamlit_folium.st_folium(offline_map(estate_base_map()), feature_group_to_add=layers,
+                               layer_control=folium.LayerControl(), returned_objects=["last_object_clicked"])
+
+    assert sent["js_links"]
+    assert all(link.startswith("data:") for link in sent["js_links"] + sent["css_links"])
+    assert sent["feature_group"].count("buildingId: r[3]") == len(layers)
+    assert sent["returned_objects"] == ["last_object_clicked"]
