@@ -363,8 +363,8 @@ def clean_value(v: object, ctype: ColType, column: str) -> Any:
 
 def clean_column(values: pd.Series, ctype: ColType, column: str) -> list[Any]:
     """Vectorised :func:`clean_value` for a whole column (fast paths for the common dtypes)."""
-    if ctype == "text" and pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
-        return [x if isinstance(x, str) else None for x in values.tolist()]
+    if ctype == "text":  # str values pass as they are; only the rest go through clean_value
+        return [x if type(x) is str else clean_value(x, "text", column) for x in values.tolist()]
     if ctype == "real" and pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
         return [None if x != x else float(x) for x in values.astype("float64").tolist()]
     return [clean_value(x, ctype, column) for x in values.tolist()]
@@ -944,8 +944,9 @@ class SqlStore(Store):
         details = results["explanation_detail"].tolist() if "explanation_detail" in results else [None] * n_rows
         # The explanation text stands for its detail (both are the same outcome): a result whose status, rule id
         # and text are unchanged is left alone without serialising its detail. Without a text, the detail counts.
-        digests = [_digest(t) if t is not None else _digest(dump_json(d)) for t, d in zip(texts, details,
-                                                                                              strict=True)]
+        seen: dict[str, str | None] = {}  # explanations repeat a lot: fingerprint each distinct text once
+        digests = [(seen[t] if t in seen else seen.setdefault(t, _digest(t))) if t is not None
+                   else _digest(dump_json(d)) for t, d in zip(texts, details, strict=True)]
         at, change_id = now_utc(), uuid.uuid4().hex
         p_at = self._param("timestamp", at)
         with self._tx(write=True) as cur:
