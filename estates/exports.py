@@ -37,7 +37,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from estates._geometry import clean_polygons
+from geo.geometry import clean_polygons
 from geo.place import Place, load_place
 from geo.projection import BNG, WGS84
 

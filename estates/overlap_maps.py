@@ -20,7 +20,6 @@ import pandas as pd
 from branca.element import MacroElement
 from folium.template import Template
 
-from estates._geometry import clean_polygons
 from estates._offline import offline_map
 from estates._overlap_style import (
     NEIGHBOURHOOD_LINE,
@@ -33,6 +32,7 @@ from estates.maps import attribution_text, base_map
 from estates.overlap import locate_in_pieces, pieces_with_estate
 from estates.schema import STATUSES
 from geo import boundaries
+from geo.geometry import clean_polygons
 from geo.place import Place, load_place
 from geo.projection import BNG
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from geo import boundaries
 from geo.place import Place, load_place
@@ -79,7 +80,9 @@ def overlap_pieces(place: Place | None = None, *, sliver_ha: float = DEFAULT_SLI
     columns = ["neighbourhood", "pcn_code", "pcn_name", "area_ha", "share_of_neighbourhood_area",
                "share_of_pcn_area", "population", "share_of_neighbourhood_population", "share_of_pcn_population",
                "is_sliver", "geometry"]
-    return pieces[columns].sort_values(["neighbourhood", "pcn_code"], ignore_index=True).to_crs(WGS84)
+    pieces = pieces[columns].sort_values(["neighbourhood", "pcn_code"], ignore_index=True).to_crs(WGS84)
+    # Reprojecting hair-thin parts left by the overlay makes rings touch themselves; repair (areas are from BNG).
+    return pieces.set_geometry(shapely.make_valid(pieces.geometry.values, method="structure"))
 
 
 def overlap_matrix(pieces: pd.DataFrame, value: str, *, include_slivers: bool = True) -> pd.DataFrame:

@@ -1,10 +1,10 @@
-"""Polygon clean-up before writing or drawing layers (private).
+"""Polygon clean-up before writing or drawing layers.
 
-Overlaying full-resolution wards with fitted LSOAs and PCN footprints leaves self-intersections and hair-thin parts
-(``geo.overlap`` keeps them so areas add back exactly). Written at GeoJSON's 7 decimals (~1 cm) such parts collapse
-into zero-area rings, which QGIS flags and RFC 7946 readers may reject. :func:`clean_polygons` repairs the
-structure, snaps to that grid and drops collapsed parts; the areas it changes are a few m² at most, and the
-``area_ha`` columns (computed before, in BNG) are left as they are.
+Overlaying full-resolution wards with fitted LSOAs and PCN footprints leaves hair-thin parts (``geo.overlap``
+repairs the structure but keeps every part so areas add back exactly). Written at GeoJSON's 7 decimals (~1 cm)
+such parts collapse into zero-area rings, which QGIS flags and RFC 7946 readers may reject.
+:func:`clean_polygons` repairs the structure, snaps to that grid and drops collapsed parts; the areas it changes
+are a few m² at most, and the ``area_ha`` columns (computed before, in BNG) are left as they are.
 """
 
 from __future__ import annotations
