@@ -13,7 +13,7 @@ import json
 import math
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ __all__ = [
     "MATCH_ACTOR",
     "RULES_ACTOR",
     "DetailSection",
+    "LiveEstate",
     "SeedReport",
     "attention_rows",
     "building_details",
@@ -185,27 +186,92 @@ def seed_store(
                       errors=list(pipeline.errors))
 
 
-def load_estate(store: Store) -> pd.DataFrame:
+def load_estate(store: Store, *, ids: Iterable[str] | None = None) -> pd.DataFrame:
     """The estate as the store holds it now: one row per building, with its effective status.
 
     Parameters
     ----------
     store
         An open store.
+    ids
+        Only these buildings (default: all).
 
     Returns
     -------
     pandas.DataFrame
         The store's building columns (record, geocode, tags, provenance, ``site_id``, ``version``,
-        ``position_source``, ``rule_status``/``rule_id``/``rule_explanation``/``rule_detail``, ``override_*``),
-        ``status`` (the status that counts: override, else rule) and ``status_source`` (``override`` / ``rule``),
-        without the geometry column (``lon``/``lat`` hold the position).
+        ``position_source``, ``rule_status``/``rule_id``, ``override_*``), ``status`` (the status that counts:
+        override, else rule) and ``status_source`` (``override`` / ``rule``), without the geometry column
+        (``lon``/``lat`` hold the position), sorted by ``building_id``. The rules' long explanations are left out:
+        :func:`building_record` has them for one building.
     """
-    frame = pd.DataFrame(store.buildings().drop(columns="geometry"))
+    frame = pd.DataFrame(store.buildings(ids=None if ids is None else list(ids)).drop(columns="geometry"))
     frame["status"] = frame["effective_status"]
     if "historic" in frame:
         frame["historic"] = frame["historic"].astype("boolean").fillna(False).astype(bool)
-    return frame.reset_index(drop=True)
+    return frame.sort_values("building_id", kind="stable", ignore_index=True)
+
+
+class LiveEstate:
+    """The estate of a store, kept in step cheaply: after a save only the buildings that changed are read again.
+
+    Each :meth:`snapshot` asks the store for the audit rows written since the last one (usually none) and re-reads
+    just the buildings they name, so a person's save shows at once without re-reading the whole estate — which
+    matters at 50,000 buildings. Safe to share between threads (one per store per process, e.g. in
+    ``st.cache_resource``).
+
+    Parameters
+    ----------
+    store
+        An open store.
+    full_reload_share
+        Re-read everything instead when more than this share of the estate changed (e.g. a rule run).
+
+    Notes
+    -----
+    Site matching is not audited (it is a machine suggestion): after a register is loaded and sites matched again,
+    call :meth:`reload`.
+    """
+
+    def __init__(self, store: Store, *, full_reload_share: float = 0.2) -> None:
+        self._store = store
+        self._share = full_reload_share
+        self._lock = threading.Lock()
+        self._frame: pd.DataFrame | None = None
+        self._revision = 0
+
+    def reload(self) -> None:
+        """Forget the cached estate: the next :meth:`snapshot` reads all of it."""
+        with self._lock:
+            self._frame = None
+
+    def snapshot(self) -> tuple[int, pd.DataFrame]:
+        """The store's revision and its estate now (treat the frame as read-only: it is shared).
+
+        Returns
+        -------
+        tuple
+            ``(revision, frame)``: the id of the latest audit row seen, and :func:`load_estate` output.
+        """
+        with self._lock:
+            if self._frame is None:
+                audit = self._store.audit_log(since_id=0)
+                revision = int(audit["id"].max()) if len(audit) else 0
+                self._frame, self._revision = load_estate(self._store), revision
+                return self._revision, self._frame
+            newer = self._store.audit_log(since_id=self._revision)
+            if not len(newer):
+                return self._revision, self._frame
+            changed = newer["building_id"].dropna().astype("str").unique()
+            if len(changed) > self._share * max(len(self._frame), 1):
+                self._frame = load_estate(self._store)
+            else:
+                fresh = load_estate(self._store, ids=changed)
+                kept = self._frame[~self._frame["building_id"].isin(changed)]
+                self._frame = pd.concat([kept, fresh], ignore_index=True).sort_values(
+                    "building_id", kind="stable", ignore_index=True)
+            self._revision = int(newer["id"].max())
+            return self._revision, self._frame
 
 
 def building_record(store: Store, building_id: str) -> dict[str, Any]:

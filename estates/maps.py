@@ -41,7 +41,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
+from folium.elements import ElementAddToElement
+from folium.map import Layer
 from folium.template import Template
 
 from estates._offline import offline_map
@@ -57,6 +59,7 @@ __all__ = [
     "NO_BASEMAP",
     "STATUS_COLOURS",
     "Basemap",
+    "BoundaryLayer",
     "BuildingPoints",
     "Legend",
     "attribution_text",
@@ -67,6 +70,7 @@ __all__ = [
     "colocation_layers",
     "configured_basemaps",
     "estate_base_map",
+    "escape_text",
     "estate_map",
     "imd_legend_html",
     "status_legend_html",
@@ -97,7 +101,47 @@ _COORD_DECIMALS = 6  # ~0.1 m: enough to give a click back its building
 _DISPLAY_TOLERANCE_M = 8.0
 
 
-class _Attribution(MacroElement):
+def escape_text(value: object) -> str:
+    """Text from a register or a user, made safe for a map: HTML-escaped, and braces as entities.
+
+    Braces matter as much as angle brackets here: branca renders each folium element's script and then compiles
+    the result as a Jinja template, so ``{{ … }}`` in a building name would be *run on the server* while the map
+    is rendered. As HTML entities they display as braces and mean nothing to Jinja.
+    """
+    return html.escape("" if value is None else str(value)).replace("{", "&#123;").replace("}", "&#125;")
+
+
+class _Verbatim(Element):
+    """Rendered text added to a figure as it is (branca would compile it again as a Jinja template)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self._text
+
+
+class _VerbatimMacroElement(MacroElement):
+    """A ``MacroElement`` whose rendered header/html/script reach the page verbatim.
+
+    branca's ``MacroElement.render`` wraps each rendered macro in ``Element(text)``, which compiles the text as a
+    Jinja template: slow for large data (the boundary GeoJSON), and dangerous for text from registers (template
+    injection). The elements of this module render through here instead.
+    """
+
+    def render(self, **kwargs: Any) -> None:
+        figure = self.get_root()
+        macros = self._template.module.__dict__
+        for part in ("header", "html", "script"):
+            macro = macros.get(part)
+            if macro is not None:
+                getattr(figure, part).add_child(_Verbatim(macro(self, kwargs)), name=self.get_name())
+        for child in self._children.values():
+            child.render(**kwargs)
+
+
+class _Attribution(_VerbatimMacroElement):
     """Add a line to the map's attribution control (bottom-right corner).
 
     Needed when there is no tile layer: Leaflet only shows the ``attr`` of layers,
@@ -160,7 +204,7 @@ def base_map(
     """
     if not attribution.strip():
         raise ValueError("attribution must not be blank: every map credits its data")
-    escaped = html.escape(attribution)
+    escaped = escape_text(attribution)
     m = folium.Map(location=list(location), zoom_start=zoom_start, tiles=None, prefer_canvas=prefer_canvas)
     # Leaflet takes the map's zoom range from its tile layers; with no basemap
     # there is none, and MarkerCluster then throws "Map has no maxZoom specified".
@@ -268,7 +312,7 @@ def configured_basemaps(environ: Mapping[str, str] | None = None) -> tuple[Basem
 # ------------------------------------------------------------------------------------------------ legends
 
 
-class Legend(MacroElement):
+class Legend(_VerbatimMacroElement):
     """A Leaflet control holding fixed HTML, e.g. a legend; optionally shown only while a layer is on the map.
 
     Parameters
@@ -320,6 +364,12 @@ _MAP_CSS = """<style>
 .estates-legend { margin-top: 6px !important; }
 </style>"""
 
+class _MapStyle(Element):
+    """The stylesheet above, as an element whose template is compiled once (not per map)."""
+
+    _template = Template(_MAP_CSS)
+
+
 _LEGEND_BOX = ("background:rgba(255,255,255,0.92);padding:6px 9px;border-radius:4px;font:12px/1.4 sans-serif;"
                "box-shadow:0 1px 4px rgba(0,0,0,0.3)")
 
@@ -366,32 +416,114 @@ def _for_display(frame: gpd.GeoDataFrame, columns: Sequence[str]) -> dict[str, A
             if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
                 props[column] = ""
             elif isinstance(value, str):
-                props[column] = html.escape(value)
+                props[column] = escape_text(value)
             else:
                 props[column] = value
         features.append({"type": "Feature", "geometry": shapely.geometry.mapping(geometry), "properties": props})
     return {"type": "FeatureCollection", "features": features}
 
 
+_BOUNDARY_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
+    # layer → (what it is, property columns kept for tooltips and styling)
+    "neighbourhoods": ("neighbourhoods", ("neighbourhood", "wards")),
+    "wards": ("wards", ("ward_name", "ward_code", "neighbourhood")),
+    "pcn": ("PCN footprints", ("pcn_name", "pcn_code")),
+    "lsoas": ("LSOAs", ("lsoa_name", "lsoa_code", "imd_decile", "imd_rank", "population")),
+}
+
+
 @lru_cache(maxsize=16)
-def _boundary_geojson(place: Place, layer: str) -> str:
-    """One boundary layer as display GeoJSON text (cached per place; parse a copy per map)."""
+def _boundary_geojson(place: Place, layer: str) -> tuple[str, tuple[tuple[float, float], tuple[float, float]]]:
+    """One boundary layer as display GeoJSON text, safe inside ``<script>``, and its bounds (cached per place)."""
     if layer == "neighbourhoods":
         frame = boundaries.neighbourhoods(place, generalised=True)
-        columns = ["neighbourhood", "wards"]
     elif layer == "wards":
         frame = boundaries.wards(place, generalised=True)
-        columns = ["ward_name", "ward_code", "neighbourhood"]
     elif layer == "pcn":
         frame = boundaries.pcn_footprints(place)
-        columns = ["pcn_name", "pcn_code"]
     elif layer == "lsoas":
         frame = boundaries.lsoas(place)
         frame = frame.assign(population=frame["population_2024"])
-        columns = ["lsoa_name", "lsoa_code", "imd_decile", "imd_rank", "population"]
     else:
         raise ValueError(f"unknown boundary layer {layer!r}")
-    return json.dumps(_for_display(frame, columns))
+    text = json.dumps(_for_display(frame, _BOUNDARY_SOURCES[layer][1]), separators=(",", ":"))
+    west, south, east, north = (float(v) for v in frame.total_bounds)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e"), ((south, west), (north, east))
+
+
+class BoundaryLayer(Layer):
+    """A boundary layer of the place (GeoJSON), styled and labelled in the browser, cheap to render again.
+
+    The GeoJSON text is built once per place and pasted into the page as it is, and the style, hover highlight
+    and tooltip are small JavaScript functions: re-rendering the map on every Streamlit run costs almost nothing
+    (folium's ``GeoJson`` would restyle every feature in Python and walk every vertex for the bounds each time).
+    Property values are HTML-escaped text.
+
+    Parameters
+    ----------
+    place
+        The place.
+    layer
+        ``neighbourhoods``, ``wards``, ``pcn`` or ``lsoas``.
+    name
+        Name in the layer control.
+    style
+        A JavaScript function ``feature -> Leaflet path style``.
+    tooltip
+        ``(property, label)`` pairs shown on hover (label ``""``: the value alone).
+    show
+        Shown when the map opens.
+    highlight
+        Outline a feature under the mouse.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJson({{ this.data }}, {
+            style: {{ this.style }},
+            onEachFeature: function (feature, layer) {
+                {%- if this.highlight %}
+                layer.on({
+                    mouseover: function (e) { e.target.setStyle({weight: 2.5, color: '#222222'}); },
+                    mouseout: function (e) { {{ this.get_name() }}.resetStyle(e.target); }
+                });
+                {%- endif %}
+            }
+        });
+        {{ this.get_name() }}.bindTooltip(function (layer) {
+            var p = layer.feature.properties, fields = {{ this.tooltip|tojson }}, out = [];
+            for (var i = 0; i < fields.length; i++) {
+                var v = p[fields[i][0]];
+                if (v === '' || v === null || v === undefined) continue;
+                if (typeof v === 'number') v = v.toLocaleString('en-GB');
+                out.push(fields[i][1] ? fields[i][1] + ': <b>' + v + '</b>' : '<b>' + v + '</b>');
+            }
+            return out.join('<br>');
+        }, {sticky: true});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, place: Place, layer: str, *, name: str, style: str,
+                 tooltip: Sequence[tuple[str, str]], show: bool = False, highlight: bool = False) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "BoundaryLayer"
+        self.data, self._bounds = _boundary_geojson(place, layer)
+        self.style = style
+        self.tooltip = [list(t) for t in tooltip]
+        self.highlight = highlight
+
+    def _get_self_bounds(self) -> list[list[float]]:
+        return [list(self._bounds[0]), list(self._bounds[1])]
+
+    def render(self, **kwargs: Any) -> None:
+        """As ``folium.map.Layer.render`` (added to the map when shown), but verbatim (``_VerbatimMacroElement``)."""
+        if self.show:
+            self.add_child(ElementAddToElement(element_name=self.get_name(),
+                                               element_parent_name=self._parent.get_name()),
+                           name=self.get_name() + "_add")
+        _VerbatimMacroElement.render(self, **kwargs)
 
 
 def _layer_title(place: Place) -> str:
@@ -404,42 +536,32 @@ def _add_boundaries(m: folium.Map, place: Place, *, show: Iterable[str], focus: 
     unknown = shown - {"neighbourhoods", "pcn", "wards", "imd"}
     if unknown:
         raise ValueError(f"unknown boundary layers {sorted(unknown)}: use neighbourhoods, pcn, wards, imd")
-    layers: dict[str, Any] = {}
-
-    imd = folium.GeoJson(
-        json.loads(_boundary_geojson(place, "lsoas")),
-        name="Deprivation (IMD 2019 by LSOA)",
-        show="imd" in shown,
-        style_function=lambda f: {"color": "#ffffff", "weight": 0.5, "fillOpacity": 0.62,
-                                  "fillColor": IMD_COLOURS.get(int(f["properties"]["imd_decile"] or 0), "#cccccc")},
-        highlight_function=lambda _f: {"weight": 2, "color": "#333333"},
-        tooltip=folium.GeoJsonTooltip(fields=["lsoa_name", "imd_decile", "imd_rank", "population"],
-                                      aliases=["LSOA", "IMD decile", "IMD rank (1 = most deprived)",
-                                               "Residents (mid-2024)"]),
-    )
-    imd.add_to(m)
-    layers["imd"] = imd
-
-    def hood_style(feature: dict[str, Any]) -> dict[str, Any]:
-        focused = focus is not None and feature["properties"]["neighbourhood"] == html.escape(focus)
-        return {"color": "#0b3954" if focused else "#1f5f8b", "weight": 4 if focused else 2,
-                "fillOpacity": 0.0 if focus is not None else 0.04, "fill": focus is None}
-
-    for key, title, label, colour, style in (
-        ("wards", "Wards", ["ward_name", "neighbourhood"], "#555555", None),
-        ("pcn", "PCN footprints", ["pcn_name"], "#b5651d", None),
-        ("neighbourhoods", _layer_title(place), ["neighbourhood"], "#1f5f8b", hood_style),
-    ):
-        layer = folium.GeoJson(
-            json.loads(_boundary_geojson(place, key)),
-            name=title,
-            show=key in shown,
-            style_function=style or (lambda _f, colour=colour: {"color": colour, "weight": 2, "fill": False,
-                                                                "dashArray": "5 4" if colour != "#1f5f8b" else None}),
-            tooltip=folium.GeoJsonTooltip(fields=label, labels=False, sticky=True),
-        )
+    imd_fill = json.dumps({str(k): v for k, v in IMD_COLOURS.items()})
+    focus_js = json.dumps(escape_text(focus)) if focus is not None else "null"
+    layers: dict[str, Any] = {
+        "imd": BoundaryLayer(
+            place, "lsoas", name="Deprivation (IMD 2019 by LSOA)", show="imd" in shown, highlight=True,
+            style=f"function (f) {{ return {{color: '#ffffff', weight: 0.5, fillOpacity: 0.62, "
+                  f"fillColor: ({imd_fill})[f.properties.imd_decile] || '#cccccc'}}; }}",
+            tooltip=[("lsoa_name", "LSOA"), ("imd_decile", "IMD decile"),
+                     ("imd_rank", "IMD rank (1 = most deprived)"), ("population", "Residents (mid-2024)")]),
+        "wards": BoundaryLayer(
+            place, "wards", name="Wards", show="wards" in shown,
+            style="function (f) { return {color: '#555555', weight: 2, fill: false, dashArray: '5 4'}; }",
+            tooltip=[("ward_name", ""), ("neighbourhood", _layer_title(place)[:-1])]),
+        "pcn": BoundaryLayer(
+            place, "pcn", name="PCN footprints", show="pcn" in shown,
+            style="function (f) { return {color: '#b5651d', weight: 2, fill: false, dashArray: '5 4'}; }",
+            tooltip=[("pcn_name", "")]),
+        "neighbourhoods": BoundaryLayer(
+            place, "neighbourhoods", name=_layer_title(place), show="neighbourhoods" in shown,
+            style=f"function (f) {{ var focus = {focus_js}, on = focus !== null && "
+                  "f.properties.neighbourhood === focus; return {color: on ? '#0b3954' : '#1f5f8b', "
+                  "weight: on ? 4 : 2, fill: focus === null, fillOpacity: 0.04}; }",
+            tooltip=[("neighbourhood", "")]),
+    }
+    for layer in layers.values():
         layer.add_to(m)
-        layers[key] = layer
     return layers
 
 
@@ -477,7 +599,11 @@ def estate_base_map(
     m = base_map(location=place.centre, zoom_start=place.zoom, tiles=basemap.url, attribution=credit,
                  prefer_canvas=True)
     m.options["zoom_snap"] = 0.25  # fit the place or neighbourhood snugly
-    m.get_root().header.add_child(folium.Element(_MAP_CSS), name="estates_css")
+    # Leaflet alone: these maps use no popups (folium's need jQuery), Bootstrap or icon fonts. Leaving those out
+    # makes every map (and every st_folium rerun) about 1.3 MB lighter, once inlined by offline_map.
+    m.default_js = [(name, url) for name, url in m.default_js if name == "leaflet"]
+    m.default_css = [(name, url) for name, url in m.default_css if name == "leaflet_css"]
+    m.get_root().header.add_child(_MapStyle(), name="estates_css")
     layers = _add_boundaries(m, place, show=show, focus=focus)
     Legend(status_legend_html(), position="topleft").add_to(m)
     Legend(imd_legend_html(), position="bottomleft", layer=layers["imd"]).add_to(m)
@@ -502,21 +628,13 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _tooltip(row: Mapping[str, object]) -> str:
-    name = _text(row.get("name")) or "(no name)"
-    status = _text(row.get("status")) or "not classified"
-    override = " (set by hand)" if _text(row.get("status_source")) == "override" else ""
-    return (f"<b>{html.escape(name)}</b><br>{html.escape(_text(row.get('partner')))}<br>"
-            f"<span style='color:{STATUS_COLOURS.get(status, '#555')}'>&#9679;</span> {html.escape(status)}"
-            f"{override}")
-
-
-class BuildingPoints(MacroElement):
+class BuildingPoints(_VerbatimMacroElement):
     """Buildings as canvas circle markers of a feature group, coloured by status, built in the browser.
 
-    One compact array (lat, lon, status, id, tooltip) instead of one folium object per building: the page stays
-    small and Leaflet draws tens of thousands of points at once. Each marker carries ``buildingId`` in its
-    options (tests and benchmarks count markers by it); the group shows each marker's tooltip on hover.
+    One compact array (lat, lon, status, id, name, partner, set-by-hand) instead of one folium object per
+    building: the page stays small and Leaflet draws tens of thousands of points at once. Tooltips are assembled
+    on hover from escaped text. Each marker carries ``buildingId`` in its options (tests and benchmarks count
+    markers by it).
 
     Parameters
     ----------
@@ -532,16 +650,23 @@ class BuildingPoints(MacroElement):
         {% macro script(this, kwargs) %}
         (function (group) {
             var colours = {{ this.colours|tojson }};
+            var statuses = {{ this.statuses|tojson }};
+            var partners = {{ this.partners|tojson }};
             var rows = {{ this.rows|tojson }};
             var renderer = window.estatesCanvas || (window.estatesCanvas = L.canvas({padding: 0.3, tolerance: 3}));
             for (var i = 0; i < rows.length; i++) {
                 var r = rows[i];
                 group.addLayer(L.circleMarker([r[0], r[1]], {
                     renderer: renderer, radius: {{ this.radius }}, weight: 1, color: '#ffffff', opacity: 0.95,
-                    fillColor: colours[r[2]], fillOpacity: 0.92, buildingId: r[3], tip: r[4]
+                    fillColor: colours[r[2]], fillOpacity: 0.92, buildingId: r[3], row: r
                 }));
             }
-            group.bindTooltip(function (layer) { return layer.options.tip; }, {direction: 'top', offset: [0, -6]});
+            // Text is HTML-escaped in Python; only markup of our own is added here.
+            group.bindTooltip(function (layer) {
+                var r = layer.options.row;
+                return '<b>' + (r[4] || '(no name)') + '</b><br>' + partners[r[5]] + '<br><span style="color:'
+                    + colours[r[2]] + '">&#9679;</span> ' + statuses[r[2]] + (r[6] ? ' (set by hand)' : '');
+            }, {direction: 'top', offset: [0, -6]});
         })({{ this._parent.get_name() }});
         {% endmacro %}
         """
@@ -553,19 +678,25 @@ class BuildingPoints(MacroElement):
             raise ValueError("radius must be 1–10 px (larger circles report the click position, not theirs)")
         self._name = "BuildingPoints"
         self.radius = int(radius)
-        palette = [*STATUSES, ""]
+        self.statuses = [*STATUSES, "not classified"]
         self.colours = [*(STATUS_COLOURS[s] for s in STATUSES), "#bbbbbb"]
         located = buildings[buildings["lat"].notna() & buildings["lon"].notna()]
-        lat = np.round(located["lat"].to_numpy(dtype=float), _COORD_DECIMALS)
-        lon = np.round(located["lon"].to_numpy(dtype=float), _COORD_DECIMALS)
-        status = located["status"].astype("str").fillna("").tolist() if "status" in located else [""] * len(located)
-        index = {s: i for i, s in enumerate(palette)}
-        codes = [index.get(s, len(palette) - 1) for s in status]
-        tips = [_tooltip(row) for row in located[[c for c in ("name", "partner", "status", "status_source")
-                                                  if c in located]].to_dict("records")]
-        self.rows = [[float(a), float(b), c, str(i), t] for a, b, c, i, t in
-                     zip(lat, lon, codes, located["building_id"].astype("str"), tips, strict=True)]
-        self.count = len(self.rows)
+        n = len(located)
+        lat = np.round(located["lat"].to_numpy(dtype=float), _COORD_DECIMALS).tolist()
+        lon = np.round(located["lon"].to_numpy(dtype=float), _COORD_DECIMALS).tolist()
+        index = {s: i for i, s in enumerate(STATUSES)}
+        status = located["status"].astype("str").tolist() if "status" in located else [None] * n
+        codes = [index.get(s, len(STATUSES)) for s in status]
+        names = [escape_text(_text(v)) for v in located["name"]] if "name" in located else [""] * n
+        partner = located["partner"].astype("str").fillna("") if "partner" in located else pd.Series([""] * n)
+        partner_codes, partner_names = pd.factorize(partner)
+        self.partners = [escape_text(p) for p in partner_names]
+        by_hand = (located["status_source"].astype("str") == "override").tolist() if "status_source" in located \
+            else [False] * n
+        self.rows = [[a, b, c, i, nm, int(p), int(h)] for a, b, c, i, nm, p, h in
+                     zip(lat, lon, codes, located["building_id"].astype("str"), names, partner_codes, by_hand,
+                         strict=True)]
+        self.count = n
 
 
 def building_layers(
@@ -599,7 +730,7 @@ def building_layers(
     keys = located[by].astype("str").fillna("(none)") if len(located) else pd.Series([], dtype="str")
     for value in sorted(keys.unique()):
         part = located[(keys == value).to_numpy()]
-        group = folium.FeatureGroup(name=html.escape(f"{value} ({len(part):,})"), show=True)
+        group = folium.FeatureGroup(name=escape_text(f"{value} ({len(part):,})"), show=True)
         BuildingPoints(part, radius=radius).add_to(group)
         groups.append(group)
     chosen = located[located["building_id"].astype("str").isin({str(s) for s in selected})]
@@ -660,8 +791,8 @@ def colocation_layers(
     hubs = folium.FeatureGroup(name=f"Co-location opportunities ({len(clusters)})", show=True)
     for row in clusters.itertuples(index=False):
         decile = "–" if pd.isna(row.imd_decile) else str(int(row.imd_decile))
-        tip = (f"<b>#{int(row.rank)}: {html.escape(_text(row.hub_name))}</b><br>{int(row.buildings)} buildings, "
-               f"{int(row.partner_count)} partners: {html.escape(_text(row.partners))}<br>IMD decile {decile}")
+        tip = (f"<b>#{int(row.rank)}: {escape_text(_text(row.hub_name))}</b><br>{int(row.buildings)} buildings, "
+               f"{int(row.partner_count)} partners: {escape_text(_text(row.partners))}<br>IMD decile {decile}")
         folium.Circle([float(row.hub_lat), float(row.hub_lon)], radius=max(float(row.radius_m), 40.0) + 25,
                       color=_CLUSTER_COLOUR, weight=2, dash_array="6 4", fill=True, fill_opacity=0.06,
                       tooltip=tip).add_to(hubs)
@@ -669,8 +800,8 @@ def colocation_layers(
     if pairs is not None:
         lines = folium.FeatureGroup(name=f"Surplus near key ({len(pairs)})", show=True)
         for row in pairs.itertuples(index=False):
-            tip = (f"Surplus <b>{html.escape(_text(row.surplus_name))}</b> is {row.distance_m:,.0f} m from key "
-                   f"<b>{html.escape(_text(row.key_name))}</b>")
+            tip = (f"Surplus <b>{escape_text(_text(row.surplus_name))}</b> is {row.distance_m:,.0f} m from key "
+                   f"<b>{escape_text(_text(row.key_name))}</b>")
             folium.PolyLine([[float(row.surplus_lat), float(row.surplus_lon)],
                              [float(row.key_lat), float(row.key_lon)]],
                             color=_PAIR_COLOUR, weight=3, dash_array="2 5", tooltip=tip).add_to(lines)

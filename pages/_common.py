@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from estates.app_data import building_details, load_estate, seed_store, store_revision, store_target
+from estates.app_data import LiveEstate, building_details, seed_store, store_revision, store_target
 from estates.filters import DIMENSIONS, Filters, filter_buildings, filter_options
 from estates.maps import NO_BASEMAP, Basemap, configured_basemaps
 from estates.store import Store, open_store
@@ -32,6 +32,7 @@ __all__ = [
     "estate",
     "md",
     "place",
+    "reload_estate",
     "render_sidebar",
     "require_shell",
     "show_details",
@@ -120,16 +121,22 @@ def ensure_store_ready() -> None:
     store_revision(handle)
 
 
-@st.cache_resource(max_entries=2, show_spinner="Reading the estate from the store…")
-def _estate(target: str, revision: int) -> pd.DataFrame:
-    # cache_resource, not cache_data: the same frame is shared (read-only) instead of copied on every run.
-    return load_estate(_open_store(target))
+@st.cache_resource(show_spinner="Reading the estate from the store…")
+def _live_estate(target: str) -> LiveEstate:
+    return LiveEstate(_open_store(target))
 
 
 def estate() -> pd.DataFrame:
-    """The whole estate as the store holds it now (re-read only when something was saved). Do not modify it."""
-    handle = store()
-    return _estate(store_target(), store_revision(handle))
+    """The whole estate as the store holds it now (after a save only the changed buildings are re-read).
+
+    Shared by every session: do not modify it.
+    """
+    return _live_estate(store_target()).snapshot()[1]
+
+
+def reload_estate() -> None:
+    """Read the whole estate again on the next run (after a register is loaded and sites matched again)."""
+    _live_estate(store_target()).reload()
 
 
 def current_filters() -> Filters:

@@ -218,7 +218,7 @@ with action_column:
     scopes = {"selected": f"Selected buildings ({n_selected:,})", "filtered": f"All {len(shown):,} in the table"}
     st.radio("Apply to", list(scopes), format_func=scopes.get, key="classify_scope", horizontal=True)
     scope_count = n_selected if state.get("classify_scope", "selected") == "selected" else len(shown)
-    st.segmented_control("New status", list(STATUSES), key="classify_status", default=STATUSES[2])
+    st.segmented_control("New status", list(STATUSES), key="classify_status", default=STATUSES[2], required=True)
     st.text_area("Reason (required, kept in the audit trail)", key="classify_reason",
                  placeholder="e.g. Vacant since March 2024, confirmed by the site manager")
     if scope_count > 1:

@@ -152,6 +152,7 @@ if st.button("Write to the store", key="data_write", type="primary", disabled=no
                                 source=preview["file"],
                                 progress=lambda label, done: bar.progress(done, text=label))
     state.pop(PREVIEW, None)
+    common.reload_estate()  # site matching changed other buildings' sites too (not audited)
     st.success(f"Loaded {common.md(preview['file'])}: {outcome['inserted']:,} new, "
                f"{outcome['updated']:,} updated, "
                f"{outcome['unchanged']:,} unchanged; {outcome['rule_changes']:,} statuses changed by the rules.")

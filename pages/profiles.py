@@ -21,7 +21,7 @@ shown = filter_buildings(everything, filters)
 st.title("Area profiles")
 kinds = {"neighbourhood": f"{place.neighbourhood_term.capitalize()}s", "pcn": "PCN footprints"}
 kind = st.segmented_control("Areas", list(kinds), format_func=kinds.get, key="profiles_kind",
-                            default="neighbourhood") or "neighbourhood"
+                            default="neighbourhood", required=True) or "neighbourhood"
 st.markdown(common.count_caption(shown, len(everything), what="buildings counted", on_map=False) +
             (f" — filters: {common.md(filters.describe())}" if filters.active else ""))
 

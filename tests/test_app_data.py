@@ -10,6 +10,7 @@ import pytest
 
 from estates.app_data import (
     KEEP_AS_EXTRA,
+    LiveEstate,
     attention_rows,
     building_details,
     building_record,
@@ -190,3 +191,25 @@ def test_load_estate_gives_a_plain_frame_with_status(store) -> None:  # noqa: AN
     assert isinstance(estate, pd.DataFrame)
     assert (estate["status"] == estate["effective_status"]).all()
     assert estate["historic"].dtype == bool
+
+
+def test_live_estate_rereads_only_what_changed_and_matches_a_full_read(store) -> None:  # noqa: ANN001
+    live = LiveEstate(store)
+    revision, first = live.snapshot()
+    assert live.snapshot()[1] is first  # nothing saved: the same frame, no read
+
+    version = store.building(TOWN_HALL).version
+    store.set_status(TOWN_HALL, "surplus", reason="test", actor="tester", expected_version=version)
+    other = "trafford-council:TMBC0001/T0000003"
+    store.reposition(other, -2.2875, 53.459, reason="on site", actor="tester",
+                     expected_version=store.building(other).version)
+    later, patched = live.snapshot()
+
+    assert later > revision
+    assert patched is not first
+    row = patched.set_index("building_id")
+    assert (row.loc[TOWN_HALL, "status"], row.loc[TOWN_HALL, "status_source"]) == ("surplus", "override")
+    assert (row.loc[other, "lat"], row.loc[other, "position_source"]) == (53.459, "manual")
+    pd.testing.assert_frame_equal(patched, load_estate(store))
+    live.reload()
+    pd.testing.assert_frame_equal(live.snapshot()[1], patched)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -19,11 +20,13 @@ from estates.maps import (
     NO_BASEMAP,
     STATUS_COLOURS,
     Basemap,
+    BoundaryLayer,
     BuildingPoints,
     building_layers,
     buildings_at,
     colocation_layers,
     configured_basemaps,
+    escape_text,
     estate_base_map,
     estate_map,
 )
@@ -42,8 +45,9 @@ def test_estate_map_renders_with_no_outside_asset_and_every_located_building(est
     assert external_asset_urls(html) == []
     assert "preferCanvas" in html
     assert html.count("buildingId: r[3]") == estate["partner"].nunique()
-    ids = re.findall(r'"((?:[a-z0-9-]+):[^"]+)", "\\u003cb\\u003e', html)
-    assert len(ids) == int(estate["lat"].notna().sum())
+    located = estate[estate["lat"].notna()]
+    assert all(f'"{i}"' in html for i in located["building_id"].sample(50, random_state=1))
+    assert sum(html.count(f'"{i}"') >= 1 for i in located["building_id"]) == len(located)
 
 
 def test_register_text_is_escaped_in_tooltips_and_layer_names(estate: pd.DataFrame) -> None:
@@ -106,7 +110,7 @@ def test_base_map_has_every_boundary_layer_and_legends_and_no_colormap() -> None
     m = offline_map(estate_base_map(show=("neighbourhoods", "imd")))
     html = m.get_root().render()
 
-    layers = {c.layer_name: c.show for c in m._children.values() if isinstance(c, folium.GeoJson)}
+    layers = {c.layer_name: c.show for c in m._children.values() if isinstance(c, BoundaryLayer)}
     assert layers == {"Deprivation (IMD 2019 by LSOA)": True, "Wards": False, "PCN footprints": False,
                       "Neighbourhoods": True}
     assert "IMD 2019 decile" in html
@@ -168,3 +172,29 @@ def test_st_folium_gets_inline_assets_for_the_base_and_the_building_layers(
     assert all(link.startswith("data:") for link in sent["js_links"] + sent["css_links"])
     assert sent["feature_group"].count("buildingId: r[3]") == len(layers)
     assert sent["returned_objects"] == ["last_object_clicked"]
+
+
+@pytest.mark.parametrize("payload", ["{{ 7*7 }}", "{% for i in range(3) %}Z{% endfor %}",
+                                     "{{ cycler.__init__.__globals__.os.getcwd() }}", "{# hidden #}"])
+def test_register_text_is_never_run_as_a_template(estate: pd.DataFrame, payload: str) -> None:
+    # branca compiles each rendered script as a Jinja template: register text must not reach it as syntax.
+    frame = estate.head(4).copy()
+    frame["name"] = payload
+    frame["partner"] = payload
+    frame["building_id"] = [f"x:{payload}:{i}" for i in range(4)]
+    clusters, _ = colocation_clusters(estate)
+    pairs = surplus_near_key(estate)
+    clusters = clusters.assign(hub_name=payload, partners=payload)
+    pairs = pairs.assign(surplus_name=payload, key_name=payload)
+
+    html = estate_map(frame, extra_layers=colocation_layers(clusters, pairs)).get_root().render()
+
+    assert "ZZZ" not in html
+    assert os.getcwd() not in html
+    assert "\\u0026#123;" in html  # the braces are there, as entities (JSON-encoded)
+    assert f"x:{payload}:0" in html  # ids are data, kept exactly (never compiled)
+
+
+def test_escape_text() -> None:
+    assert escape_text("<b>{{ x }}</b> & co") == "&lt;b&gt;&#123;&#123; x &#125;&#125;&lt;/b&gt; &amp; co"
+    assert escape_text(None) == ""

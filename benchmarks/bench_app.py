@@ -1,0 +1,246 @@
+"""Benchmark: the app in headless Chromium — cold start, a save reflected on the map, and a 50,000-building estate.
+
+Run from the project root::
+
+    python benchmarks/bench_app.py [--starts 3] [--saves 5] [--large 50000]
+
+Every measurement uses a real ``streamlit run app.py`` process on 127.0.0.1 and Debian's Chromium (headless, every
+outside host blocked), on a temporary store:
+
+* **cold start to interactive map** — from launching the Streamlit process until the estate map shows every
+  building (markers created and painted), the store already seeded (a normal start). The very first start on an
+  empty store, which also loads the 18 demo registers, is reported too (for information).
+* **save reflected on the map** — on the Classify page, from pressing "Save status" until that building's marker
+  has its new colour on the map (the store write, the rerun and the redraw), alternating statuses.
+* **large estate** (``--large N``) — a store holding the demo estate plus N **synthetic** buildings (real Trafford
+  postcode centroids, jittered ≤ 30 m, random partners and statuses; see ``bench_app_render.py``): time from opening
+  the estate map until every marker is drawn, and a save reflected on the map at that size.
+
+Targets (issue 5): cold start ≤ 3 s; save reflected ≤ 0.5 s; 50,000 buildings drawn ≤ 3 s (the canvas layer alone:
+``bench_app_render.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+APP = ROOT / "app.py"
+TOWN_HALL = "trafford-council:TMBC0008/T0000001"
+_COUNT_JS = """(n) => window.map && Object.values(window.map._layers)
+    .filter(l => l.options && l.options.buildingId !== undefined).length === n"""
+_PAINTED_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
+_POINT_JS = """(id) => {
+    const l = Object.values(window.map._layers).find(l => l.options && l.options.buildingId === id);
+    window.map.setView(l.getLatLng(), 16, {animate: false}); const p = window.map.latLngToContainerPoint(l.getLatLng());
+    return [p.x, p.y]; }"""
+_COLOUR_JS = """([id, colour]) => { const l = Object.values(window.map._layers)
+    .find(l => l.options && l.options.buildingId === id); return l && l.options.fillColor === colour; }"""
+
+
+def _map_frame(page, timeout_s: float = 120):  # noqa: ANN001, ANN202 - playwright Page / Frame
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for frame in page.frames:
+            try:
+                if frame.query_selector(".leaflet-container") is not None:
+                    return frame
+            except Exception:  # noqa: BLE001 - frame detached while looking
+                continue
+        page.wait_for_timeout(20)
+    raise TimeoutError("no map")
+
+
+def _wait_drawn(page, count: int, timeout_s: float = 120) -> None:  # noqa: ANN001
+    frame = _map_frame(page, timeout_s)
+    frame.wait_for_function(_COUNT_JS, arg=count, timeout=timeout_s * 1000, polling=20)
+    frame.evaluate(_PAINTED_JS)
+
+
+def _located(store_path: Path) -> int:
+    from estates.app_data import load_estate
+    from estates.store import open_store
+
+    with open_store(store_path) as store:
+        return int(load_estate(store)["lat"].notna().sum())
+
+
+def _seeded(folder: Path) -> Path:
+    from estates.app_data import seed_store
+    from estates.store import open_store
+
+    path = folder / "estates.gpkg"
+    with open_store(path) as store:
+        seed_store(store)
+    return path
+
+
+def _new_page(browser):  # noqa: ANN001, ANN202
+    from tests.browser.harness import NetworkGuard
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    guard = NetworkGuard()
+    guard.install(context)
+    return context, context.new_page(), guard
+
+
+def cold_start(browser, store_path: Path, expected: int) -> float:  # noqa: ANN001
+    """Seconds from launching Streamlit to every building drawn on the estate map."""
+    from tests.browser.harness import run_streamlit
+
+    context, page, guard = _new_page(browser)
+    started = time.perf_counter()
+    with run_streamlit(APP, env={"ESTATES_DATABASE_URL": str(store_path)}) as url:
+        page.goto(url)
+        _wait_drawn(page, expected)
+        elapsed = time.perf_counter() - started
+    context.close()
+    if guard.blocked:
+        raise SystemExit(f"outside requests: {guard.blocked[:3]}")
+    return elapsed
+
+
+def saves(browser, url: str, n: int) -> list[float]:  # noqa: ANN001
+    """Seconds from pressing Save to the building's new colour on the map, ``n`` times."""
+    from estates.maps import STATUS_COLOURS
+
+    context, page, _ = _new_page(browser)
+    page.goto(url + "classify")
+    box = page.get_by_label("Search name, postcode or UPRN")
+    box.fill("10091813602")
+    box.press("Enter")
+    _wait_drawn(page, 1)
+    frame = _map_frame(page)
+    page.wait_for_timeout(500)
+    frame.evaluate(_POINT_JS, TOWN_HALL)
+    page.wait_for_timeout(300)
+    x, y = frame.evaluate(_POINT_JS, TOWN_HALL)
+    frame.locator(".leaflet-container").click(position={"x": x, "y": y})
+    page.get_by_text("Selected buildings (1)").wait_for(timeout=30_000)
+    times = []
+    for i in range(n):
+        status = ("surplus", "core")[i % 2]
+        page.locator('[data-testid="stButtonGroup"]').get_by_text(status, exact=True).click()
+        page.get_by_label("Reason (required, kept in the audit trail)").fill(f"benchmark save {i}")
+        page.wait_for_timeout(600)  # let Streamlit settle after the widget changes (not timed)
+        button = page.get_by_role("button", name="Save status")
+        started = time.perf_counter()
+        button.click()
+        frame.wait_for_function(_COLOUR_JS, arg=[TOWN_HALL, STATUS_COLOURS[status]], timeout=30_000, polling="raf")
+        times.append(time.perf_counter() - started)
+        page.get_by_text(f"Saved: 1 building set to '{status}'").wait_for(timeout=30_000)
+    context.close()
+    return times
+
+
+def large_store(folder: Path, n: int) -> Path:
+    """The demo store plus ``n`` synthetic buildings (not timed)."""
+    from bench_app_render import synthetic_buildings
+
+    from estates.store import open_store
+    from geo.projection import to_bng
+
+    path = _seeded(folder)
+    fake = synthetic_buildings(n)
+    east, north = to_bng(fake["lon"].to_numpy(), fake["lat"].to_numpy())
+    records = pd.DataFrame({
+        "building_id": fake["building_id"], "partner": fake["partner"], "partner_type": "other",
+        "name": fake["name"], "lon": fake["lon"], "lat": fake["lat"], "easting": east, "northing": north,
+        "geocode_method": "coordinates", "geocode_precision": "high", "outcome": "accepted",
+        "source_file": "synthetic", "historic": False,
+    })
+    with open_store(path) as store:
+        store.upsert_buildings(records, actor="benchmark", source="synthetic buildings")
+        store.save_rule_results(pd.DataFrame({"building_id": fake["building_id"], "rule_status": fake["status"],
+                                              "rule_id": "synthetic", "explanation": "synthetic"}),
+                                actor="benchmark")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--starts", type=int, default=3)
+    parser.add_argument("--saves", type=int, default=5)
+    parser.add_argument("--large", type=int, default=50_000, help="synthetic buildings for the large run (0: skip)")
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.harness import CHROMIUM_ARGS, CHROMIUM_PATH, run_streamlit
+
+    results: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        folder = Path(tmp)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM_PATH), args=list(CHROMIUM_ARGS), headless=True)
+
+        first = folder / "first" / "estates.gpkg"
+        first.parent.mkdir()
+        context, page, _ = _new_page(browser)
+        started = time.perf_counter()
+        with run_streamlit(APP, env={"ESTATES_DATABASE_URL": str(first)}) as url:
+            page.goto(url)
+            _wait_drawn(page, 979)
+            seeding = time.perf_counter() - started
+        context.close()
+        results.append(("first start on an empty store (loads the 18 registers)", f"{seeding:.2f} s", "info"))
+
+        store = _seeded(folder)
+        expected = _located(store)
+        starts = [cold_start(browser, store, expected) for _ in range(args.starts)]
+        results.append((f"cold start to interactive map ({expected} buildings)",
+                        f"{statistics.median(starts):.2f} s (runs {', '.join(f'{t:.2f}' for t in starts)})",
+                        "PASS" if statistics.median(starts) <= 3 else "FAIL"))
+
+        with run_streamlit(APP, env={"ESTATES_DATABASE_URL": str(store)}) as url:
+            times = saves(browser, url, args.saves)
+        results.append(("save of one classification reflected on the map",
+                        f"{statistics.median(times):.2f} s median, {max(times):.2f} s max "
+                        f"(runs {', '.join(f'{t:.2f}' for t in times)})",
+                        "PASS" if statistics.median(times) <= 0.5 else "FAIL"))
+
+        if args.large:
+            (folder / "large").mkdir()
+            big = large_store(folder / "large", args.large)
+            expected_big = _located(big)
+            with run_streamlit(APP, env={"ESTATES_DATABASE_URL": str(big)}) as url:
+                context, page, _ = _new_page(browser)
+                page.goto(url)
+                _wait_drawn(page, expected_big, timeout_s=180)  # first run warms the caches (not timed)
+                context.close()
+                loads = []
+                for _ in range(3):
+                    context, page, _ = _new_page(browser)
+                    started = time.perf_counter()
+                    page.goto(url)
+                    _wait_drawn(page, expected_big, timeout_s=180)
+                    loads.append(time.perf_counter() - started)
+                    context.close()
+                results.append((f"estate map with {expected_big:,} buildings ({args.large:,} synthetic): open to "
+                                "all drawn", f"{statistics.median(loads):.2f} s (runs "
+                                f"{', '.join(f'{t:.2f}' for t in loads)})", "info"))
+                big_saves = saves(browser, url, 3)
+            results.append((f"save reflected on the map with {expected_big:,} buildings",
+                            f"{statistics.median(big_saves):.2f} s median", "info"))
+        browser.close()
+
+    width = max(len(r[0]) for r in results)
+    print()
+    for what, figure, verdict in results:
+        print(f"{what:<{width}}  {figure}  [{verdict}]")
+    print(f"\nMeasured on {platform.platform()}, {os.cpu_count()} CPUs, Chromium headless.")
+
+
+if __name__ == "__main__":
+    main()
