@@ -1,34 +1,45 @@
-"""Streamlit entry point: ``streamlit run app.py`` (see README for the one-command start).
+"""Entry point: ``streamlit run app.py`` (see README for the one-command start).
 
-The shell: page config, the store (seeded from the demo registers on the very first start, with a progress bar),
-the shared sidebar filters, and one module per page under ``pages/``.
+Streamlit finds the ``st.App`` below and serves the app's shell, ``pages/_shell.py`` (navigation, store set-up,
+shared sidebar, one module per page). The app object adds one thing to a plain ``streamlit run``: while the server
+starts and the first browser is still loading Streamlit's own page, a background thread imports the map libraries
+and prepares the place's boundary layers, so the first visitor does not wait for them (cold start to an
+interactive map within 3 s: ``benchmarks/bench_app.py``). Nothing here is needed for correctness: the shell also
+runs on its own (``streamlit run pages/_shell.py``), just with a slower first page.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import streamlit as st
 
-from pages import _common as common
+_LOG = logging.getLogger(__name__)
 
-place = common.place()
-st.set_page_config(page_title=f"{place.name} estates", page_icon="🗺️", layout="wide")
 
-common.ensure_store_ready()
+def warm_up() -> None:
+    """Import what the pages need and build the current place's map layers (once per process; errors are logged)."""
+    try:
+        # Not streamlit_folium itself: a component imported outside a script run is never registered (its files
+        # would then answer 404). folium.plugins is the slow part of importing it.
+        import folium.plugins  # noqa: F401 - imported for the module cache
+        import streamlit.emojis  # noqa: F401 - the page icon check
 
-pages = [
-    st.Page("pages/estate_map.py", title="Estate map", icon=":material/map:", default=True),
-    st.Page("pages/classify.py", title="Classify", icon=":material/fact_check:", url_path="classify"),
-    st.Page("pages/locality.py", title=f"{place.pilot_neighbourhood} locality", icon=":material/location_on:",
-            url_path="locality"),
-    st.Page("pages/profiles.py", title="Profiles", icon=":material/bar_chart:", url_path="profiles"),
-    st.Page("pages/data.py", title="Data", icon=":material/dataset:", url_path="data"),
-]
-# The neighbourhood x PCN overlap page belongs to the exports work; it joins the menu once it is in the tree.
-if (Path(__file__).parent / "pages" / "overlap.py").exists():
-    pages.insert(4, st.Page("pages/overlap.py", title="Overlap", icon=":material/join_inner:", url_path="overlap"))
+        from estates.maps import prepare_maps
+        from pages import _common  # noqa: F401
 
-navigation = st.navigation(pages)
-common.render_sidebar(common.estate(), where=place)
-navigation.run()
+        prepare_maps()
+    except Exception:  # a warm-up must never stop the app; the first page view redoes the work
+        _LOG.exception("warm-up failed; the first page view will be slower")
+
+
+@asynccontextmanager
+async def _lifespan(_app: st.App) -> AsyncIterator[None]:
+    threading.Thread(target=warm_up, name="estates-warm-up", daemon=True).start()
+    yield
+
+
+app = st.App("pages/_shell.py", lifespan=_lifespan)

@@ -73,6 +73,7 @@ __all__ = [
     "escape_text",
     "estate_map",
     "imd_legend_html",
+    "prepare_maps",
     "status_legend_html",
 ]
 
@@ -807,6 +808,19 @@ def colocation_layers(
                             color=_PAIR_COLOUR, weight=3, dash_array="2 5", tooltip=tip).add_to(lines)
         groups.append(lines)
     return groups
+
+
+def prepare_maps(place: Place | None = None) -> None:
+    """Do the once-per-process work of the estate maps ahead of time (e.g. while the app server starts).
+
+    Reads and simplifies the place's boundary layers and inlines the vendored Leaflet files; later maps reuse both.
+
+    Parameters
+    ----------
+    place
+        The place (default: the current place).
+    """
+    offline_map(estate_base_map(place, show=()))
 
 
 def estate_map(

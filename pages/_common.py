@@ -10,7 +10,6 @@ import getpass
 import re
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -34,7 +33,6 @@ __all__ = [
     "place",
     "reload_estate",
     "render_sidebar",
-    "require_shell",
     "show_details",
     "store",
 ]
@@ -57,26 +55,6 @@ def current_actor() -> str:
         For now the operating-system user running the app.
     """
     return getpass.getuser()
-
-
-def require_shell() -> None:
-    """Make sure a page runs inside ``app.py`` (its navigation, store set-up and sidebar), even from a deep link.
-
-    Streamlit treats a ``pages/`` folder beside the entry script as an old-style multipage app until
-    ``st.navigation`` has run once in the process. So if the first visitor after a restart opens ``/classify``
-    directly, Streamlit runs ``pages/classify.py`` on its own — no sidebar, no store set-up — and stays in that
-    mode. Every page calls this first: in that case it switches the process to ``app.py``'s navigation and runs
-    ``app.py`` in place (which runs this page again, properly), then ends this bare run. Nothing is lost: no
-    rerun, so a button press in the same run still counts.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if not getattr(PagesManager, "uses_pages_directory", False):
-        return
-    PagesManager.uses_pages_directory = False
-    shell = Path(__file__).resolve().parent.parent / "app.py"
-    exec(compile(shell.read_text("utf-8"), str(shell), "exec"), {"__name__": "__main__", "__file__": str(shell)})
-    st.stop()
 
 
 def md(text: object) -> str:

@@ -20,8 +20,6 @@ from estates.schema import STATUSES
 from estates.store import NotFoundError, NothingToUndoError, StaleVersionError, StoreError
 from pages import _common as common
 
-common.require_shell()
-
 TABLE = "classify_table"
 MAP = "classify_map"
 SELECTED = "classify_selected"  # building ids, the one source of truth for the selection
@@ -30,9 +28,12 @@ TABLE_IDS = "classify_table_ids"  # ids in table row order, as last drawn
 MESSAGE = "classify_message"
 MOVE = "classify_move_point"
 
-COLUMNS = {"name": "Name", "partner": "Partner", "status": "Status", "status_source": "Decided by",
+COLUMNS = {"status": "Status", "name": "Name", "partner": "Partner", "status_source": "Decided by",
            "rule_status": "Rules suggest", "neighbourhood": "Neighbourhood", "postcode": "Postcode",
            "geocode_precision": "Location precision", "building_id": "Building id"}
+COLUMN_CONFIG = {"Status": st.column_config.TextColumn(width="small"),
+                 "Name": st.column_config.TextColumn(width="medium"),
+                 "Partner": st.column_config.TextColumn(width="medium")}
 
 place = common.place()
 everything = common.estate()
@@ -194,7 +195,7 @@ state[SEEN] = dict(zip(shown["building_id"], shown["version"].astype(int), stric
 table_column, map_column = st.columns([1, 1], gap="medium")
 with table_column:
     st.dataframe(table, key=TABLE, on_select=_on_table_select, selection_mode="multi-row", hide_index=True,
-                 height=common.MAP_HEIGHT - 40, width="stretch", placeholder="–")
+                 height=common.MAP_HEIGHT - 40, width="stretch", placeholder="–", column_config=COLUMN_CONFIG)
 with map_column:
     focus = shown[shown["building_id"].isin(selected) & shown["lat"].notna()]
     layers = building_layers(shown, selected=selected)

@@ -26,8 +26,6 @@ from estates.registers import SUPPORTED_SUFFIXES, RegisterError, read_register
 from estates.schema import PARTNER_TYPES
 from pages import _common as common
 
-common.require_shell()
-
 UPLOAD = "data_upload"  # {"id", "path", "name"} of the uploaded file saved to a temporary folder
 PREVIEW = "data_preview"  # the ingest result of the upload, before anything is written
 NEW_PARTNER = "New partner…"

@@ -13,8 +13,6 @@ from estates.maps import building_layers, buildings_at, estate_base_map
 from estates.store import NotFoundError
 from pages import _common as common
 
-common.require_shell()
-
 place = common.place()
 everything = common.estate()
 shown = filter_buildings(everything, common.current_filters())

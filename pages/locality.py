@@ -16,8 +16,6 @@ from estates.schema import STATUSES
 from geo import boundaries
 from pages import _common as common
 
-common.require_shell()
-
 place = common.place()
 everything = common.estate()
 hoods = sorted(boundaries.neighbourhood_definition(place)["neighbourhood"].dropna().unique())
@@ -52,7 +50,7 @@ metrics = st.columns(6)
 metrics[0].metric("Residents", f"{profile['population']:,.0f}", help="ONS mid-2024 estimate")
 metrics[1].metric("IMD score", f"{profile['imd_score']:.1f}", help="Population-weighted IMD 2019 score of its "
                   "LSOAs; higher is more deprived (England's median LSOA scores about 17).")
-metrics[2].metric("Most deprived 20 %", f"{profile['most_deprived_20pct_share']:.0%}",
+metrics[2].metric("Most deprived", f"{profile['most_deprived_20pct_share']:.0%}",
                   help="Share of residents living in LSOAs among England's 20 % most deprived (IMD deciles 1–2).")
 metrics[3].metric("Buildings", f"{int(profile['buildings']):,}")
 metrics[4].metric("Surplus", f"{int(profile['surplus']):,}")

@@ -11,8 +11,6 @@ from estates.profiles import area_lsoas, area_profiles, estate_breakdown
 from estates.schema import STATUSES
 from pages import _common as common
 
-common.require_shell()
-
 place = common.place()
 everything = common.estate()
 filters = common.current_filters()
@@ -49,9 +47,9 @@ with charts[0]:
     st.markdown("**Buildings by status**")
     st.bar_chart(by_area[list(STATUSES)], color=[STATUS_COLOURS[s] for s in STATUSES], horizontal=True, height=300)
 with charts[1]:
-    st.markdown("**Residents in England's most deprived 20 %**")
-    st.bar_chart(by_area[["most_deprived_20pct_share"]].rename(columns={"most_deprived_20pct_share": "share"}),
-                 horizontal=True, height=300, color="#54278f")
+    st.markdown("**Residents in England's most deprived 20 % (%)**")
+    share = (by_area[["most_deprived_20pct_share"]] * 100).rename(columns={"most_deprived_20pct_share": "%"})
+    st.bar_chart(share, horizontal=True, height=300, color="#54278f")
 with charts[2]:
     st.markdown("**Recorded floor area (m²)**")
     st.bar_chart(by_area[["gia_m2"]], horizontal=True, height=300, color="#2166AC")

@@ -1,4 +1,4 @@
-"""Every page of the app through Streamlit's AppTest, on a private copy of a seeded store.
+"""Every page of the app through Streamlit's AppTest (the shell, pages/_shell.py), on a private copy of a seeded store.
 
 Renders without exceptions; filters change the counts and persist across pages; a classification made through the
 page reaches the store with the right audit entry; a conflicting save shows the conflict and saves nothing; the
@@ -19,15 +19,15 @@ from estates.app_data import load_estate, seed_store
 from estates.filters import Filters, filter_buildings
 from estates.store import open_store
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+APP = str(Path(__file__).resolve().parent.parent / "pages" / "_shell.py")
 TOWN_HALL = "trafford-council:TMBC0008/T0000001"
 TOWN_HALL_UPRN = "10091813602"
 PAGES = {
-    "estate_map": ("pages/estate_map.py", "Trafford estate map"),
-    "classify": ("pages/classify.py", "Classify buildings"),
-    "locality": ("pages/locality.py", "Trafford localities"),
-    "profiles": ("pages/profiles.py", "Area profiles"),
-    "data": ("pages/data.py", "Data: partner registers"),
+    "estate_map": ("estate_map.py", "Trafford estate map"),
+    "classify": ("classify.py", "Classify buildings"),
+    "locality": ("locality.py", "Trafford localities"),
+    "profiles": ("profiles.py", "Area profiles"),
+    "data": ("data.py", "Data: partner registers"),
 }
 
 

@@ -210,7 +210,7 @@ def test_classifying_through_the_ui_reaches_the_store_and_the_map(page, app_url,
 
 
 def test_a_deep_link_as_first_visit_after_a_start_gets_the_whole_app(page, store_path, console_log):
-    # Streamlit runs pages/<name>.py bare when the first request of a process names it; the pages guard this.
+    # Streamlit would run a pages/<name>.py bare if it took pages/ for an old-style multipage folder.
     with run_streamlit(APP, env={"ESTATES_DATABASE_URL": str(store_path)}) as url:
         page.goto(url + "classify")
         page.get_by_text("Classify buildings", exact=True).wait_for(timeout=60_000)
