@@ -165,7 +165,8 @@ class _Facts:
                 values = self._derived(name)
             else:
                 col = self._column(name)
-                if col is None and name == "site_partner_count" and "site_id" in self.frame.columns:
+                if name == "site_partner_count" and "site_id" in self.frame.columns:
+                    # One definition wherever the table comes from (pipeline or store): counted here.
                     values = self._partners_per_site()
                 elif col is None:
                     values = np.full(self.n, np.nan)

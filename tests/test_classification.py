@@ -317,9 +317,12 @@ def test_partners_per_site_from_site_id(sample, rules):
     # two partners are not enough under the Trafford threshold
     pair = classify(rows[rows["name"] != "Altrincham Library"], rules, today=TODAY)
     assert not (pair["rule_id"] == "co-located-hub").any()
-    # an explicit site_partner_count column wins
+    # one definition: a site_partner_count column (e.g. read back from the store) does not override the count
     given = classify(rows.assign(site_partner_count=1), rules, today=TODAY)
-    assert not (given["rule_id"] == "co-located-hub").any()
+    assert (given["rule_id"] == "co-located-hub").sum() == 3
+    # without site_id, a given site_partner_count is all there is
+    alone = classify(rows.drop(columns="site_id").assign(site_partner_count=3), rules, today=TODAY)
+    assert set(alone["rule_id"]) == {"co-located-hub", "historic-record"}
 
 
 def test_designated_site_covers_its_whole_site(sample, rules):

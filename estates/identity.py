@@ -1,0 +1,23 @@
+"""Who is acting: the one place the product decides the name written into the audit history.
+
+On one machine (the embedded default and the CLI) it is the operating-system user; with sign-in configured the app
+passes the signed-in person's identity instead.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+__all__ = ["local_user"]
+
+
+def local_user() -> str:
+    """The operating-system user running this process (``ESTATES_ACTOR`` overrides it, e.g. for scripted runs)."""
+    override = os.environ.get("ESTATES_ACTOR", "").strip()
+    if override:
+        return override
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return f"uid-{os.getuid()}"
