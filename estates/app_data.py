@@ -639,9 +639,10 @@ def ingest_into_store(
     dict
         ``inserted``, ``updated``, ``unchanged`` (buildings), ``sites``, ``rule_changes``.
     """
-    from estates.classification import DEFAULT_RULES, classify, load_rules
+    from estates.classification import DEFAULT_RULES, load_rules
     from estates.matching import load_decisions, match_sites
     from estates.partners import load_registers_config
+    from estates.store import reclassify
 
     report = progress or (lambda _label, _fraction: None)
     report("Saving buildings", 0.1)
@@ -654,9 +655,7 @@ def ingest_into_store(
                           decisions=decisions)
     sites = store.save_site_matches(matched, actor=MATCH_ACTOR, source=source)
     report("Classifying", 0.8)
-    estate = estate.drop(columns=["site_id", "site_partner_count"], errors="ignore").merge(
-        matched.membership, on="building_id", how="left")
-    changed = store.save_rule_results(classify(estate, load_rules(DEFAULT_RULES)), actor=RULES_ACTOR)
+    changed = reclassify(store, load_rules(DEFAULT_RULES), actor=RULES_ACTOR)
     report("Done", 1.0)
     return {**counts, "sites": int(sites.get("sites", 0)), "rule_changes": int(changed)}
 
