@@ -21,7 +21,7 @@ _LOG = logging.getLogger(__name__)
 
 
 def warm_up() -> None:
-    """Import what the pages need and build the current place's map layers (once per process; errors are logged)."""
+    """Import what the pages need, build the place's map layers, read the estate (once per process; errors logged)."""
     try:
         # Not streamlit_folium itself: a component imported outside a script run is never registered (its files
         # would then answer 404). folium.plugins is the slow part of importing it.
@@ -29,9 +29,10 @@ def warm_up() -> None:
         import streamlit.emojis  # noqa: F401 - the page icon check
 
         from estates.maps import prepare_maps
-        from pages import _common  # noqa: F401
+        from pages import _common
 
         prepare_maps()
+        _common.prepare_estate()
     except Exception:  # a warm-up must never stop the app; the first page view redoes the work
         _LOG.exception("warm-up failed; the first page view will be slower")
 

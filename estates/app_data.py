@@ -240,6 +240,11 @@ class LiveEstate:
         self._frame: pd.DataFrame | None = None
         self._revision = 0
 
+    @property
+    def loaded(self) -> bool:
+        """True once the estate has been read (the next :meth:`snapshot` is cheap)."""
+        return self._frame is not None
+
     def reload(self) -> None:
         """Forget the cached estate: the next :meth:`snapshot` reads all of it."""
         with self._lock:

@@ -27,6 +27,8 @@ HTML-escaped before it reaches the page.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import html
 import json
 import math
@@ -34,6 +36,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import folium
@@ -55,6 +58,7 @@ from geo.projection import BNG
 __all__ = [
     "BASEMAP_ATTRIBUTION_ENV",
     "BASEMAP_URL_ENV",
+    "DISPLAY_CACHE_DIR",
     "IMD_COLOURS",
     "NO_BASEMAP",
     "STATUS_COLOURS",
@@ -433,23 +437,64 @@ _BOUNDARY_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-@lru_cache(maxsize=16)
-def _boundary_geojson(place: Place, layer: str) -> tuple[str, tuple[tuple[float, float], tuple[float, float]]]:
-    """One boundary layer as display GeoJSON text, safe inside ``<script>``, and its bounds (cached per place)."""
+#: Where display versions of boundary layers are kept between runs (``var/`` is git-ignored); unwritable: no cache.
+DISPLAY_CACHE_DIR: Path = Path(__file__).resolve().parent.parent / "var" / "cache"
+#: Bump when the display format changes (simplification, properties, escaping), so old cache files are not used.
+_DISPLAY_FORMAT = 1
+
+Bounds = tuple[tuple[float, float], tuple[float, float]]
+
+
+def _display_cache_file(place: Place, layer: str) -> Path:
+    """Cache file for a layer, named by what it derives from (the place's files, sizes and times; the format)."""
+    sources = [place.folder / name for name in (*place.layers.values(), place.tables["neighbourhood_wards"])]
+    stamp = repr([(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sources if p.exists()]
+                 + [_DISPLAY_FORMAT, _DISPLAY_TOLERANCE_M, layer, str(place.folder.resolve())])
+    digest = hashlib.sha256(stamp.encode("utf-8")).hexdigest()[:20]
+    return DISPLAY_CACHE_DIR / f"{place.slug}-{layer}-{digest}.json"
+
+
+def _build_display(place: Place, layer: str) -> tuple[str, Bounds]:
     if layer == "neighbourhoods":
         frame = boundaries.neighbourhoods(place, generalised=True)
     elif layer == "wards":
         frame = boundaries.wards(place, generalised=True)
     elif layer == "pcn":
         frame = boundaries.pcn_footprints(place)
-    elif layer == "lsoas":
+    else:
         frame = boundaries.lsoas(place)
         frame = frame.assign(population=frame["population_2024"])
-    else:
-        raise ValueError(f"unknown boundary layer {layer!r}")
     text = json.dumps(_for_display(frame, _BOUNDARY_SOURCES[layer][1]), separators=(",", ":"))
     west, south, east, north = (float(v) for v in frame.total_bounds)
     return text.replace("<", "\\u003c").replace(">", "\\u003e"), ((south, west), (north, east))
+
+
+@lru_cache(maxsize=16)
+def _boundary_geojson(place: Place, layer: str) -> tuple[str, Bounds]:
+    """One boundary layer as display GeoJSON text, safe inside ``<script>``, and its bounds.
+
+    Cached per process, and on disk in :data:`DISPLAY_CACHE_DIR` between runs (the file name changes whenever a
+    source file or the display format does, so a stale file is never read).
+    """
+    if layer not in _BOUNDARY_SOURCES:
+        raise ValueError(f"unknown boundary layer {layer!r}")
+    try:
+        cache: Path | None = _display_cache_file(place, layer)
+    except (OSError, KeyError):
+        cache = None
+    if cache is not None:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, IndexError):
+            cached = json.loads(cache.read_text("utf-8"))
+            return cached["text"], (tuple(cached["bounds"][0]), tuple(cached["bounds"][1]))
+    text, bounds = _build_display(place, layer)
+    if cache is None:
+        return text, bounds
+    with contextlib.suppress(OSError):
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps({"text": text, "bounds": bounds}), "utf-8")
+        partial.replace(cache)  # atomic: readers see the old file or the whole new one
+    return text, bounds
 
 
 class BoundaryLayer(Layer):
@@ -727,10 +772,12 @@ def building_layers(
         through :func:`estates._offline.offline_map` (or add them to a map that is) before rendering.
     """
     groups: list[folium.FeatureGroup] = []
-    located = buildings[buildings["lat"].notna() & buildings["lon"].notna()]
-    keys = located[by].astype("str").fillna("(none)") if len(located) else pd.Series([], dtype="str")
-    for value in sorted(keys.unique()):
-        part = located[(keys == value).to_numpy()]
+    columns = list(dict.fromkeys(c for c in ("lat", "lon", "building_id", "status", "name", "partner",
+                                             "status_source", by) if c in buildings))
+    located = buildings.loc[(buildings["lat"].notna() & buildings["lon"].notna()).to_numpy(), columns]
+    keys = located[by].astype("str").fillna("(none)").to_numpy() if len(located) else np.array([], dtype=object)
+    for value in sorted(set(keys)):
+        part = located[keys == value]
         group = folium.FeatureGroup(name=escape_text(f"{value} ({len(part):,})"), show=True)
         BuildingPoints(part, radius=radius).add_to(group)
         groups.append(group)

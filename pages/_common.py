@@ -6,7 +6,7 @@ Kept thin: the work is done by ``estates.app_data`` (store reads and writes), ``
 
 from __future__ import annotations
 
-import getpass
+import functools
 import re
 import threading
 from collections.abc import Sequence
@@ -31,6 +31,7 @@ __all__ = [
     "estate",
     "md",
     "place",
+    "prepare_estate",
     "reload_estate",
     "render_sidebar",
     "show_details",
@@ -47,14 +48,16 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
 def current_actor() -> str:
-    """Who is making changes: the one place the app decides it (sign-in will replace this).
+    """Who is making changes: the one place the app decides it (``pages/_auth.py``).
 
     Returns
     -------
     str
-        For now the operating-system user running the app.
+        The signed-in person's e-mail when sign-in is configured, else the operating-system user.
     """
-    return getpass.getuser()
+    from pages import _auth
+
+    return _auth.current_actor()
 
 
 def md(text: object) -> str:
@@ -67,14 +70,18 @@ def place() -> Place:
     return load_place()
 
 
-@st.cache_resource(show_spinner=False)
+# Process-wide, shared by every session (like st.cache_resource, but usable by app.py's start-up warm-up too).
+@functools.lru_cache(maxsize=8)
 def _open_store(target: str) -> Store:
     return open_store(target)
 
 
-@st.cache_resource(show_spinner=False)
-def _seed_lock() -> threading.Lock:
-    return threading.Lock()
+@functools.lru_cache(maxsize=8)
+def _live_estate(target: str) -> LiveEstate:
+    return LiveEstate(_open_store(target))
+
+
+_SEED_LOCK = threading.Lock()
 
 
 def store() -> Store:
@@ -82,12 +89,18 @@ def store() -> Store:
     return _open_store(store_target())
 
 
+def prepare_estate() -> None:
+    """Open the store and read the estate ahead of the first page view (``app.py``'s warm-up); never seeds."""
+    store_revision(store())
+    _live_estate(store_target()).snapshot()
+
+
 def ensure_store_ready() -> None:
     """Seed an empty store from the demo partner list once, with a progress bar; otherwise do nothing (fast)."""
     handle = store()
     if store_revision(handle) > 0:
         return
-    with _seed_lock():
+    with _SEED_LOCK:
         if store_revision(handle) > 0:  # another session seeded it meanwhile
             return
         with st.status("First start: loading the partner registers into the store…", expanded=True) as status:
@@ -99,17 +112,16 @@ def ensure_store_ready() -> None:
     store_revision(handle)
 
 
-@st.cache_resource(show_spinner="Reading the estate from the store…")
-def _live_estate(target: str) -> LiveEstate:
-    return LiveEstate(_open_store(target))
-
-
 def estate() -> pd.DataFrame:
     """The whole estate as the store holds it now (after a save only the changed buildings are re-read).
 
     Shared by every session: do not modify it.
     """
-    return _live_estate(store_target()).snapshot()[1]
+    live = _live_estate(store_target())
+    if live.loaded:
+        return live.snapshot()[1]
+    with st.spinner("Reading the estate from the store…"):
+        return live.snapshot()[1]
 
 
 def reload_estate() -> None:
