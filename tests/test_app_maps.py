@@ -198,3 +198,26 @@ def test_register_text_is_never_run_as_a_template(estate: pd.DataFrame, payload:
 def test_escape_text() -> None:
     assert escape_text("<b>{{ x }}</b> & co") == "&lt;b&gt;&#123;&#123; x &#125;&#125;&lt;/b&gt; &amp; co"
     assert escape_text(None) == ""
+
+
+def test_boundary_layers_are_cached_on_disk_and_rebuilt_when_a_source_changes(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import estates.maps as maps
+    from geo.place import load_place
+
+    monkeypatch.setattr(maps, "DISPLAY_CACHE_DIR", tmp_path)
+    place = load_place()
+    maps._boundary_geojson.cache_clear()
+    text, bounds = maps._boundary_geojson(place, "pcn")
+    files = list(tmp_path.glob("trafford-pcn-*.json"))
+    assert len(files) == 1
+
+    maps._boundary_geojson.cache_clear()
+    monkeypatch.setattr(maps, "_build_display", lambda *_a: pytest.fail("rebuilt although cached"))
+    assert maps._boundary_geojson(place, "pcn") == (text, bounds)  # read back from the file, same result
+
+    stamp = maps._display_cache_file(place, "pcn")
+    monkeypatch.setattr(maps, "_DISPLAY_FORMAT", maps._DISPLAY_FORMAT + 1)
+    assert maps._display_cache_file(place, "pcn") != stamp  # a new format (or a changed source file) -> new name
+    maps._boundary_geojson.cache_clear()
