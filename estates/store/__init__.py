@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,6 +72,7 @@ def open_store(
     *,
     default_path: str | os.PathLike[str] | None = None,
     schema: str | None = None,
+    authoriser: Callable[[str, str, Sequence[str]], None] | None = None,
 ) -> Store:
     """Open (creating or migrating as needed) the store at a URL or path.
 
@@ -84,6 +86,9 @@ def open_store(
         where that lives, e.g. ``var/estates.gpkg``).
     schema
         PostGIS only: schema for the tables (default ``?schema=`` in the URL, else ``estates``).
+    authoriser
+        Permission check every write runs (an :class:`estates.auth.Authoriser`); ``None`` (the embedded default and
+        the CLI): any named actor may write.
 
     Returns
     -------
@@ -102,13 +107,17 @@ def open_store(
     if text.startswith(("postgresql://", "postgres://")):
         from estates.store.postgis import PostGISStore
 
-        return PostGISStore(text, schema=schema)
+        pg = PostGISStore(text, schema=schema)
+        pg.authoriser = authoriser
+        return pg
     if schema is not None:
         raise ValueError("schema= only applies to a PostgreSQL store")
     if Path(text).suffix.lower() == ".gpkg":
         from estates.store.gpkg import GeoPackageStore
 
-        return GeoPackageStore(text)
+        gp = GeoPackageStore(text)
+        gp.authoriser = authoriser
+        return gp
     raise ValueError(f"{text!r} is neither a postgresql:// URL nor a .gpkg path")
 
 

@@ -6,8 +6,9 @@ Everything a caller needs is here: the abstract :class:`Store`, the value types 
 
 Conventions shared by every write method:
 
-* ``actor`` is explicit and mandatory (who is making the change; later the signed-in person). Each write first calls
-  :meth:`Store._authorise` with the actor and the action: the single place where permission checks will go.
+* ``actor`` is explicit and mandatory (who is making the change: the OS user, or the signed-in person). Each write
+  first calls :meth:`Store._authorise` with the actor and the action: the single place permissions are checked
+  (the store's :attr:`Store.authoriser`, see ``estates/auth.py``).
 * Human changes (``set_status``, ``bulk_set_status``, ``clear_override``, ``undo``, ``reposition``,
   ``set_match_decision``) take the ``expected_version`` the person was looking at. If the building has changed since,
   :class:`StaleVersionError` is raised ("changed by X at T") and nothing is written.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -245,6 +246,10 @@ class Store(abc.ABC):
     #: Where the store lives (path or URL without password), for messages.
     location: str
 
+    #: Permission check run by every write (``estates.auth.Authoriser`` or any callable
+    #: ``(actor, action, building_ids) -> None`` that raises ``PermissionError``); ``None``: any named actor may write.
+    authoriser: Callable[[str, str, Sequence[str]], None] | None = None
+
     # ------------------------------------------------------------------ lifecycle
     @abc.abstractmethod
     def close(self) -> None:
@@ -278,14 +283,16 @@ class Store(abc.ABC):
 
         Raises
         ------
-        PermissionError
-            When ``actor`` may not do ``action`` (sign-in and roles arrive with another issue: for now everyone may
-            do everything, as long as they say who they are).
+        estates.auth.PermissionDenied
+            When the store has an :attr:`authoriser` and it refuses ``actor`` doing ``action`` (a
+            :class:`PermissionError`). Without one (the embedded default and the CLI) every named actor may write.
         ValueError
             When ``actor`` is empty.
         """
         if not isinstance(actor, str) or not actor.strip():
             raise ValueError("every change needs an actor: say who is making it (actor='...').")
+        if self.authoriser is not None:
+            self.authoriser(actor, action, building_ids)
 
     # ------------------------------------------------------------------ buildings
     @abc.abstractmethod
