@@ -11,12 +11,15 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages import _auth
 from pages import _common as common
 
 HERE = Path(__file__).resolve().parent
 place = common.place()
 st.set_page_config(page_title=f"{place.name} estates", page_icon="🗺️", layout="wide")
 
+# Before any data: refuse an unsafe start, sign the person in (when configured), show who is acting.
+_auth.gate(common.store())
 common.ensure_store_ready()
 
 pages = [

@@ -18,6 +18,7 @@ from estates.filters import filter_buildings
 from estates.maps import building_layers, buildings_at, estate_base_map
 from estates.schema import STATUSES
 from estates.store import NotFoundError, NothingToUndoError, StaleVersionError, StoreError
+from pages import _auth
 from pages import _common as common
 
 TABLE = "classify_table"
@@ -213,20 +214,24 @@ with map_column:
 
 st.divider()
 action_column, detail_column = st.columns([1, 1], gap="large")
+can_edit = _auth.may("override")  # the store refuses a viewer's write anyway; this only hides the controls
 with action_column:
     st.subheader("Set status")
-    n_selected = len(selected)
-    scopes = {"selected": f"Selected buildings ({n_selected:,})", "filtered": f"All {len(shown):,} in the table"}
-    st.radio("Apply to", list(scopes), format_func=scopes.get, key="classify_scope", horizontal=True)
-    scope_count = n_selected if state.get("classify_scope", "selected") == "selected" else len(shown)
-    st.segmented_control("New status", list(STATUSES), key="classify_status", default=STATUSES[2], required=True)
-    st.text_area("Reason (required, kept in the audit trail)", key="classify_reason",
-                 placeholder="e.g. Vacant since March 2024, confirmed by the site manager")
-    if scope_count > 1:
-        st.checkbox(f"I confirm: change {scope_count:,} buildings to {state.get('classify_status')!r}",
-                    key="classify_confirm")
-    st.button("Save status", key="classify_save", type="primary", on_click=_save_status, disabled=scope_count == 0 or
-              not state.get("classify_status"))
+    if not can_edit:
+        st.info("You can look but not change: classifying buildings needs the editor role.")
+    else:
+        n_selected = len(selected)
+        scopes = {"selected": f"Selected buildings ({n_selected:,})", "filtered": f"All {len(shown):,} in the table"}
+        st.radio("Apply to", list(scopes), format_func=scopes.get, key="classify_scope", horizontal=True)
+        scope_count = n_selected if state.get("classify_scope", "selected") == "selected" else len(shown)
+        st.segmented_control("New status", list(STATUSES), key="classify_status", default=STATUSES[2], required=True)
+        st.text_area("Reason (required, kept in the audit trail)", key="classify_reason",
+                     placeholder="e.g. Vacant since March 2024, confirmed by the site manager")
+        if scope_count > 1:
+            st.checkbox(f"I confirm: change {scope_count:,} buildings to {state.get('classify_status')!r}",
+                        key="classify_confirm")
+        st.button("Save status", key="classify_save", type="primary", on_click=_save_status,
+                  disabled=scope_count == 0 or not state.get("classify_status"))
 
 with detail_column:
     if len(selected) != 1:
@@ -248,6 +253,8 @@ with detail_column:
                              for e in reversed(history)])
         st.markdown(f"**History** ({len(history):,} entries, {len(human):,} by people)")
         st.dataframe(rows, hide_index=True, width="stretch", height=220)
+        if not can_edit:
+            st.stop()
         buttons = st.columns(2)
         buttons[0].button("Undo the latest change", key="classify_undo", on_click=_undo, args=(building_id,),
                           disabled=not human)

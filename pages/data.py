@@ -24,6 +24,7 @@ from estates.exports import neutralise_formulas
 from estates.ingest import IngestError, ingest_register
 from estates.registers import SUPPORTED_SUFFIXES, RegisterError, read_register
 from estates.schema import PARTNER_TYPES
+from pages import _auth
 from pages import _common as common
 
 UPLOAD = "data_upload"  # {"id", "path", "name"} of the uploaded file saved to a temporary folder
@@ -67,6 +68,9 @@ else:
                  column_config={"partner_type": "Type", "label": "Partner", "note": "Note"})
 
 st.subheader("Load a register")
+if not _auth.may("ingest"):  # the store refuses a non-admin's load anyway; this only hides the controls
+    st.info("Loading a register needs the admin role.")
+    st.stop()
 st.markdown("Upload a partner's register (CSV, Excel, GeoJSON or GeoPackage). You will see how its columns are "
             "read and what would be loaded **before anything is written**. Loading a corrected register again "
             "updates its records (ids are stable); people's decisions are kept.")
