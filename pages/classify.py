@@ -101,7 +101,7 @@ def _save_status() -> None:
     except StaleVersionError as exc:
         _say("conflict", common.md(exc))
         return
-    except (StoreError, ValueError, KeyError) as exc:
+    except (StoreError, PermissionError, ValueError, KeyError) as exc:
         _say("error", f"Not saved: {common.md(exc)}")
         return
     state["classify_reason"] = ""
@@ -117,7 +117,7 @@ def _undo(building_id: str) -> None:
         _say("conflict", common.md(exc))
     except NothingToUndoError as exc:
         _say("warning", common.md(exc))
-    except (StoreError, ValueError, KeyError) as exc:
+    except (StoreError, PermissionError, ValueError, KeyError) as exc:
         _say("error", f"Not undone: {common.md(exc)}")
     else:
         _say("success", "Undone: the building's latest change was reversed (the history keeps both).")
@@ -133,7 +133,7 @@ def _clear_override(building_id: str) -> None:
                                       expected_version=_expected([building_id])[building_id])
     except StaleVersionError as exc:
         _say("conflict", common.md(exc))
-    except (StoreError, ValueError, KeyError) as exc:
+    except (StoreError, PermissionError, ValueError, KeyError) as exc:
         _say("error", f"Not saved: {common.md(exc)}")
     else:
         state["classify_reason"] = ""
@@ -156,7 +156,7 @@ def _save_position(building_id: str) -> None:
     except StaleVersionError as exc:
         _say("conflict", common.md(exc))
         return
-    except (StoreError, ValueError, KeyError) as exc:
+    except (StoreError, PermissionError, ValueError, KeyError) as exc:
         _say("error", f"Not saved: {common.md(exc)}")
         return
     state.pop(MOVE, None)
