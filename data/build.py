@@ -224,18 +224,20 @@ def build_practices(raw: Path, postcodes: pd.DataFrame) -> tuple[pd.DataFrame, p
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raw", type=Path, default=Path("../shared/data/raw"), help="folder of raw open data")
+    parser.add_argument("--out", type=Path, default=OUT, help="output folder (default: data/trafford)")
     args = parser.parse_args(argv)
     raw: Path = args.raw
+    out: Path = args.out
     if not (raw / "SOURCES.md").exists():
         print(f"error: {raw} is not the raw data folder (no SOURCES.md there)", file=sys.stderr)
         return 2
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
 
     boundary = _read(raw, "trafford-datalab-spatial/local_authority/2023/"
                           "trafford_local_authority_full_resolution.geojson")
     boundary = boundary.rename(columns={"area_code": "la_code", "area_name": "la_name"})[
         ["la_code", "la_name", "geometry"]]
-    _write_geojson(boundary, OUT / "boundary.geojson")
+    _write_geojson(boundary, out / "boundary.geojson")
     boundary_bng = boundary.to_crs(BNG).geometry.iloc[0]
 
     wards = {}
@@ -245,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             ["ward_code", "ward_name", "geometry"]].sort_values("ward_code", ignore_index=True)
         wards[res] = w
     definition = build_neighbourhood_definition(raw, wards["full_resolution"])
-    definition.to_csv(OUT / "neighbourhood_wards.csv", index=False)
+    definition.to_csv(out / "neighbourhood_wards.csv", index=False)
     # Neighbourhood polygons are not shipped: geo.boundaries dissolves the wards by neighbourhood_wards.csv, so
     # editing that file is all it takes to redefine the neighbourhoods.
     ward_pop = pd.read_csv(raw / "trafford-datalab-open-data/population/mid_year_2024/"
@@ -255,22 +257,22 @@ def main(argv: list[str] | None = None) -> int:
     for res, name in (("full_resolution", "wards.geojson"), ("generalised", "wards_generalised.geojson")):
         w = wards[res].merge(ward_pop, on="ward_code", how="left", validate="1:1")
         w["area_ha"] = (w.to_crs(BNG).area / 1e4).round(2)
-        _write_geojson(w, OUT / name)
+        _write_geojson(w, out / name)
 
     lsoa = build_lsoas(raw, boundary_bng)
-    _write_geojson(lsoa, OUT / "lsoas.geojson")
+    _write_geojson(lsoa, out / "lsoas.geojson")
 
     postcodes = build_postcodes(raw, wards["full_resolution"])
-    postcodes.to_csv(OUT / "postcodes.csv", index=False)
+    postcodes.to_csv(out / "postcodes.csv", index=False)
     for level in ("sector", "district"):
-        build_partial_centroids(postcodes, level).to_csv(OUT / f"postcode_{level}s.csv", index=False)
+        build_partial_centroids(postcodes, level).to_csv(out / f"postcode_{level}s.csv", index=False)
 
     practices, membership = build_practices(raw, postcodes)
-    practices.to_csv(OUT / "gp_practices.csv", index=False)
-    membership.to_csv(OUT / "practice_pcn.csv", index=False)
+    practices.to_csv(out / "gp_practices.csv", index=False)
+    membership.to_csv(out / "practice_pcn.csv", index=False)
     assignment, footprints = derive_pcn_footprints(lsoa, practices, membership, postcodes)
-    assignment.to_csv(OUT / "pcn_lsoa_assignment.csv", index=False)
-    _write_geojson(footprints, OUT / "pcn_footprints.geojson")
+    assignment.to_csv(out / "pcn_lsoa_assignment.csv", index=False)
+    _write_geojson(footprints, out / "pcn_footprints.geojson")
 
     summary = {
         "wards": len(wards["full_resolution"]), "lsoas": len(lsoa), "postcodes": len(postcodes),
