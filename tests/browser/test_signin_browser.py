@@ -7,7 +7,8 @@ temporary roles file. Each test signs one person in through the provider's form 
 
 * a viewer sees no edit controls, and a write in their name through the domain API is refused by the store;
 * an editor's classification is saved and the audit history records their e-mail from the provider;
-* an admin sees the register upload; signing out returns to the sign-in screen.
+* an admin sees the register upload; signing out returns to the sign-in screen;
+* a group claim from the provider gives the role the roles file names for that group.
 """
 
 from __future__ import annotations
@@ -40,8 +41,12 @@ TOWN_HALL_UPRN = "10091813602"
 VIEWER = "vera.viewer@partner.nhs.net"
 EDITOR = "ed.editor@trafford.gov.uk"
 ADMIN = "ada.admin@trafford.gov.uk"
+GROUP_EDITOR = "gita.gp@practice.nhs.net"  # an editor through a group claim from the provider
 ROLES = f"""
 unknown_users = "viewer"
+
+[groups]
+"estates-editors" = "editor"
 
 [emails]
 "{ADMIN}" = "admin"
@@ -52,7 +57,9 @@ unknown_users = "viewer"
 @pytest.fixture(scope="module")
 def idp() -> Iterator[str]:
     """A real OIDC provider on a loopback port; yields its base URL."""
-    server = werkzeug.serving.make_server("127.0.0.1", 0, oidc_provider_mock.app(), threaded=True)
+    users = [oidc_provider_mock.User(sub=GROUP_EDITOR, claims={"email": GROUP_EDITOR, "name": "Gita GP",
+                                                               "groups": ["estates-editors", "all-staff"]})]
+    server = werkzeug.serving.make_server("127.0.0.1", 0, oidc_provider_mock.app(user_claims=users), threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:
@@ -129,7 +136,7 @@ def _wait_idle(page: Page, timeout_ms: float = 30_000) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
 
 
-def _sign_in(page: Page, app_url: str, email: str, *, path: str = "") -> None:
+def _sign_in(page: Page, app_url: str, email: str, *, path: str = "", predefined: bool = False) -> None:
     """Open the app, press Sign in, authorise ``email`` on the provider's form, land back in the app at ``path``."""
     # The provider's form links a stylesheet from a CDN: answered here, so nothing leaves the machine.
     page.route("https://cdn.jsdelivr.net/**", lambda route: route.fulfill(status=200, body="",
@@ -137,8 +144,11 @@ def _sign_in(page: Page, app_url: str, email: str, *, path: str = "") -> None:
     page.goto(app_url + path)
     page.get_by_role("button", name="Sign in").click(timeout=60_000)
     page.wait_for_url("**/oauth2/authorize**", timeout=30_000)
-    page.locator('input[name="sub"]').fill(email)
-    page.get_by_role("button", name="Authorize").click()
+    if predefined:  # a user the provider knows, with extra claims (groups)
+        page.locator(f'button[name="sub"][value="{email}"]').click()
+    else:  # any subject: the provider issues an ID token with this e-mail
+        page.locator('input[name="sub"]').fill(email)
+        page.get_by_role("button", name="Authorize").click()
     page.get_by_text(f"Signed in as {email}", exact=False).wait_for(timeout=60_000)
     assert "code=" not in page.url
     assert "token" not in page.url
@@ -225,3 +235,9 @@ def test_admin_sees_the_register_upload_and_can_sign_out(page: Page, app_url: st
     page.goto(app_url + "data")
     page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
     assert page.get_by_text(f"Signed in as {ADMIN}").count() == 0
+
+
+def test_group_claim_from_the_provider_gives_the_editor_role(page: Page, app_url: str) -> None:
+    _sign_in(page, app_url, GROUP_EDITOR, path="classify", predefined=True)
+    page.get_by_text(f"Signed in as {GROUP_EDITOR} (editor)").wait_for()
+    page.get_by_role("button", name="Save status").wait_for(timeout=30_000)
