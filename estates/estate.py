@@ -3,9 +3,9 @@
 Pages, exports and notebooks all read the estate through :func:`current_estate`, so they agree. The table comes
 from the registers in the partner list (:func:`estates.ingest.run_pipeline`: ingest → geocode → tag → check →
 match sites) and the classification rules (:func:`estates.classification.classify`); both are cached per process.
-When a store exists (``ESTATES_DATABASE_URL``, or the embedded file :data:`DEFAULT_STORE_PATH`), the status that
-counts is the store's effective status (a person's override, else the saved rule status) for every building the
-store holds; buildings it does not hold keep the rules' suggestion.
+When a store exists (``ESTATES_DATABASE_URL``, or the embedded file :data:`DEFAULT_STORE_PATH`) and holds buildings,
+the store is the source — data flows register → … → store → pages/exports — so people's overrides and
+repositions show everywhere (:func:`estates.app_data.load_estate`).
 """
 
 from __future__ import annotations
@@ -51,16 +51,15 @@ def _store_target(store: str | os.PathLike[str] | None) -> str | None:
     return os.fspath(DEFAULT_STORE_PATH) if DEFAULT_STORE_PATH.exists() else None
 
 
-def _store_statuses(target: str) -> pd.DataFrame:
+def _from_store(target: str) -> pd.DataFrame | None:
+    """The store's estate, or None when the store holds no building yet."""
+    from estates.app_data import load_estate
     from estates.store import open_store
 
     with open_store(target) as opened:
-        stored = opened.buildings()
-    return pd.DataFrame({
-        "building_id": stored["building_id"].astype("str"),
-        "store_status": stored["effective_status"].astype("str"),
-        "store_source": stored["status_source"].astype("str"),
-    })
+        if len(opened.buildings(columns=["partner"])) == 0:
+            return None
+        return load_estate(opened)
 
 
 def current_estate(
@@ -77,7 +76,7 @@ def current_estate(
     place
         The place (default: the current place).
     use_store
-        Take statuses from the store when there is one (default). ``False`` gives the rules' suggestions only,
+        Read the store when there is one (default). ``False`` gives the registers with the rules' suggestions only,
         which is what tests on the demo estate want.
     store
         Path or URL of the store (default: ``ESTATES_DATABASE_URL``, else :data:`DEFAULT_STORE_PATH` if that file
@@ -90,21 +89,21 @@ def current_estate(
     pandas.DataFrame
         One row per register record (rows that could not be located included, with ``lon``/``lat`` missing and
         ``outcome`` ``rejected``): the canonical fields, geocode and tag columns (``docs/architecture.md``),
-        ``outcome``/``issues``, ``site_id``, then ``rule_status``, ``rule_id``, ``rule_explanation``, ``status``
-        (the status that counts: ``key``, ``core``, ``surplus`` or ``needs data``) and ``status_source``
-        (``rule``, or ``override`` when a person set it in the store).
+        ``outcome``/``issues``, ``site_id``, then ``rule_status``, ``rule_id``, ``status`` (the status that counts:
+        ``key``, ``core``, ``surplus`` or ``needs data``) and ``status_source`` (``rule``, or ``override`` when a
+        person set it in the store). From the registers the table also has ``rule_explanation``; from the store it
+        has the store's columns (``version``, ``override_*``, ``position_source`` …, see
+        :func:`estates.app_data.load_estate`).
     """
     place = place if place is not None else load_place()
+    target = _store_target(store) if use_store else None
+    if target is not None:
+        stored = _from_store(target)
+        if stored is not None:
+            return stored
     if refresh:
         _classified.cache_clear()
     frame = _classified(place).copy()
     frame["status"] = frame["rule_status"]
     frame["status_source"] = pd.Series("rule", index=frame.index, dtype="str")
-    target = _store_target(store) if use_store else None
-    if target is not None:
-        statuses = _store_statuses(target)
-        merged = frame[["building_id"]].astype({"building_id": "str"}).merge(statuses, on="building_id", how="left")
-        held = merged["store_status"].notna().to_numpy()
-        frame.loc[held, "status"] = merged.loc[held, "store_status"].to_numpy()
-        frame.loc[held, "status_source"] = merged.loc[held, "store_source"].to_numpy()
     return frame

@@ -13,9 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 TOWN_HALL = "trafford-council:TMBC0008/T0000001"  # Trafford Town Hall, Talbot Road
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
+def run(*args: str, store: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "ESTATES_ACTOR": "estates.lead@trafford.example"}
     env.pop("ESTATES_DATABASE_URL", None)
+    if store is not None:
+        env["ESTATES_DATABASE_URL"] = str(store)
     return subprocess.run([sys.executable, "-m", "estates", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=300, env=env)
 
@@ -66,3 +68,14 @@ def test_unknown_building_is_one_readable_line(classified):
     result = run("history", "no-such-building", "--store", str(path))
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: no building 'no-such-building' in {path}"
+
+
+def test_exports_read_the_store_so_a_persons_override_shows(classified, tmp_path):
+    path, _ = classified
+    out = tmp_path / "buildings.csv"
+    result = run("export", "buildings", "--format", "csv", "--out", str(out), store=path)
+    assert result.returncode == 0, result.stderr
+    import pandas as pd
+
+    exported = pd.read_csv(out, dtype=str, encoding="utf-8-sig").set_index("building_id")
+    assert exported.loc[TOWN_HALL, "status"] == "core"  # overridden above; the rules still say key
