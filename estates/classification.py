@@ -40,6 +40,7 @@ from estates._rules import (
     parse_rules,
 )
 from estates.schema import STATUSES
+from geo.place import load_place
 
 __all__ = [
     "DEFAULT_RULES",
@@ -53,8 +54,8 @@ __all__ = [
     "status_counts",
 ]
 
-#: The Trafford rules file, relative to the repository root.
-DEFAULT_RULES: Path = Path(__file__).resolve().parent.parent / "data" / "trafford" / "classification.yaml"
+#: The current place's rules file (``[config] classification`` in its place.toml; ``ESTATES_PLACE`` picks the place).
+DEFAULT_RULES: Path = load_place().path("config", "classification")
 
 #: ``rule_id`` of a building matched by the designated key sites list.
 DESIGNATED_RULE_ID = "designated-key-site"

@@ -40,8 +40,8 @@ class Place:
         The place-based pilot neighbourhood pages default to.
     centre, zoom
         Initial map view (lat, lon).
-    layers, tables
-        File names relative to ``folder``.
+    layers, tables, config
+        File names relative to ``folder`` (config: e.g. the classification rules and the roles file).
     attribution
         Attribution lines every map and export must show.
     """
@@ -57,6 +57,7 @@ class Place:
     zoom: int
     layers: dict[str, str] = field(hash=False, compare=False)
     tables: dict[str, str] = field(hash=False, compare=False)
+    config: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     attribution: tuple[str, ...] = ()
 
     @property
@@ -65,8 +66,8 @@ class Place:
         return f"outside_{self.slug}"
 
     def path(self, kind: str, key: str) -> Path:
-        """Return the path of layer or table ``key`` (``kind`` is ``"layers"`` or ``"tables"``)."""
-        names = self.layers if kind == "layers" else self.tables
+        """Return the path of ``key`` in ``kind`` (``"layers"``, ``"tables"`` or ``"config"``)."""
+        names = {"layers": self.layers, "tables": self.tables, "config": self.config}[kind]
         try:
             path = self.folder / names[key]
         except KeyError:
@@ -109,6 +110,7 @@ def load_place(slug: str | None = None) -> Place:
             zoom=int(info.get("zoom", 12)),
             layers=dict(config["layers"]),
             tables=dict(config["tables"]),
+            config=dict(config.get("config", {})),
             attribution=tuple(config.get("attribution", {}).get("lines", ())),
         )
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
