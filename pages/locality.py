@@ -81,7 +81,7 @@ if clusters.empty:
 else:
     view = clusters[["rank", "hub_name", "partner_count", "buildings", "partners", "surplus", "key", "gia_m2",
                      "radius_m", "lsoa_name", "imd_decile", "imd_rank"]]
-    st.dataframe(view, hide_index=True, width="stretch", column_config={
+    st.dataframe(view, hide_index=True, width="stretch", placeholder="–", column_config={
         "rank": "Rank", "hub_name": "Around", "partner_count": "Partners", "buildings": "Buildings",
         "partners": "Whose", "surplus": "Surplus", "key": "Key",
         "gia_m2": st.column_config.NumberColumn("Floor area (m²)", format="%,.0f"),
