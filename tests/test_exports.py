@@ -250,7 +250,7 @@ def test_html_export_is_standalone_and_escapes_register_text(exported):
     assert "<script>alert" not in page
     assert "<img src=x onerror" not in page
     assert "zqxjxjxj" not in page  # the template in a building name was not evaluated ...
-    assert "&#123;&#123; " in page  # ... its braces are shown as text
+    assert re.search(r"#123;.{0,40}zq", page)  # ... its braces are shown as text (entities, inside JSON)
     assert "Crown copyright" in page
     assert "Hover a piece" in page  # the legend
     assert "leaflet-control-layers" in page or "L.control.layers" in page
