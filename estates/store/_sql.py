@@ -91,6 +91,21 @@ class Table:
         """The column called ``name``."""
         return _column_index(self)[name]
 
+    def column_definitions(self, types: Mapping[str, str]) -> list[str]:
+        """DDL of the columns and UNIQUE constraints (not the key or geometry), with each engine's ``types``."""
+        parts = []
+        for c in self.columns:
+            spec = f"{q(c.name)} {types[c.type]}"
+            if c.not_null:
+                spec += " NOT NULL"
+            if c.default is not None:
+                spec += f" DEFAULT {c.default}"
+            if c.references:
+                ref_table, ref_col = c.references.rstrip(")").split("(")
+                spec += f" REFERENCES {q(ref_table)} ({q(ref_col)})"
+            parts.append(spec)
+        return parts + [f"UNIQUE ({', '.join(q(c) for c in u)})" for u in self.unique]
+
 
 @cache
 def _column_index(table: Table) -> dict[str, Column]:

@@ -230,17 +230,7 @@ class GeoPackageStore(SqlStore):
         parts = [f"{q(table.pk)} INTEGER PRIMARY KEY AUTOINCREMENT"]
         if table.geometry:
             parts.append(f"{q(table.geometry)} POINT")
-        for c in table.columns:
-            spec = f"{q(c.name)} {_TYPES[c.type]}"
-            if c.not_null:
-                spec += " NOT NULL"
-            if c.default is not None:
-                spec += f" DEFAULT {c.default}"
-            if c.references:
-                ref_table, ref_col = c.references.rstrip(")").split("(")
-                spec += f" REFERENCES {q(ref_table)} ({q(ref_col)})"
-            parts.append(spec)
-        parts += [f"UNIQUE ({', '.join(q(c) for c in u)})" for u in table.unique]
+        parts += table.column_definitions(_TYPES)
         statements = [f"CREATE TABLE IF NOT EXISTS {q(table.name)} ({', '.join(parts)})"]
         statements += [
             f"CREATE INDEX IF NOT EXISTS {q('idx_' + table.name + '_' + '_'.join(ix))} "
