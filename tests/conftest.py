@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo estate in an embedded store, seeded once per test session (copy it before writing)."""
+    from estates.app_data import seed_store
+    from estates.store import open_store
+
+    path = tmp_path_factory.mktemp("seeded") / "template.gpkg"
+    with open_store(path) as store:
+        seed_store(store)
+    return path
+
+
+@pytest.fixture
+def store_path(seeded_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the seeded store, which the app under test uses (``ESTATES_DATABASE_URL``)."""
+    path = tmp_path / "estates.gpkg"
+    shutil.copyfile(seeded_store, path)
+    monkeypatch.setenv("ESTATES_DATABASE_URL", str(path))
+    return path

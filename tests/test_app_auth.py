@@ -5,7 +5,6 @@ as. (Sign-in itself, with a real identity provider, is in ``tests/browser/test_s
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,29 +12,9 @@ import pytest
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 
-from estates.app_data import seed_store
 from estates.identity import local_user
-from estates.store import open_store
 
 APP = str(Path(__file__).resolve().parent.parent / "pages" / "_shell.py")
-
-
-@pytest.fixture(scope="module")
-def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo estate in a store, seeded once for this module."""
-    path = tmp_path_factory.mktemp("seeded") / "template.gpkg"
-    with open_store(path) as store:
-        seed_store(store)
-    return path
-
-
-@pytest.fixture
-def store_path(seeded_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private copy of the seeded store, which the app under test uses."""
-    path = tmp_path / "estates.gpkg"
-    shutil.copyfile(seeded_store, path)
-    monkeypatch.setenv("ESTATES_DATABASE_URL", str(path))
-    return path
 
 
 @pytest.fixture

@@ -9,13 +9,12 @@ before it is written. (What AppTest cannot do â€” click the map or a table row â
 from __future__ import annotations
 
 import getpass
-import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from estates.app_data import load_estate, seed_store
+from estates.app_data import load_estate
 from estates.filters import Filters, filter_buildings
 from estates.store import open_store
 
@@ -29,24 +28,6 @@ PAGES = {
     "profiles": ("profiles.py", "Area profiles"),
     "data": ("data.py", "Data: partner registers"),
 }
-
-
-@pytest.fixture(scope="module")
-def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo estate in a store, seeded once for this module."""
-    path = tmp_path_factory.mktemp("seeded") / "template.gpkg"
-    with open_store(path) as store:
-        seed_store(store)
-    return path
-
-
-@pytest.fixture
-def store_path(seeded_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private copy of the seeded store, which the app under test uses."""
-    path = tmp_path / "estates.gpkg"
-    shutil.copyfile(seeded_store, path)
-    monkeypatch.setenv("ESTATES_DATABASE_URL", str(path))
-    return path
 
 
 @pytest.fixture
