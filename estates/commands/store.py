@@ -9,7 +9,6 @@ import pandas as pd
 
 from estates.cli import Handler, UserError, command
 from estates.identity import local_user
-from estates.schema import STATUSES
 from estates.store import NotFoundError, Store, format_history, open_store, reclassify
 
 
@@ -28,13 +27,12 @@ def _open(target: str | None) -> Store:
 
 
 def status_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Partner × effective status counts, with totals, statuses in their fixed order."""
-    status = frame["override_status"].fillna(frame["rule_status"]).fillna("needs data")
-    table = pd.crosstab(frame["partner"].fillna("(none)"), status).reindex(columns=list(STATUSES), fill_value=0)
-    table["total"] = table.sum(axis=1)
-    table.loc["total"] = table.sum(axis=0)
+    """Partner × effective status (a person's override, else the rules'), with totals."""
+    from estates.classification import status_counts
+
+    effective = frame["override_status"].fillna(frame["rule_status"]).fillna("needs data")
+    table = status_counts(frame, pd.DataFrame({"rule_status": effective}, index=frame.index))
     table.columns.name = None
-    table.index.name = "partner"
     return table
 
 
