@@ -1,6 +1,7 @@
 """Ingest partner registers into canonical building records, and run the whole estate pipeline.
 
-One register: read → map columns → check fields → geocode + tag → check locations (:func:`ingest_register`).
+One register: read → map columns → check fields → geocode (offline, then online when asked) + tag → check locations
+(:func:`ingest_register`).
 The estate: every register in the partner list, then cross-partner site matching (:func:`run_pipeline`).
 Every row read comes out as a record with an ``outcome`` (accepted / warned / rejected) and its reasons; the
 counts always add up to the rows read. Results are plain DataFrames for the store to persist.
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -41,6 +43,9 @@ from estates.validation import (
     summarise,
 )
 
+if TYPE_CHECKING:
+    from geo.online import OnlineSettings, OnlineSummary
+
 __all__ = [
     "IngestError",
     "IngestResult",
@@ -52,6 +57,7 @@ __all__ = [
     "run_pipeline",
     "format_ingest_summary",
     "format_pipeline_summary",
+    "online_address",
 ]
 
 #: Columns added by ingest after geocoding and tagging: the row's outcome and all its reasons in one string.
@@ -85,6 +91,8 @@ class IngestResult:
         How the register's columns were mapped.
     notes
         Readable notes about the file (encoding, header row, sheet, ...).
+    online
+        What online geocoding did, when it was asked for (``None`` otherwise).
     """
 
     records: pd.DataFrame
@@ -92,6 +100,7 @@ class IngestResult:
     summary: dict[str, object]
     mapping: ColumnMapping
     notes: list[str] = field(default_factory=list)
+    online: OnlineSummary | None = None
 
     @property
     def accepted(self) -> pd.DataFrame:
@@ -173,14 +182,40 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _locate(frame: pd.DataFrame, place: object) -> tuple[pd.DataFrame, str, str]:
+#: Record fields that make the address text sent to Nominatim, in the order a person writes them.
+ADDRESS_FIELDS: tuple[str, ...] = ("name", "address_line_1", "address_line_2", "town")
+
+
+def online_address(records: pd.DataFrame) -> pd.Series:
+    """Each record's address as one line of text (name, address lines, town), for an online address search.
+
+    Empty parts are left out; a record with none gives ``""`` (not searched). The postcode is not included: rows
+    reach the address search only when their postcode could not place them.
+    """
+    parts = [records[f].astype("string").str.strip() for f in ADDRESS_FIELDS if f in records]
+    if not parts:
+        return pd.Series("", index=records.index, dtype=object)
+    table = pd.concat(parts, axis=1).fillna("")
+    return table.apply(lambda row: ", ".join(v for v in row if v), axis=1).astype(object)
+
+
+def _locate(frame: pd.DataFrame, place: object, *, online: OnlineSettings | None = None,
+            online_progress: Callable[[int, int], None] | None = None,
+            ) -> tuple[pd.DataFrame, str, str, OnlineSummary | None]:
     from geo.geocoder import geocode
     from geo.place import load_place
     from geo.tagging import tag
 
     place_obj = place if place is not None and not isinstance(place, str) else load_place(place)
     located = geocode(frame, postcode="postcode", x="x", y="y", place=place_obj)
-    return tag(located, place=place_obj), place_obj.outside_column, place_obj.name
+    summary = None
+    if online is not None and online.enabled:
+        from geo.online import fill_online_with_summary
+
+        located, summary = fill_online_with_summary(
+            located, postcode=frame["postcode"], address=online_address(frame), settings=online.for_place(place_obj),
+            progress=online_progress)
+    return tag(located, place=place_obj), place_obj.outside_column, place_obj.name, summary
 
 
 def ingest_register(
@@ -195,6 +230,8 @@ def ingest_register(
     locate: bool = True,
     place: object | None = None,
     ingested_at: str | None = None,
+    online: OnlineSettings | None = None,
+    online_progress: Callable[[int, int], None] | None = None,
 ) -> IngestResult:
     """Ingest one partner register.
 
@@ -218,6 +255,12 @@ def ingest_register(
         Place slug or :class:`geo.place.Place` for geocoding and tagging (default: the current place).
     ingested_at
         Timestamp to record (default: now, UTC).
+    online
+        Online geocoding settings (:class:`geo.online.OnlineSettings`). Only when given with ``enabled=True`` are
+        rows the offline geocoder could not place (or placed only roughly) looked up on postcodes.io, then by
+        address (:func:`online_address`) on Nominatim. Default: offline only.
+    online_progress
+        ``online_progress(done, total)`` over the rows that need online help (called from this thread).
 
     Returns
     -------
@@ -276,8 +319,10 @@ def ingest_register(
 
     notes = list(raw.notes)
     located = False
+    online_summary = None
     if locate and len(records):
-        records, outside_column, place_name = _locate(records, place)
+        records, outside_column, place_name, online_summary = _locate(records, place, online=online,
+                                                                      online_progress=online_progress)
         issues = check_locations(records, outside_column=outside_column, place_name=place_name,
                                  field_issues=issues)
         located = True
@@ -292,7 +337,7 @@ def ingest_register(
     summary = {"file": path.name, "partner": partner, "partner_type": partner_type,
                **summarise(records["outcome"]), "located": located}
     return IngestResult(records=records.reset_index(drop=True), issues=_issue_table(issues, records),
-                        summary=summary, mapping=column_map, notes=notes)
+                        summary=summary, mapping=column_map, notes=notes, online=online_summary)
 
 
 def _is_number_field(name: str) -> bool:
@@ -387,6 +432,8 @@ class PipelineResult:
         ``(partner, message)`` for registers that could not be ingested at all.
     seconds
         Wall time.
+    online
+        What online geocoding did over all registers, when it was asked for (``None`` otherwise).
     """
 
     records: pd.DataFrame
@@ -397,6 +444,7 @@ class PipelineResult:
     no_register: tuple[NoRegister, ...] = ()
     errors: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    online: OnlineSummary | None = None
 
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -433,6 +481,8 @@ def run_pipeline(
     decisions_path: str | Path | None = None,
     place: object | None = None,
     locate: bool = True,
+    online: OnlineSettings | None = None,
+    online_progress: Callable[[str, int, int], None] | None = None,
 ) -> PipelineResult:
     """Ingest every register of a partner list, geocode and tag, check, and match sites across partners.
 
@@ -449,6 +499,10 @@ def run_pipeline(
         Place slug or :class:`geo.place.Place` (default: the partner list's ``place``, else the current place).
     locate
         Geocode and tag (default). Without locations, matching uses UPRN and postcode only.
+    online
+        Online geocoding settings, as for :func:`ingest_register` (default: offline only).
+    online_progress
+        ``online_progress(register_key, done, total)`` over each register's rows that need online help.
 
     Returns
     -------
@@ -475,10 +529,15 @@ def run_pipeline(
     results: list[tuple[RegisterSpec, IngestResult | None, str]] = []
     for spec in config.registers:
         step(spec.key)
+        register_progress = None
+        if online_progress is not None:
+            def register_progress(done: int, total: int, key: str = spec.key) -> None:
+                online_progress(key, done, total)
         try:
             result = ingest_register(spec.file, partner=spec.partner, partner_type=spec.partner_type,
                                      mapping=spec.columns, units=spec.units, sheet=spec.sheet,
-                                     historic=spec.historic, locate=locate, place=place, ingested_at=stamp)
+                                     historic=spec.historic, locate=locate, place=place, ingested_at=stamp,
+                                     online=online, online_progress=register_progress)
             results.append((spec, result, ""))
         except IngestError as exc:
             results.append((spec, None, str(exc)))
@@ -493,10 +552,16 @@ def run_pipeline(
     finish()
     records = records.merge(matched.membership, on="building_id", how="left")
     summary = _pipeline_summary(results, records)
+    online_runs = [r.online for _, r, _ in results if r is not None and r.online is not None]
+    online_summary = None
+    if online_runs:
+        from geo.online import OnlineSummary
+
+        online_summary = OnlineSummary.combine(online_runs)
     return PipelineResult(records=records, issues=issues, summary=summary, sites=matched.sites,
                           matches=matched.matches, no_register=config.no_register,
                           errors=[(spec.partner, message) for spec, r, message in results if r is None],
-                          seconds=time.perf_counter() - started)
+                          seconds=time.perf_counter() - started, online=online_summary)
 
 
 def _pipeline_summary(results: list[tuple[RegisterSpec, IngestResult | None, str]],
@@ -549,6 +614,8 @@ def format_ingest_summary(result: IngestResult, *, show_issues: int = 10) -> str
     if "geocode_method" in records:
         counts = records["geocode_method"].value_counts()
         lines.append("  located by: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if result.online is not None:
+        lines += [f"  {line}" for line in result.online.lines()]
     if len(result.issues):
         by_code = result.issues.groupby(["severity", "code"]).size().sort_values(ascending=False)
         lines.append("  issues: " + ", ".join(f"{code} ({sev}) {n}" for (sev, code), n in by_code.items()))
@@ -587,6 +654,8 @@ def format_pipeline_summary(result: PipelineResult) -> str:
         proposed = result.matches[result.matches["status"] == "proposed"] if len(result.matches) else []
         lines.append(f"sites: {len(sites)} ({len(multi)} shared by more than one partner); "
                      f"{len(proposed)} proposed matches await a decision")
+    if result.online is not None:
+        lines += result.online.lines()
     for entry in result.no_register:
         lines.append(f"no register loaded yet: {entry.label} ({entry.partner_type})"
                      + (f" — {entry.note}" if entry.note else ""))

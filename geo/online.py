@@ -257,6 +257,19 @@ class OnlineSettings:
         """Return a copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
+    def for_place(self, place: Place) -> OnlineSettings:
+        """A copy biased to ``place``: its name for messages and its bounding box for Nominatim.
+
+        A ``place_bbox`` already set (e.g. from ``ESTATES_ONLINE_PLACE_BBOX``) is kept.
+        """
+        from geo.boundaries import boundary
+
+        bbox = self.place_bbox
+        if bbox is None:
+            west, south, east, north = (float(v) for v in boundary(place).total_bounds)
+            bbox = (west, south, east, north)
+        return self.replace(place_name=self.place_name or place.name, place_bbox=bbox)
+
     # ---------------------------------------------------------------- loaders
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> Self:
@@ -433,6 +446,23 @@ class OnlineSummary:
     rows_rejected: int = 0
     messages: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+
+    @classmethod
+    def combine(cls, summaries: Iterable[OnlineSummary]) -> OnlineSummary:
+        """One summary for several runs (e.g. every register of a pipeline): counts added, notes once each."""
+        total = cls()
+        for part in summaries:
+            total.enabled = total.enabled or part.enabled
+            for item in dataclasses.fields(cls):
+                value = getattr(part, item.name)
+                if item.name == "located":
+                    for method, count in value.items():
+                        total.located[method] = total.located.get(method, 0) + count
+                elif item.name == "messages":
+                    total.messages.extend(m for m in value if m not in total.messages)
+                elif item.name != "enabled":
+                    setattr(total, item.name, getattr(total, item.name) + value)
+        return total
 
     @property
     def rows_located(self) -> int:
@@ -1247,8 +1277,4 @@ def online_settings_for_place(place: Place | None = None, **overrides: Any) -> O
     **overrides
         As for :func:`load_online_settings` (e.g. ``enabled=True, refresh=None``).
     """
-    from geo.boundaries import boundary
-
-    place = place if place is not None else load_place()
-    west, south, east, north = (float(v) for v in boundary(place).total_bounds)
-    return load_online_settings(**overrides).replace(place_name=place.name, place_bbox=(west, south, east, north))
+    return load_online_settings(**overrides).for_place(place if place is not None else load_place())

@@ -11,6 +11,21 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
+
+from network_guard import Guard  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def loopback_only():
+    """Fail any test that tries to connect to (or resolve) an address off this machine: no request leaves it."""
+    Guard.violations.clear()
+    Guard.armed = True
+    try:
+        yield
+    finally:
+        Guard.armed = False
+    assert not Guard.violations, f"non-loopback network access: {Guard.violations}"
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,12 @@
 The server (tests/online_server.py) speaks the postcodes.io and Nominatim
 response shapes from real Trafford fixture data and can misbehave on demand.
 Nothing is mocked on the client side: requests, sockets, SQLite and pyproj are
-real. A socket audit hook makes any attempt to reach a non-loopback address
-(connect or DNS lookup) fail the test.
+real. The suite-wide loopback guard (tests/network_guard.py, armed in conftest)
+makes any attempt to reach a non-loopback address (connect or DNS lookup) fail.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import socket
 import sqlite3
@@ -38,6 +37,7 @@ from geo.online import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
+from network_guard import Guard  # noqa: E402
 from online_server import FakeGeoServer, Fault, load_nominatim_fixture, load_postcodes_fixture  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
@@ -50,60 +50,6 @@ NOMINATIM = load_nominatim_fixture()
 #: Real Trafford postcodes that are in ONSPD Nov 2025 but not in the Feb 2025 Trafford Data Lab list
 #: (new-builds: exactly what an offline table built earlier misses).
 NEW_BUILDS = ["M16 0ZP", "M17 8AY", "M31 4TR", "M33 0LJ", "M33 7HQ", "M41 7GG", "WA14 1AU", "WA14 4YH"]
-
-
-# =============================================================== loopback guard
-class _Guard:
-    armed = False
-    violations: list[str] = []  # noqa: RUF012 - test-only singleton
-
-
-def _is_loopback(host: object) -> bool:
-    if isinstance(host, bytes):
-        host = host.decode("ascii", "replace")
-    if not isinstance(host, str):
-        return False
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if not _Guard.armed:
-        return
-    target: object = None
-    if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
-        address = args[1] if len(args) > 1 else None
-        if isinstance(address, (str, bytes)) or address is None:  # AF_UNIX path, or no address
-            return
-        target = address[0]
-    elif event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex"):
-        target = args[0]
-        if target is None:
-            return
-    else:
-        return
-    if not _is_loopback(target):
-        _Guard.violations.append(f"{event} {target!r}")
-        raise RuntimeError(f"test tried to reach a non-loopback address: {event} {target!r}")
-
-
-sys.addaudithook(_audit)  # audit hooks cannot be removed; it only acts while armed
-
-
-@pytest.fixture(autouse=True)
-def loopback_only():
-    """Fail the test if anything tries to connect (or resolve) outside 127.0.0.1/::1."""
-    _Guard.violations.clear()
-    _Guard.armed = True
-    try:
-        yield
-    finally:
-        _Guard.armed = False
-    assert not _Guard.violations, f"non-loopback network access: {_Guard.violations}"
 
 
 # ====================================================================== fixtures
@@ -204,7 +150,7 @@ def test_guard_refuses_non_loopback_connections():
         socket.create_connection(("192.0.2.1", 80), timeout=0.1)  # TEST-NET-1; blocked before any packet
     with pytest.raises(RuntimeError, match="non-loopback"):
         socket.getaddrinfo("api.postcodes.io", 443)
-    _Guard.violations.clear()
+    Guard.violations.clear()
 
 
 def test_disabled_by_default_sends_nothing(server, tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 from estates.cli import Handler, UserError, command
 from estates.exports import EXPORT_FORMATS, EXPORT_KINDS, export_buildings, export_overlap, resolve_output
 from geo.overlap import DEFAULT_SLIVER_HA
-from geo.place import PlaceError, load_place
+from geo.place import load_place
 
 
 def _sliver(text: str) -> float:
@@ -46,10 +46,7 @@ def configure(parser: argparse.ArgumentParser) -> Handler:
 def run(args: argparse.Namespace) -> int:
     from estates.estate import current_estate
 
-    try:
-        place = load_place()
-    except PlaceError as exc:
-        raise UserError(str(exc)) from None
+    place = load_place()
     exporter = export_overlap if args.what == "overlap" else export_buildings
     # Check the path and format before the (slower) estate is built.
     resolve_output(args.out, args.fmt, folder_ok=args.what == "overlap")

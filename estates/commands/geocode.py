@@ -1,17 +1,23 @@
-"""``python -m estates geocode INPUT --out OUTPUT``: geocode and tag any table of places offline."""
+"""``python -m estates geocode INPUT --out OUTPUT``: geocode and tag any table of places (offline unless
+``--online``)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from estates.cli import Handler, UserError, command, read_table
+from estates.commands._online import add_online_options, online_progress_bar, online_settings
 from estates.exports import write_table
 from geo.geocoder import detect_location_columns, geocode
-from geo.place import Place, PlaceError, load_place
+from geo.place import load_place
 from geo.tagging import tag
+
+if TYPE_CHECKING:
+    from geo.online import OnlineSettings
 
 
 @command("geocode", help="Geocode and tag a CSV/XLSX table offline (postcode and/or coordinate columns).")
@@ -24,18 +30,14 @@ def configure(parser: argparse.ArgumentParser) -> Handler:
     parser.add_argument("--sheet", help="XLSX sheet name (default: the first)")
     parser.add_argument("--address-column", action="append", default=[], metavar="COLUMN",
                         help="column(s) whose text make the address for online lookup (repeat for several)")
-    parser.add_argument("--online", action="store_true",
-                        help="fill gaps with postcodes.io / Nominatim (off by default; see docs/online_geocoding.md)")
-    parser.add_argument("--refresh", action="store_true", help="with --online: ask again instead of using the cache")
+    add_online_options(parser)
     parser.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     return run
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        place = load_place()
-    except PlaceError as exc:
-        raise UserError(str(exc)) from None
+    place = load_place()
+    online = online_settings(args)
     frame = read_table(args.input, sheet=args.sheet)
     columns = detect_location_columns(frame.columns)
     for option, key in (("postcode_column", "postcode"), ("x_column", "x"), ("y_column", "y")):
@@ -55,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise UserError(f"--address-column {missing[0]!r} is not a column of {args.input}")
     located = geocode(frame, postcode=columns["postcode"], x=columns["x"], y=columns["y"], place=place)
-    if args.online:
+    if online is not None:
         located = _fill_online(located, frame, postcode_column=columns["postcode"],
-                               address_columns=args.address_column, refresh=args.refresh, place=place)
+                               address_columns=args.address_column, settings=online.for_place(place))
     result = tag(located, place=place)
     write_table(result, args.out, force=args.force)
     print(summarise(result, outside_column=place.outside_column))
@@ -66,19 +68,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _fill_online(located: pd.DataFrame, frame: pd.DataFrame, *, postcode_column: object | None,
-                 address_columns: list[str], refresh: bool, place: Place) -> pd.DataFrame:
-    from tqdm import tqdm
+                 address_columns: list[str], settings: OnlineSettings) -> pd.DataFrame:
+    from geo.online import fill_online_with_summary
 
-    from geo.online import fill_online_with_summary, online_settings_for_place
-
-    settings = online_settings_for_place(place, enabled=True, refresh=refresh or None)
     address = None
     if address_columns:
         address = frame[address_columns].astype("string").fillna("").agg(", ".join, axis=1).str.strip(", ")
-    with tqdm(total=len(frame), desc="online geocoding", unit="row", disable=None) as bar:
+    with online_progress_bar(settings) as update:
         result, summary = fill_online_with_summary(
             located, postcode=frame[postcode_column] if postcode_column is not None else None, address=address,
-            settings=settings, progress=lambda done, total: bar.update(done - bar.n))
+            settings=settings, progress=update)
     print(summary)
     return result
 

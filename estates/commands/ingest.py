@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from estates.cli import Handler, UserError, command
+from estates.commands._online import add_online_options, online_progress_bar, online_settings
 from estates.exports import neutralise_formulas, write_table
 from estates.ingest import IngestError, format_ingest_summary, ingest_register, update_records
 from estates.partners import ConfigError, RegisterSpec, load_registers_config, partner_slug
@@ -26,6 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> Handler:
                         help="map a register column to a field, e.g. --column postcode='Post Code' (repeatable; "
                              "FIELD= leaves the field unmapped)")
     parser.add_argument("--historic", action="store_true", help="flag the records as from an out-of-date source")
+    add_online_options(parser)
     parser.add_argument("--config", type=Path, help="partner list (default: data/registers/registers.yaml)")
     parser.add_argument("--out", type=Path, help="write the records to .csv/.xlsx/.geojson/.gpkg")
     parser.add_argument("--issues", type=Path, help="write one row per issue to .csv/.xlsx")
@@ -71,11 +73,14 @@ def run(args: argparse.Namespace) -> int:
                         f"({', '.join(PARTNER_TYPES)})")
     mapping = dict(spec.columns) if spec is not None else {}
     mapping.update(_column_overrides(args.column))
+    online = online_settings(args)
     try:
-        result = ingest_register(args.file, partner=partner, partner_type=partner_type, mapping=mapping,
-                                 units=spec.units if spec is not None else None,
-                                 sheet=args.sheet or (spec.sheet if spec is not None else None),
-                                 historic=args.historic or (spec.historic if spec is not None else False))
+        with online_progress_bar(online) as update:
+            result = ingest_register(args.file, partner=partner, partner_type=partner_type, mapping=mapping,
+                                     units=spec.units if spec is not None else None,
+                                     sheet=args.sheet or (spec.sheet if spec is not None else None),
+                                     historic=args.historic or (spec.historic if spec is not None else False),
+                                     online=online, online_progress=update)
     except IngestError as exc:
         raise UserError(str(exc)) from None
     print(format_ingest_summary(result, show_issues=args.show))

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from estates.cli import Handler, UserError, command
+from estates.commands._online import add_online_options, online_progress_bar, online_settings
 from estates.exports import write_table
 from estates.ingest import format_pipeline_summary, run_pipeline
 from estates.partners import ConfigError
@@ -19,15 +20,22 @@ def configure(parser: argparse.ArgumentParser) -> Handler:
                         help="write records.csv, issues.csv, sites.csv and matches.csv to FOLDER")
     parser.add_argument("--force", action="store_true", help="overwrite files in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_online_options(parser)
     return run
 
 
 def run(args: argparse.Namespace) -> int:
     if args.out is not None and not args.out.is_dir():
         raise UserError(f"--out {args.out}: no such folder")
+    online = online_settings(args)
     try:
-        result = run_pipeline(args.config, progress=False if args.no_progress else None,
-                              decisions_path=args.decisions)
+        with online_progress_bar(online) as update:
+            per_register = None
+            if update is not None and not args.no_progress:
+                def per_register(key: str, done: int, total: int) -> None:
+                    update(done, total, key)
+            result = run_pipeline(args.config, progress=False if args.no_progress else None,
+                                  decisions_path=args.decisions, online=online, online_progress=per_register)
     except (ConfigError, ValueError) as exc:
         raise UserError(str(exc)) from None
     print(format_pipeline_summary(result))
