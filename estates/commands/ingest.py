@@ -75,12 +75,12 @@ def run(args: argparse.Namespace) -> int:
     mapping.update(_column_overrides(args.column))
     online = online_settings(args)
     try:
-        with online_progress_bar(online) as update:
+        with online_progress_bar(online) as report_online:
             result = ingest_register(args.file, partner=partner, partner_type=partner_type, mapping=mapping,
                                      units=spec.units if spec is not None else None,
                                      sheet=args.sheet or (spec.sheet if spec is not None else None),
                                      historic=args.historic or (spec.historic if spec is not None else False),
-                                     online=online, online_progress=update)
+                                     online=online, online_progress=report_online)
     except IngestError as exc:
         raise UserError(str(exc)) from None
     print(format_ingest_summary(result, show_issues=args.show))
