@@ -585,37 +585,48 @@ def _aligned(series: pd.Series | pd.DataFrame, frame: pd.DataFrame, name: str) -
     raise ValueError(f"{name} must have the same index as frame")
 
 
-def _trim_postcode_result(result: Mapping[str, Any]) -> dict[str, Any]:
-    keep = (
-        "postcode",
-        "longitude",
-        "latitude",
-        "eastings",
-        "northings",
-        "admin_district",
-        "admin_ward",
-        "lsoa",
-        "codes",
-    )
-    return {k: result.get(k) for k in keep if k in result}
+#: Fields of a postcodes.io ``/postcodes`` result kept in the cache.
+_POSTCODE_FIELDS = (
+    "postcode",
+    "longitude",
+    "latitude",
+    "eastings",
+    "northings",
+    "admin_district",
+    "admin_ward",
+    "lsoa",
+    "codes",
+)
+#: Fields of a postcodes.io ``/terminated_postcodes`` result kept in the cache.
+_TERMINATED_FIELDS = (
+    "postcode",
+    "year_terminated",
+    "month_terminated",
+    "longitude",
+    "latitude",
+    "eastings",
+    "northings",
+)
+#: Fields of a Nominatim jsonv2 search result kept in the cache.
+_NOMINATIM_FIELDS = ("lat", "lon", "category", "class", "type", "addresstype", "place_rank", "display_name")
 
 
-def _trim_terminated(result: Mapping[str, Any]) -> dict[str, Any]:
-    keep = (
-        "postcode",
-        "year_terminated",
-        "month_terminated",
-        "longitude",
-        "latitude",
-        "eastings",
-        "northings",
-    )
-    return {k: result.get(k) for k in keep if k in result}
+def _trimmed(result: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """What the cache keeps of a service's answer: those of ``fields`` the answer has.
 
+    Parameters
+    ----------
+    result : mapping
+        One result object from postcodes.io or Nominatim.
+    fields : iterable of str
+        The fields to keep (:data:`_POSTCODE_FIELDS`, :data:`_TERMINATED_FIELDS`, :data:`_NOMINATIM_FIELDS`).
 
-def _trim_nominatim(result: Mapping[str, Any]) -> dict[str, Any]:
-    keep = ("lat", "lon", "category", "class", "type", "addresstype", "place_rank", "display_name")
-    return {k: result.get(k) for k in keep if k in result}
+    Returns
+    -------
+    dict
+        The kept fields, in ``fields`` order; a field the answer lacks is left out, not set to ``None``.
+    """
+    return {k: result.get(k) for k in fields if k in result}
 
 
 def _validate_bulk(batch: list[str]) -> Callable[[Any], None]:
@@ -815,7 +826,7 @@ class OnlineGeocoder:
                 answers = dict.fromkeys(batch, exc)
             else:
                 by_query = {_full_postcode(item["query"]): item.get("result") for item in response.data["result"]}
-                fresh = {pc: _trim_postcode_result(by_query[pc]) if by_query[pc] else None for pc in batch}
+                fresh = {pc: _trimmed(by_query[pc], _POSTCODE_FIELDS) if by_query[pc] else None for pc in batch}
                 cache.put_many("postcodes_io", fresh)
                 answers = dict(fresh)
             yield answers
@@ -848,7 +859,7 @@ class OnlineGeocoder:
             response = self._postcodes.request_json("GET", url, accept_status=(200, 404), validate=_validate_terminated)
         except ServiceUnavailable as exc:
             return exc
-        answer = _trim_terminated(response.data["result"]) if response.status == 200 else None
+        answer = _trimmed(response.data["result"], _TERMINATED_FIELDS) if response.status == 200 else None
         cache.put_many("postcodes_io_terminated", {pc: answer})
         return answer
 
@@ -903,7 +914,7 @@ class OnlineGeocoder:
             )
         except ServiceUnavailable as exc:
             return exc
-        answer = _trim_nominatim(response.data[0]) if response.data else None
+        answer = _trimmed(response.data[0], _NOMINATIM_FIELDS) if response.data else None
         cache.put_many("nominatim", {key: answer})
         return answer
 
