@@ -658,9 +658,7 @@ def _validate_search(data: Any) -> None:
         raise ValueError("search answer is not a list")
     if data:
         first = data[0]
-        if not isinstance(first, dict) or _number(first.get("lat")) is None:
-            raise ValueError("search result without lat/lon")
-        if _number(first.get("lon")) is None:
+        if not isinstance(first, dict) or _number(first.get("lat")) is None or _number(first.get("lon")) is None:
             raise ValueError("search result without lat/lon")
 
 
