@@ -52,13 +52,21 @@ def online_progress_bar(settings: OnlineSettings | None, *, description: str = "
         return
     from tqdm import tqdm
 
-    with tqdm(total=0, desc=description, unit="row", disable=None, leave=False) as bar:
+    bars: list[tqdm] = []  # made on the first rows to look up: a register that needs none shows nothing
 
-        def update(done: int, total: int, label: str | None = None) -> None:
-            if total != bar.total or done < bar.n:
-                bar.reset(total=total)
-                if label is not None:
-                    bar.set_description(f"{description}: {label}"[:40])
-            bar.update(done - bar.n)
+    def update(done: int, total: int, label: str | None = None) -> None:
+        if total == 0:
+            return
+        if not bars:
+            bars.append(tqdm(total=total, unit="row", disable=None, leave=False))
+        bar = bars[0]
+        if total != bar.total or done < bar.n:
+            bar.reset(total=total)
+        bar.set_description(f"{description}: {label}"[:48] if label else description, refresh=False)
+        bar.update(done - bar.n)
 
+    try:
         yield update
+    finally:
+        for bar in bars:
+            bar.close()
