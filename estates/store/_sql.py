@@ -106,6 +106,14 @@ class Table:
             parts.append(spec)
         return parts + [f"UNIQUE ({', '.join(q(c) for c in u)})" for u in self.unique]
 
+    def index_definitions(self) -> list[str]:
+        """``CREATE INDEX`` statements of the table's ``indexes`` (the same SQL in both engines)."""
+        return [
+            f"CREATE INDEX IF NOT EXISTS {q('idx_' + self.name + '_' + '_'.join(ix))} "
+            f"ON {q(self.name)} ({', '.join(q(c) for c in ix)})"
+            for ix in self.indexes
+        ]
+
 
 @cache
 def _column_index(table: Table) -> dict[str, Column]:
@@ -453,6 +461,14 @@ class Cursor(Protocol):
         ...
 
 
+class _Connection(Protocol):
+    """What the shared code needs from a backend's connection: closing it."""
+
+    def close(self) -> None:
+        """Close the connection (safe to call twice)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class _Locked:
     version: int
@@ -496,10 +512,21 @@ def _extra_display(v: object) -> str | None:
 class SqlStore(Store):
     """Store behaviour shared by both engines; see the module docstring for what a backend supplies."""
 
+    #: The engine's DDL type name of each logical column type (set by the backend).
+    _column_types: ClassVar[Mapping[ColType, str]]
+
+    #: The backend's open database connection (``sqlite3`` or ``psycopg``), closed by :meth:`close`.
+    _conn: _Connection
+
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._outside_name: str | None = None
         self._schema_version = 0
+
+    def close(self) -> None:
+        """Close the backend's connection, once no other thread is using it. Safe to call twice."""
+        with self._lock:
+            self._conn.close()
 
     # ------------------------------------------------------------------ backend hooks
     @abc.abstractmethod
@@ -554,9 +581,9 @@ class SqlStore(Store):
     def _create_table_sql(self, table: Table) -> list[str]:
         """DDL for ``table`` (table, constraints, indexes)."""
 
-    @abc.abstractmethod
     def _add_column_sql(self, table: Table, column: Column) -> str:
         """DDL adding ``column`` to an existing ``table``."""
+        return f"ALTER TABLE {q(table.name)} ADD COLUMN {q(column.name)} {self._column_types[column.type]}"
 
     @abc.abstractmethod
     def _existing_columns(self, cur: Cursor, table: str) -> set[str]:

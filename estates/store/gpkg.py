@@ -109,6 +109,8 @@ class GeoPackageStore(SqlStore):
     """
 
     backend: ClassVar[str] = "gpkg"
+    _column_types: ClassVar[dict[ColType, str]] = _TYPES
+    _conn: sqlite3.Connection
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 60_000,
                  synchronous: str = "FULL") -> None:
@@ -141,10 +143,6 @@ class GeoPackageStore(SqlStore):
         except BaseException:
             self._conn.close()
             raise
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
 
     # ------------------------------------------------------------------ transactions
     @contextmanager
@@ -231,16 +229,7 @@ class GeoPackageStore(SqlStore):
         if table.geometry:
             parts.append(f"{q(table.geometry)} POINT")
         parts += table.column_definitions(_TYPES)
-        statements = [f"CREATE TABLE IF NOT EXISTS {q(table.name)} ({', '.join(parts)})"]
-        statements += [
-            f"CREATE INDEX IF NOT EXISTS {q('idx_' + table.name + '_' + '_'.join(ix))} "
-            f"ON {q(table.name)} ({', '.join(q(c) for c in ix)})"
-            for ix in table.indexes
-        ]
-        return statements
-
-    def _add_column_sql(self, table: Table, column: Column) -> str:
-        return f"ALTER TABLE {q(table.name)} ADD COLUMN {q(column.name)} {_TYPES[column.type]}"
+        return [f"CREATE TABLE IF NOT EXISTS {q(table.name)} ({', '.join(parts)})", *table.index_definitions()]
 
     def _existing_columns(self, cur: Cursor, table: str) -> set[str]:
         return {r[0] for r in cur.query("SELECT name FROM pragma_table_info(?)", (table,))}

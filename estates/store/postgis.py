@@ -117,6 +117,8 @@ class PostGISStore(SqlStore):
     """
 
     backend: ClassVar[str] = "postgis"
+    _column_types: ClassVar[dict[ColType, str]] = _TYPES
+    _conn: psycopg.Connection[Any]
 
     def __init__(self, url: str, *, schema: str | None = None) -> None:
         super().__init__()
@@ -141,10 +143,6 @@ class PostGISStore(SqlStore):
         except BaseException:
             self._conn.close()
             raise
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
 
     # ------------------------------------------------------------------ transactions
     @contextmanager
@@ -255,21 +253,14 @@ class PostGISStore(SqlStore):
         parts += table.column_definitions(_TYPES)
         # classifications are rewritten by every rule run: room on each page lets PostgreSQL update in place (HOT)
         storage = " WITH (fillfactor = 50)" if table is CLASSIFICATIONS else ""
-        statements = [f"CREATE TABLE IF NOT EXISTS {q(table.name)} ({', '.join(parts)}){storage}"]
-        statements += [
-            f"CREATE INDEX IF NOT EXISTS {q('idx_' + table.name + '_' + '_'.join(ix))} "
-            f"ON {q(table.name)} ({', '.join(q(c) for c in ix)})"
-            for ix in table.indexes
-        ]
+        statements = [f"CREATE TABLE IF NOT EXISTS {q(table.name)} ({', '.join(parts)}){storage}",
+                      *table.index_definitions()]
         if table.geometry:
             statements.append(f"CREATE INDEX IF NOT EXISTS {q('idx_' + table.name + '_geom')} "
                               f"ON {q(table.name)} USING GIST ({q(table.geometry)})")
         if table is AUDIT:
             statements.append(f"COMMENT ON TABLE {q(table.name)} IS 'append-only: never UPDATE or DELETE'")
         return statements
-
-    def _add_column_sql(self, table: Table, column: Column) -> str:
-        return f"ALTER TABLE {q(table.name)} ADD COLUMN {q(column.name)} {_TYPES[column.type]}"
 
     def _existing_columns(self, cur: Cursor, table: str) -> set[str]:
         rows = cur.query("SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
