@@ -7,6 +7,8 @@ changed a building meanwhile, nothing is saved and the page says who changed wha
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import folium
 import pandas as pd
 import streamlit as st
@@ -78,6 +80,35 @@ def _expected(ids: list[str]) -> dict[str, int]:
     return {i: int(seen[i]) for i in ids if i in seen}
 
 
+def _store_write(write: Callable[[], object], *, not_done: str = "Not saved") -> bool:
+    """Run one store write; when the store refuses it, say why (for the next run) instead.
+
+    Parameters
+    ----------
+    write
+        The write, e.g. ``lambda: common.store().undo(...)``.
+    not_done
+        How a refusal's message starts (``Not saved: <why>``).
+
+    Returns
+    -------
+    bool
+        True when the write went through; False when a message says why it did not (someone changed the building
+        meanwhile, nothing left to undo, no permission, or a value the store rejected).
+    """
+    try:
+        write()
+    except StaleVersionError as exc:
+        _say("conflict", common.md(exc))
+    except NothingToUndoError as exc:
+        _say("warning", common.md(exc))
+    except (StoreError, PermissionError, ValueError, KeyError) as exc:
+        _say("error", f"{not_done}: {common.md(exc)}")
+    else:
+        return True
+    return False
+
+
 def _save_status() -> None:
     status, reason = state.get("classify_status"), (state.get("classify_reason") or "").strip()
     scope = state.get("classify_scope", "selected")
@@ -92,17 +123,14 @@ def _save_status() -> None:
         _say("error", f"Tick the box to confirm changing {len(ids):,} buildings to '{status}'.")
         return
     expected = _expected(ids)
-    try:
-        if len(ids) == 1:
-            common.store().set_status(ids[0], status, reason=reason, actor=common.current_actor(),
-                                      expected_version=expected[ids[0]])
-        else:
-            common.store().bulk_set_status(expected, status, reason=reason, actor=common.current_actor())
-    except StaleVersionError as exc:
-        _say("conflict", common.md(exc))
-        return
-    except (StoreError, PermissionError, ValueError, KeyError) as exc:
-        _say("error", f"Not saved: {common.md(exc)}")
+    if len(ids) == 1:
+        saved = _store_write(lambda: common.store().set_status(ids[0], status, reason=reason,
+                                                               actor=common.current_actor(),
+                                                               expected_version=expected[ids[0]]))
+    else:
+        saved = _store_write(lambda: common.store().bulk_set_status(expected, status, reason=reason,
+                                                                    actor=common.current_actor()))
+    if not saved:
         return
     state["classify_reason"] = ""
     state["classify_confirm"] = False
@@ -110,16 +138,9 @@ def _save_status() -> None:
 
 
 def _undo(building_id: str) -> None:
-    try:
-        common.store().undo(building_id, actor=common.current_actor(),
-                            expected_version=_expected([building_id])[building_id])
-    except StaleVersionError as exc:
-        _say("conflict", common.md(exc))
-    except NothingToUndoError as exc:
-        _say("warning", common.md(exc))
-    except (StoreError, PermissionError, ValueError, KeyError) as exc:
-        _say("error", f"Not undone: {common.md(exc)}")
-    else:
+    if _store_write(lambda: common.store().undo(building_id, actor=common.current_actor(),
+                                                expected_version=_expected([building_id])[building_id]),
+                    not_done="Not undone"):
         _say("success", "Undone: the building's latest change was reversed (the history keeps both).")
 
 
@@ -128,14 +149,8 @@ def _clear_override(building_id: str) -> None:
     if not reason:
         _say("error", "A reason is required to hand the decision back to the rules.")
         return
-    try:
-        common.store().clear_override(building_id, reason=reason, actor=common.current_actor(),
-                                      expected_version=_expected([building_id])[building_id])
-    except StaleVersionError as exc:
-        _say("conflict", common.md(exc))
-    except (StoreError, PermissionError, ValueError, KeyError) as exc:
-        _say("error", f"Not saved: {common.md(exc)}")
-    else:
+    if _store_write(lambda: common.store().clear_override(building_id, reason=reason, actor=common.current_actor(),
+                                                          expected_version=_expected([building_id])[building_id])):
         state["classify_reason"] = ""
         _say("success", "Override removed: the rules decide this building's status again.")
 
@@ -149,15 +164,10 @@ def _save_position(building_id: str) -> None:
         _say("error", "A reason is required for a new position (e.g. 'checked on site', 'address in register').")
         return
     lon, lat = point
-    try:
-        common.store().reposition(building_id, lon, lat, reason=reason, actor=common.current_actor(),
-                                  expected_version=_expected([building_id])[building_id],
-                                  tags=reposition_tags(lon, lat, place=place))
-    except StaleVersionError as exc:
-        _say("conflict", common.md(exc))
-        return
-    except (StoreError, PermissionError, ValueError, KeyError) as exc:
-        _say("error", f"Not saved: {common.md(exc)}")
+    if not _store_write(lambda: common.store().reposition(building_id, lon, lat, reason=reason,
+                                                          actor=common.current_actor(),
+                                                          expected_version=_expected([building_id])[building_id],
+                                                          tags=reposition_tags(lon, lat, place=place))):
         return
     state.pop(MOVE, None)
     state["classify_moving"] = False
