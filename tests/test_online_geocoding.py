@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from geo.geocoder import geocode
 from geo.online import (
     METHOD_NOMINATIM,
     METHOD_POSTCODES_IO,
@@ -566,9 +567,8 @@ def test_rows_are_never_lost_reordered_or_changed(server, tmp_path):
 
 def test_fills_the_offline_geocoder_output_for_the_asset_register(server, tmp_path):
     """End to end with geo.geocoder on the council asset register (coordinates dropped: postcodes only)."""
-    geocoder = pytest.importorskip("geo.geocoder")
     register = pd.read_csv(ROOT / "data" / "registers" / "trafford_land_and_building_assets.csv", dtype=str)
-    offline = geocoder.geocode(register, postcode="PostCode")
+    offline = geocode(register, postcode="PostCode")
     street = (register["StreetNumber"].fillna("") + " " + register["StreetName"].fillna("")).str.strip()
     address = pd.concat([register["PropertyName"], street, register["PostTown"]], axis=1).apply(
         lambda r: ", ".join(v for v in r if isinstance(v, str) and v), axis=1
