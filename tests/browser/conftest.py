@@ -6,10 +6,13 @@
   unless it is marked ``outside_requests_expected`` (for tests of that failure).
 - ``network_guard`` / ``console_log``: what the ``page`` fixture recorded.
 - ``streamlit_app``: start a Streamlit script on a loopback port, once per session.
+- ``module_store``: a copy of the seeded demo store shared by one test module (the app that module starts writes
+  to it).
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -97,3 +100,24 @@ def streamlit_app() -> Iterator[Callable[[Path], str]]:
             return urls[script]
 
         yield start
+
+
+@pytest.fixture(scope="module")
+def module_store(seeded_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the seeded store (``seeded_store``) for one test module and the app it starts.
+
+    Parameters
+    ----------
+    seeded_store : pathlib.Path
+        The demo estate, seeded once per session (``tests/conftest.py``).
+    tmp_path_factory : pytest.TempPathFactory
+        Where the copy goes.
+
+    Returns
+    -------
+    pathlib.Path
+        The copy's ``estates.gpkg``; the module's tests see each other's writes.
+    """
+    path = tmp_path_factory.mktemp("module-store") / "estates.gpkg"
+    shutil.copyfile(seeded_store, path)
+    return path

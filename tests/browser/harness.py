@@ -5,7 +5,9 @@ pytest fixtures in ``conftest.py`` wire them together:
 
 - :class:`NetworkGuard` lets a browser context reach only loopback hosts and inline
   URLs, and records every other request it aborts.
-- :func:`serve_directory` and :func:`run_streamlit` serve pages on 127.0.0.1.
+- :func:`serve_directory` and :func:`run_streamlit` serve pages on 127.0.0.1;
+  :func:`wait_until_idle` waits for a Streamlit run to finish, :func:`search_estate`
+  types into the app's sidebar search.
 - :func:`assert_map_rendered` finds a Leaflet map (in the page or inside
   ``st_folium``'s iframe), checks it really has a size, counts what it drew and
   saves a screenshot in ``test-artifacts/``.
@@ -23,7 +25,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -55,7 +57,9 @@ __all__ = [
     "is_local_url",
     "open_popup",
     "run_streamlit",
+    "search_estate",
     "serve_directory",
+    "wait_until_idle",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -238,12 +242,19 @@ def _local_get(url: str, timeout_s: float) -> str:
 
 @contextmanager
 def run_streamlit(
-    script: Path, *, startup_timeout_s: float = 60.0, env: Mapping[str, str] | None = None
+    script: Path,
+    *,
+    startup_timeout_s: float = 60.0,
+    env: Mapping[str, str | None] | None = None,
+    port: int | None = None,
+    extra_args: Sequence[str] = (),
+    log_path: Path | None = None,
 ) -> Iterator[str]:
-    """Run ``streamlit run script`` on a free loopback port for the block's duration.
+    """Run ``streamlit run script`` on a loopback port for the block's duration.
 
     The repo root is put on ``PYTHONPATH`` so the app can import ``estates`` and
-    ``geo``. Output goes to ``test-artifacts/streamlit-<script>.log``.
+    ``geo``. Output goes to ``test-artifacts/streamlit-<script>.log`` unless
+    ``log_path`` says otherwise.
 
     Parameters
     ----------
@@ -252,7 +263,15 @@ def run_streamlit(
     startup_timeout_s : float, default 60
         How long to wait for the server's health check to answer.
     env : mapping, optional
-        Extra environment variables for the app (e.g. ``ESTATES_DATABASE_URL`` for a temporary store).
+        Changes to this process's environment for the app (e.g. ``ESTATES_DATABASE_URL`` for a temporary store);
+        a value of ``None`` removes that variable.
+    port : int, optional
+        The port to listen on (from :func:`free_port`), for a caller that needs the URL before the app starts
+        (e.g. a sign-in redirect URI); default a free one.
+    extra_args : sequence of str, default ()
+        More ``streamlit run`` options, after the harness's own (e.g. ``("--secrets.files", path)``).
+    log_path : pathlib.Path, optional
+        Where the server's output goes, for a caller that reads it afterwards or runs the same script twice.
 
     Yields
     ------
@@ -264,11 +283,16 @@ def run_streamlit(
     RuntimeError
         If the server exits or does not answer in time (with the log's tail).
     """
-    port = free_port()
-    ARTIFACTS_DIR.mkdir(exist_ok=True)
-    log_path = ARTIFACTS_DIR / f"streamlit-{script.stem}.log"
-    env = {**os.environ, **(env or {})}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    port = free_port() if port is None else port
+    log_path = ARTIFACTS_DIR / f"streamlit-{script.stem}.log" if log_path is None else log_path
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    app_env = {**os.environ}
+    for name, value in (env or {}).items():
+        if value is None:
+            app_env.pop(name, None)
+        else:
+            app_env[name] = value
+    app_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), app_env.get("PYTHONPATH", "")) if p)
     # fmt: off
     command = [
         sys.executable, "-m", "streamlit", "run", str(script),
@@ -278,11 +302,12 @@ def run_streamlit(
         "--browser.gatherUsageStats", "false",
         # No reloads wanted in tests, and watching the tree costs CPU on 2 cores.
         "--server.fileWatcherType", "none",
+        *extra_args,
     ]
     # fmt: on
     url = f"http://127.0.0.1:{port}/"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=app_env, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_for_health(url, process, log_path, startup_timeout_s)
             yield url
@@ -309,6 +334,36 @@ def _wait_for_health(url: str, process: subprocess.Popen[bytes], log_path: Path,
     tail = log_path.read_text("utf-8", "replace")[-3000:]
     state = "exited" if process.poll() is not None else "did not answer in time"
     raise RuntimeError(f"streamlit at {url} {state}; log tail:\n{tail}")
+
+
+def wait_until_idle(page: Page, timeout_ms: float = 30_000) -> None:
+    """Wait until Streamlit has finished running the script (its status widget has gone).
+
+    Parameters
+    ----------
+    page : playwright.sync_api.Page
+        A page of a Streamlit app, after an action that reruns the script.
+    timeout_ms : float, default 30000
+        How long the run may take.
+    """
+    page.wait_for_timeout(300)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
+
+
+def search_estate(page: Page, text: str) -> None:
+    """Search the estate app's buildings from the sidebar (name, postcode or UPRN) and wait for the rerun.
+
+    Parameters
+    ----------
+    page : playwright.sync_api.Page
+        A page of the estate app (app.py).
+    text : str
+        What to search for.
+    """
+    box = page.get_by_label("Search name, postcode or UPRN")
+    box.fill(text)
+    box.press("Enter")
+    wait_until_idle(page)
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Frame, Page
+from playwright.sync_api import Frame
 
-from estates.app_data import load_estate, seed_store
+from estates.app_data import load_estate
 from estates.filters import Filters, filter_buildings
 from estates.maps import STATUS_COLOURS
 from estates.store import open_store
 
-from .harness import ARTIFACTS_DIR, assert_map_rendered, run_streamlit
+from .harness import ARTIFACTS_DIR, assert_map_rendered, run_streamlit, search_estate, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -47,18 +47,9 @@ _COLOUR_JS = """(id) => { const l = Object.values(window.map._layers)
 
 
 @pytest.fixture(scope="module")
-def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store seeded from the demo registers, private to this module."""
-    path = tmp_path_factory.mktemp("app-store") / "estates.gpkg"
-    with open_store(path) as store:
-        seed_store(store)
-    return path
-
-
-@pytest.fixture(scope="module")
-def app_url(store_path: Path) -> Iterator[str]:
+def app_url(module_store: Path) -> Iterator[str]:
     """The app on a loopback port, reading and writing the module's store."""
-    with run_streamlit(APP, env={"ESTATES_DATABASE_URL": str(store_path)}) as url:
+    with run_streamlit(APP, env={"ESTATES_DATABASE_URL": str(module_store)}) as url:
         yield url
 
 
@@ -69,12 +60,6 @@ def _estate(store_path: Path):  # noqa: ANN202 - a DataFrame
 
 def _located(frame) -> int:  # noqa: ANN001
     return int(frame["lat"].notna().sum())
-
-
-def _wait_idle(page: Page, timeout_ms: float = 30_000) -> None:
-    """Wait until Streamlit has finished running the script."""
-    page.wait_for_timeout(300)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
 
 
 def _wait_markers(frame: Frame, count: int, timeout_s: float = 30) -> int:
@@ -97,23 +82,16 @@ def _click_building(frame: Frame, building_id: str) -> None:
     frame.locator(".leaflet-container").click(position={"x": point[0], "y": point[1]})
 
 
-def _search(page: Page, text: str) -> None:
-    box = page.get_by_label("Search name, postcode or UPRN")
-    box.fill(text)
-    box.press("Enter")
-    _wait_idle(page)
-
-
 @pytest.mark.parametrize(
     ("path", "name", "title"),
     [("", "app_estate_map", "Trafford estate map"), ("classify", "app_classify", "Classify buildings"),
      ("locality", "app_locality", "North neighbourhood")],
 )
-def test_map_pages_open_and_draw_every_building_offline(page, app_url, store_path, console_log, path, name, title):
+def test_map_pages_open_and_draw_every_building_offline(page, app_url, module_store, console_log, path, name, title):
     page.goto(app_url + path)
     page.get_by_text(title, exact=True).first.wait_for(timeout=60_000)
     report = assert_map_rendered(page, name, console=console_log)
-    estate = _estate(store_path)
+    estate = _estate(module_store)
     expected = _located(estate if path != "locality" else estate[estate["neighbourhood"] == "North"])
 
     assert _wait_markers(report.frame, expected) == expected
@@ -133,19 +111,19 @@ def test_table_pages_open_offline(page, app_url, console_log, path, title, text)
     page.goto(app_url + path)
     page.get_by_text(title, exact=True).first.wait_for(timeout=60_000)
     page.get_by_text(text).first.wait_for(timeout=30_000)
-    _wait_idle(page)
+    wait_until_idle(page)
 
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=ARTIFACTS_DIR / f"app_{path}.png")
 
 
-def test_filter_draws_the_expected_markers_and_persists_across_pages(page, app_url, store_path, console_log):
+def test_filter_draws_the_expected_markers_and_persists_across_pages(page, app_url, module_store, console_log):
     page.goto(app_url)
     report = assert_map_rendered(page, "app_filter_all", console=console_log)
-    estate = _estate(store_path)
+    estate = _estate(module_store)
     assert _wait_markers(report.frame, _located(estate)) == _located(estate)
 
-    _search(page, "library")
+    search_estate(page, "library")
     expected = _located(filter_buildings(estate, Filters(search="library")))
     assert 5 < expected < 100
     assert _wait_markers(report.frame, expected) == expected
@@ -162,7 +140,7 @@ def test_filter_draws_the_expected_markers_and_persists_across_pages(page, app_u
 
 def test_clicking_a_building_shows_its_details(page, app_url, console_log):
     page.goto(app_url)
-    _search(page, TOWN_HALL_UPRN)
+    search_estate(page, TOWN_HALL_UPRN)
     report = assert_map_rendered(page, "app_details", console=console_log)
     assert _wait_markers(report.frame, 1) == 1
 
@@ -176,12 +154,12 @@ def test_clicking_a_building_shows_its_details(page, app_url, console_log):
     page.screenshot(path=ARTIFACTS_DIR / "app_details.png")
 
 
-def test_classifying_through_the_ui_reaches_the_store_and_the_map(page, app_url, store_path, console_log):
-    with open_store(store_path) as store:
+def test_classifying_through_the_ui_reaches_the_store_and_the_map(page, app_url, module_store, console_log):
+    with open_store(module_store) as store:
         before = store.building(TOWN_HALL)
     assert before.effective_status == "key"
     page.goto(app_url + "classify")
-    _search(page, TOWN_HALL_UPRN)
+    search_estate(page, TOWN_HALL_UPRN)
     report = assert_map_rendered(page, "app_classify_before", console=console_log)
     assert _wait_markers(report.frame, 1) == 1
 
@@ -194,7 +172,7 @@ def test_classifying_through_the_ui_reaches_the_store_and_the_map(page, app_url,
     page.get_by_role("button", name="Save status").click()
     page.get_by_text("Saved: 1 building set to 'core'").wait_for(timeout=30_000)
 
-    with open_store(store_path) as store:
+    with open_store(module_store) as store:
         after = store.building(TOWN_HALL)
         entry = store.history(TOWN_HALL)[-1]
     assert after.override_status == "core"
@@ -209,9 +187,9 @@ def test_classifying_through_the_ui_reaches_the_store_and_the_map(page, app_url,
     page.screenshot(path=ARTIFACTS_DIR / "app_classify_saved.png")
 
 
-def test_a_deep_link_as_first_visit_after_a_start_gets_the_whole_app(page, store_path, console_log):
+def test_a_deep_link_as_first_visit_after_a_start_gets_the_whole_app(page, module_store, console_log):
     # Streamlit would run a pages/<name>.py bare if it took pages/ for an old-style multipage folder.
-    with run_streamlit(APP, env={"ESTATES_DATABASE_URL": str(store_path)}) as url:
+    with run_streamlit(APP, env={"ESTATES_DATABASE_URL": str(module_store)}) as url:
         page.goto(url + "classify")
         page.get_by_text("Classify buildings", exact=True).wait_for(timeout=60_000)
         report = assert_map_rendered(page, "app_deep_link", console=console_log)
@@ -219,4 +197,4 @@ def test_a_deep_link_as_first_visit_after_a_start_gets_the_whole_app(page, store
         assert page.get_by_label("Search name, postcode or UPRN").count() == 1
         assert page.get_by_role("link", name="North locality").count() == 1
         assert page.get_by_role("link", name="common").count() == 0  # no bare pages-folder menu
-        assert _wait_markers(report.frame, _located(_estate(store_path))) > 900
+        assert _wait_markers(report.frame, _located(_estate(module_store))) > 900

@@ -13,10 +13,7 @@ temporary roles file. Each test signs one person in through the provider's form 
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,11 +22,10 @@ import pytest
 import werkzeug.serving
 from playwright.sync_api import Page
 
-from estates.app_data import seed_store
 from estates.auth import Authoriser, PermissionDenied, RolesConfig, identity_from_claims
 from estates.store import open_store
 
-from .harness import ARTIFACTS_DIR, REPO_ROOT, _wait_for_health, free_port
+from .harness import ARTIFACTS_DIR, REPO_ROOT, free_port, run_streamlit, search_estate, wait_until_idle
 
 oidc_provider_mock = pytest.importorskip("oidc_provider_mock")
 
@@ -71,15 +67,6 @@ def idp() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store seeded from the demo registers, private to this module."""
-    path = tmp_path_factory.mktemp("signin-store") / "estates.gpkg"
-    with open_store(path) as store:
-        seed_store(store)
-    return path
-
-
-@pytest.fixture(scope="module")
 def roles_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The roles file the app under test reads (``ESTATES_ROLES_FILE``)."""
     path = tmp_path_factory.mktemp("signin-roles") / "roles.toml"
@@ -88,7 +75,7 @@ def roles_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app_url(idp: str, store_path: Path, roles_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_url(idp: str, module_store: Path, roles_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app with sign-in configured against ``idp``, on a loopback port."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -102,38 +89,13 @@ def app_url(idp: str, store_path: Path, roles_file: Path, tmp_path_factory: pyte
         f'server_metadata_url = "{idp}/.well-known/openid-configuration"\n',
         encoding="utf-8",
     )
-    env = {**os.environ, "ESTATES_DATABASE_URL": str(store_path), "ESTATES_ROLES_FILE": str(roles_file)}
-    env.pop("ESTATES_ACTOR", None)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
-    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    env = {"ESTATES_DATABASE_URL": str(module_store), "ESTATES_ROLES_FILE": str(roles_file), "ESTATES_ACTOR": None}
     log_path = ARTIFACTS_DIR / "streamlit-signin.log"
-    # fmt: off
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-        "--secrets.files", str(secrets_file),
-    ]
-    # fmt: on
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            _wait_for_health(url, process, log_path, 60)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with run_streamlit(APP, env=env, port=port, extra_args=("--secrets.files", str(secrets_file)),
+                       log_path=log_path):
+        yield url
     log_text = log_path.read_text(encoding="utf-8", errors="replace")
     assert secrets_file.read_text(encoding="utf-8").split("cookie_secret = ")[1][:20] not in log_text
-
-
-def _wait_idle(page: Page, timeout_ms: float = 30_000) -> None:
-    page.wait_for_timeout(300)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
 
 
 def _sign_in(page: Page, app_url: str, email: str, *, path: str = "", predefined: bool = False) -> None:
@@ -155,14 +117,7 @@ def _sign_in(page: Page, app_url: str, email: str, *, path: str = "", predefined
     if path:  # the provider sends people back to the app's start page
         page.goto(app_url + path)
         page.get_by_text(f"Signed in as {email}", exact=False).wait_for(timeout=60_000)
-    _wait_idle(page)
-
-
-def _search(page: Page, text: str) -> None:
-    box = page.get_by_label("Search name, postcode or UPRN")
-    box.fill(text)
-    box.press("Enter")
-    _wait_idle(page)
+    wait_until_idle(page)
 
 
 def test_sign_in_is_required_before_any_data(page: Page, app_url: str) -> None:
@@ -173,7 +128,7 @@ def test_sign_in_is_required_before_any_data(page: Page, app_url: str) -> None:
 
 
 def test_viewer_sees_no_edit_controls_and_the_store_refuses_their_write(page: Page, app_url: str,
-                                                                       store_path: Path, roles_file: Path) -> None:
+                                                                       module_store: Path, roles_file: Path) -> None:
     _sign_in(page, app_url, VIEWER, path="classify")
     page.get_by_text(f"Signed in as {VIEWER} (viewer)").wait_for()
     page.get_by_text("You can look but not change").wait_for(timeout=30_000)
@@ -190,7 +145,7 @@ def test_viewer_sees_no_edit_controls_and_the_store_refuses_their_write(page: Pa
     assert person is not None
     guard = Authoriser()
     guard.admit(person)
-    with open_store(store_path, authoriser=guard) as store:
+    with open_store(module_store, authoriser=guard) as store:
         before = store.building(TOWN_HALL)
         with pytest.raises(PermissionDenied, match="needs the editor role"):
             store.set_status(TOWN_HALL, "surplus", reason="viewer tries", actor=person.actor,
@@ -198,12 +153,12 @@ def test_viewer_sees_no_edit_controls_and_the_store_refuses_their_write(page: Pa
         assert store.building(TOWN_HALL).version == before.version
 
 
-def test_editor_classification_is_recorded_with_their_identity(page: Page, app_url: str, store_path: Path) -> None:
-    with open_store(store_path) as store:
+def test_editor_classification_is_recorded_with_their_identity(page: Page, app_url: str, module_store: Path) -> None:
+    with open_store(module_store) as store:
         before = store.building(TOWN_HALL)
     _sign_in(page, app_url, EDITOR, path="classify")
     page.get_by_text(f"Signed in as {EDITOR} (editor)").wait_for()
-    _search(page, TOWN_HALL_UPRN)
+    search_estate(page, TOWN_HALL_UPRN)
     page.get_by_text("All 1 in the table").click()
     page.locator('[data-testid="stButtonGroup"]').get_by_text("surplus", exact=True).click()
     reason = "Vacant since 2024; decided by the estates lead (sign-in browser test)"
@@ -212,7 +167,7 @@ def test_editor_classification_is_recorded_with_their_identity(page: Page, app_u
     page.get_by_text("Saved: 1 building set to 'surplus'").wait_for(timeout=30_000)
     assert page.locator('[data-testid="stFileUploader"]').count() == 0
 
-    with open_store(store_path) as store:
+    with open_store(module_store) as store:
         after = store.building(TOWN_HALL)
         entry = store.history(TOWN_HALL)[-1]
     assert after.version == before.version + 1
