@@ -15,16 +15,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from online_registers import COUNCIL_REGISTER as COUNCIL
+from online_registers import council_spec as demo_council_spec
+from online_registers import write_council_register_without_coordinates
 from online_server import FakeGeoServer
 
 from estates.ingest import format_ingest_summary, ingest_register, online_address, run_pipeline
-from estates.partners import load_registers_config
 from geo.online import METHOD_NOMINATIM, OnlineSettings, OnlineSummary
 
 pytestmark = pytest.mark.timeout(180)
 
 ROOT = Path(__file__).resolve().parent.parent
-COUNCIL = ROOT / "data" / "registers" / "trafford_land_and_building_assets.csv"
 #: Council assets with a partial postcode whose address the Nominatim fixture knows (real GeoX/GeoY).
 KNOWN_ADDRESSES = ("Former Sale Magistrates Courts", "Hale Library Site", "Former Royal Mail Sorting Office")
 #: Real council assets outside Trafford (Warrington, Wigan): found, but too far away to be used.
@@ -47,16 +48,12 @@ def server(geo_server):
 @pytest.fixture(scope="module")
 def council_without_coordinates(tmp_path_factory) -> Path:
     """The council register as published, but with GeoX/GeoY blanked."""
-    register = pd.read_csv(COUNCIL, dtype=str, keep_default_na=False)
-    register[["GeoX", "GeoY"]] = ""
-    path = tmp_path_factory.mktemp("registers") / "council_no_coordinates.csv"
-    register.to_csv(path, index=False)
-    return path
+    return write_council_register_without_coordinates(tmp_path_factory.mktemp("registers"))
 
 
 @pytest.fixture(scope="module")
 def council_spec():
-    return next(s for s in load_registers_config().registers if s.key == "trafford_council")
+    return demo_council_spec()
 
 
 def online_env(url: str, cache: Path) -> dict[str, str]:
