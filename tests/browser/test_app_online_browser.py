@@ -24,7 +24,7 @@ from playwright.sync_api import Page
 from estates.store import open_store
 from geo.online import METHOD_NOMINATIM
 
-from .harness import ARTIFACTS_DIR, REPO_ROOT, run_streamlit
+from .harness import ARTIFACTS_DIR, REPO_ROOT, run_streamlit, search_estate, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -52,12 +52,6 @@ def app_url(store_path: Path, geo_server: FakeGeoServer, tmp_path: Path) -> Iter
            "ESTATES_ONLINE_CONTACT": "estates-tests@example.invalid", "ESTATES_ONLINE_TRUST_ENV": "0"}
     with run_streamlit(APP, env=env) as url:
         yield url
-
-
-def _wait_idle(page: Page, timeout_ms: float = 30_000) -> None:
-    """Wait until Streamlit has finished running the script."""
-    page.wait_for_timeout(300)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
 
 
 def _progress_counts(page: Page) -> tuple[int, int] | None:
@@ -89,7 +83,7 @@ def test_online_lookups_run_in_the_background_with_live_progress(page, app_url, 
     name = page.get_by_label("New partner's name")
     name.fill(PARTNER)
     name.press("Enter")
-    _wait_idle(page)
+    wait_until_idle(page)
 
     # Off by default; the caption says where rows would go.
     switch = page.get_by_role("switch", name="Look up missing locations online")
@@ -100,7 +94,7 @@ def test_online_lookups_run_in_the_background_with_live_progress(page, app_url, 
     assert geo_server.requests == []
 
     page.get_by_text("Look up missing locations online", exact=True).click()  # as a person does: the label
-    _wait_idle(page)
+    wait_until_idle(page)
     assert switch.is_checked()
     page.get_by_text("Look up missing locations online", exact=True).scroll_into_view_if_needed()
     page.screenshot(path=ARTIFACTS_DIR / "app_data_online_switch.png")
@@ -114,13 +108,10 @@ def test_online_lookups_run_in_the_background_with_live_progress(page, app_url, 
     assert later[1] == first[1] > 200
 
     # The page answers other widgets meanwhile: a sidebar search runs the whole script and finishes mid-job.
-    search = page.get_by_label("Search name, postcode or UPRN")
-    search.fill("library")
-    search.press("Enter")
-    _wait_idle(page)
+    search_estate(page, "library")
     after_search = _wait_counting(page, above=later[0])
     assert after_search[0] < after_search[1], "the lookups ended before the page could be used meanwhile"
-    assert search.input_value() == "library"
+    assert page.get_by_label("Search name, postcode or UPRN").input_value() == "library"
 
     # ... and so does the rest of the app: another page opens while the lookups go on.
     page.get_by_role("link", name="Profiles").click()
@@ -130,7 +121,7 @@ def test_online_lookups_run_in_the_background_with_live_progress(page, app_url, 
 
     # Back on the Data page: the job survived the visit and its result is shown.
     page.get_by_text("Located online").first.wait_for(timeout=60_000)
-    _wait_idle(page)
+    wait_until_idle(page)
     searches = geo_server.requests_to("/search")
     assert searches[-1].t > opened, "the lookups had ended before another page was opened"
     assert page.locator('[data-testid="stException"]').count() == 0
@@ -150,7 +141,7 @@ def test_online_lookups_run_in_the_background_with_live_progress(page, app_url, 
 
     # Written to the store as previewed.
     page.get_by_text(f"Write these 608 rows for {PARTNER} to the store").click()
-    _wait_idle(page)
+    wait_until_idle(page)
     page.get_by_role("button", name="Write to the store").click()
     page.get_by_text("608 new").wait_for(timeout=60_000)
     with open_store(store_path) as store:

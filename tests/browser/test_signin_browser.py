@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import oidc_provider_mock
 import pytest
 import werkzeug.serving
 from playwright.sync_api import Page
@@ -26,8 +27,6 @@ from estates.auth import Authoriser, PermissionDenied, RolesConfig, identity_fro
 from estates.store import open_store
 
 from .harness import ARTIFACTS_DIR, REPO_ROOT, free_port, run_streamlit, search_estate, wait_until_idle
-
-oidc_provider_mock = pytest.importorskip("oidc_provider_mock")
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
