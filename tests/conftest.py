@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ if str(ROOT) not in sys.path:
 sys.path.insert(0, str(Path(__file__).parent))
 
 from network_guard import Guard  # noqa: E402
+from online_server import FakeGeoServer  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -47,3 +49,19 @@ def store_path(seeded_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     shutil.copyfile(seeded_store, path)
     monkeypatch.setenv("ESTATES_DATABASE_URL", str(path))
     return path
+
+
+@pytest.fixture(scope="module")
+def geo_server() -> Iterator[FakeGeoServer]:
+    """A real HTTP server on 127.0.0.1 speaking postcodes.io and Nominatim from fixtures (one per test module)."""
+    server = FakeGeoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(geo_server: FakeGeoServer) -> Iterator[FakeGeoServer]:
+    """The module's fake geocoding server with no faults and no recorded requests."""
+    geo_server.reset()
+    yield geo_server
+    geo_server.reset()

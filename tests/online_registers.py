@@ -13,11 +13,17 @@ import pandas as pd
 
 from estates.partners import RegisterSpec, load_registers_config
 
-__all__ = ["COUNCIL_REGISTER", "council_spec", "write_council_register_without_coordinates"]
+__all__ = ["COUNCIL_REGISTER", "KNOWN_TO_NOMINATIM", "OUTSIDE_TRAFFORD", "council_spec",
+           "write_council_register_without_coordinates"]
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The council's land & building assets register as published (data/registers/).
 COUNCIL_REGISTER = ROOT / "data" / "registers" / "trafford_land_and_building_assets.csv"
+#: Rows of the coordinate-free council register (partial postcodes) the Nominatim fixture places at building level.
+KNOWN_TO_NOMINATIM = ("Former Sale Magistrates Courts", "Hale Library Site", "Former Royal Mail Sorting Office",
+                      "Hale Shopping Centre (ground lease)")
+#: Real council assets outside Trafford (Warrington, Wigan): Nominatim finds them, too far away to be used.
+OUTSIDE_TRAFFORD = ("Sonova House", "The Fort")
 
 
 def council_spec() -> RegisterSpec:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from online_registers import council_spec, write_council_register_without_coordinates
+from online_registers import KNOWN_TO_NOMINATIM, council_spec, write_council_register_without_coordinates
 from online_server import FakeGeoServer
 from streamlit.testing.v1 import AppTest
 
@@ -34,23 +34,6 @@ from pages._common import md
 pytestmark = pytest.mark.timeout(180)
 
 APP = str(Path(__file__).resolve().parent.parent / "pages" / "_shell.py")
-#: Rows of the coordinate-free council register the Nominatim fixture places at building level.
-KNOWN_TO_NOMINATIM = ("Former Sale Magistrates Courts", "Hale Library Site", "Former Royal Mail Sorting Office",
-                      "Hale Shopping Centre (ground lease)")
-
-
-@pytest.fixture(scope="module")
-def geo_server():
-    server = FakeGeoServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def server(geo_server: FakeGeoServer):
-    geo_server.reset()
-    yield geo_server
-    geo_server.reset()
 
 
 @pytest.fixture(scope="module")

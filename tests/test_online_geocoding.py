@@ -39,7 +39,7 @@ from geo.online import (
 
 sys.path.insert(0, str(Path(__file__).parent))
 from network_guard import Guard  # noqa: E402
-from online_server import FakeGeoServer, Fault, load_nominatim_fixture, load_postcodes_fixture  # noqa: E402
+from online_server import Fault, load_nominatim_fixture, load_postcodes_fixture  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -54,20 +54,6 @@ NEW_BUILDS = ["M16 0ZP", "M17 8AY", "M31 4TR", "M33 0LJ", "M33 7HQ", "M41 7GG", 
 
 
 # ====================================================================== fixtures
-@pytest.fixture(scope="module")
-def geo_server():
-    server = FakeGeoServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def server(geo_server):
-    geo_server.reset()
-    yield geo_server
-    geo_server.reset()
-
-
 def make_settings(url: str, cache: Path, **changes: Any) -> OnlineSettings:
     """Fast settings for tests: short timeout and backoff, loopback URLs."""
     values: dict[str, Any] = {

@@ -16,9 +16,8 @@ import pandas as pd
 import pytest
 import yaml
 from online_registers import COUNCIL_REGISTER as COUNCIL
+from online_registers import KNOWN_TO_NOMINATIM, OUTSIDE_TRAFFORD, write_council_register_without_coordinates
 from online_registers import council_spec as demo_council_spec
-from online_registers import write_council_register_without_coordinates
-from online_server import FakeGeoServer
 
 from estates.ingest import format_ingest_summary, ingest_register, online_address, run_pipeline
 from geo.online import METHOD_NOMINATIM, OnlineSettings, OnlineSummary
@@ -26,23 +25,6 @@ from geo.online import METHOD_NOMINATIM, OnlineSettings, OnlineSummary
 pytestmark = pytest.mark.timeout(180)
 
 ROOT = Path(__file__).resolve().parent.parent
-#: Council assets with a partial postcode whose address the Nominatim fixture knows (real GeoX/GeoY).
-KNOWN_ADDRESSES = ("Former Sale Magistrates Courts", "Hale Library Site", "Former Royal Mail Sorting Office")
-#: Real council assets outside Trafford (Warrington, Wigan): found, but too far away to be used.
-FAR_AWAY = ("Sonova House", "The Fort")
-
-
-@pytest.fixture(scope="module")
-def geo_server():
-    server = FakeGeoServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def server(geo_server):
-    geo_server.reset()
-    return geo_server
 
 
 @pytest.fixture(scope="module")
@@ -104,11 +86,11 @@ def test_ingest_online_places_what_the_services_know_and_flags_the_rest(
     # No row lost: every row of the file is a record with an outcome.
     assert summary["rows"] == len(pd.read_csv(COUNCIL)) == 608
     assert summary["accepted"] + summary["warned"] + summary["rejected"] == 608
-    for name in KNOWN_ADDRESSES:
+    for name in KNOWN_TO_NOMINATIM:
         assert records.loc[name, "geocode_method"] == METHOD_NOMINATIM, name
         assert records.loc[name, "geocode_precision"] == "medium"
         assert records.loc[name, "neighbourhood"] in {"North", "West", "Central", "South"}
-    for name in FAR_AWAY:
+    for name in OUTSIDE_TRAFFORD:
         assert "km outside the Trafford area" in records.loc[name, "geocode_issue"]
         assert not str(records.loc[name, "geocode_method"]).startswith("online")
     # Offline results stand where the services had nothing better, and say why.
@@ -120,7 +102,7 @@ def test_ingest_online_places_what_the_services_know_and_flags_the_rest(
     online = result.online
     assert online is not None
     assert online.enabled
-    assert online.located.get(METHOD_NOMINATIM) == online.rows_located >= len(KNOWN_ADDRESSES)
+    assert online.located.get(METHOD_NOMINATIM) == online.rows_located >= len(KNOWN_TO_NOMINATIM)
     assert online.rows_considered == progress[-1][0] == progress[-1][1]
     assert online.addresses_sent == len(server.requests_to("/search"))
     assert "online geocoding:" in format_ingest_summary(result)
@@ -145,7 +127,7 @@ def test_pipeline_online_is_cached_across_runs(server, council_without_coordinat
     assert set(seen) <= {"council", "libraries"}
     assert "council" in seen
     assert first.online is not None
-    assert first.online.rows_located >= len(KNOWN_ADDRESSES)
+    assert first.online.rows_located >= len(KNOWN_TO_NOMINATIM)
     assert (first.records["geocode_method"] == METHOD_NOMINATIM).sum() == first.online.located[METHOD_NOMINATIM]
     sent = len(server.requests)
     assert sent > 100
@@ -190,7 +172,7 @@ def test_cli_ingest_online(server, council_without_coordinates, tmp_path):
     assert "located by online_nominatim" in result.stdout
     records = pd.read_csv(out, dtype=str, keep_default_na=False).set_index("name")
     assert len(records) == 608
-    for name in KNOWN_ADDRESSES:
+    for name in KNOWN_TO_NOMINATIM:
         assert records.loc[name, "geocode_method"] == METHOD_NOMINATIM
 
 

@@ -36,13 +36,6 @@ _COUNTS = re.compile(r"Looking up ([\d,]+) of ([\d,]+) rows online")
 
 
 @pytest.fixture
-def geo_server() -> Iterator[FakeGeoServer]:
-    server = FakeGeoServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def app_url(store_path: Path, geo_server: FakeGeoServer, tmp_path: Path) -> Iterator[str]:
     """The app on a private store, its online lookups pointed at the fake server (available, not enabled)."""
     env = {"ESTATES_DATABASE_URL": str(store_path), "ESTATES_ONLINE_ENABLED": "0",
