@@ -33,7 +33,7 @@ import html
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -469,6 +469,37 @@ def _build_display(place: Place, layer: str) -> tuple[str, Bounds]:
     return text.replace("<", "\\u003c").replace(">", "\\u003e"), ((south, west), (north, east))
 
 
+def _cached_display(place: Place, key: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``build()``'s JSON payload for one display artefact of a place, kept in :data:`DISPLAY_CACHE_DIR`.
+
+    The file name changes whenever a source file or the display format does (:func:`_display_cache_file`), so a
+    stale file is never read; an unreadable or unwritable cache only means building again.
+    """
+    try:
+        cache: Path | None = _display_cache_file(place, key)
+    except (OSError, KeyError):
+        cache = None
+    if cache is not None:
+        with contextlib.suppress(OSError, ValueError):
+            payload = json.loads(cache.read_text("utf-8"))
+            if isinstance(payload, dict):
+                return payload
+    payload = build()
+    if cache is not None:
+        with contextlib.suppress(OSError):
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            partial = cache.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps(payload), "utf-8")
+            partial.replace(cache)  # atomic: readers see the old file or the whole new one
+    return payload
+
+
+def _bounds(value: Any) -> Bounds:
+    """``((south, west), (north, east))`` from its JSON form (lists) or itself."""
+    (south, west), (north, east) = value
+    return (float(south), float(west)), (float(north), float(east))
+
+
 @lru_cache(maxsize=16)
 def _boundary_geojson(place: Place, layer: str) -> tuple[str, Bounds]:
     """One boundary layer as display GeoJSON text, safe inside ``<script>``, and its bounds.
@@ -478,23 +509,44 @@ def _boundary_geojson(place: Place, layer: str) -> tuple[str, Bounds]:
     """
     if layer not in _BOUNDARY_SOURCES:
         raise ValueError(f"unknown boundary layer {layer!r}")
+
+    def build() -> dict[str, Any]:
+        text, bounds = _build_display(place, layer)
+        return {"text": text, "bounds": bounds}
+
+    payload = _cached_display(place, layer, build)
     try:
-        cache: Path | None = _display_cache_file(place, layer)
-    except (OSError, KeyError):
-        cache = None
-    if cache is not None:
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, IndexError):
-            cached = json.loads(cache.read_text("utf-8"))
-            return cached["text"], (tuple(cached["bounds"][0]), tuple(cached["bounds"][1]))
-    text, bounds = _build_display(place, layer)
-    if cache is None:
-        return text, bounds
-    with contextlib.suppress(OSError):
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps({"text": text, "bounds": bounds}), "utf-8")
-        partial.replace(cache)  # atomic: readers see the old file or the whole new one
-    return text, bounds
+        return str(payload["text"]), _bounds(payload["bounds"])
+    except (KeyError, TypeError, ValueError):  # a damaged file: build it again (and replace it)
+        payload = build()
+        return str(payload["text"]), _bounds(payload["bounds"])
+
+
+def _total_bounds(frame: gpd.GeoDataFrame) -> Bounds:
+    west, south, east, north = (float(v) for v in frame.total_bounds)
+    return (south, west), (north, east)
+
+
+def _build_extents(place: Place) -> dict[str, Any]:
+    hoods = boundaries.neighbourhoods(place, generalised=True)
+    names = hoods["neighbourhood"].dropna().astype(str).unique()
+    return {"place": _total_bounds(boundaries.boundary(place)),
+            "neighbourhoods": {name: _total_bounds(hoods[hoods["neighbourhood"] == name]) for name in names}}
+
+
+@lru_cache(maxsize=8)
+def _extents(place: Place) -> tuple[Bounds, dict[str, Bounds]]:
+    """The bounds a map fits to: the place's boundary, and each neighbourhood (dissolved from generalised wards).
+
+    Cached like the display layers: reading the boundary file (GDAL) and dissolving the wards cost a cold start
+    more than everything else the map needs, and the answer only changes with the place's files.
+    """
+    payload = _cached_display(place, "extents", lambda: _build_extents(place))
+    try:
+        return _bounds(payload["place"]), {str(k): _bounds(v) for k, v in payload["neighbourhoods"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError):  # a damaged file: build it again
+        payload = _build_extents(place)
+        return _bounds(payload["place"]), {str(k): _bounds(v) for k, v in payload["neighbourhoods"].items()}
 
 
 class BoundaryLayer(Layer):
@@ -653,15 +705,14 @@ def estate_base_map(
     layers = _add_boundaries(m, place, show=show, focus=focus)
     Legend(status_legend_html(), position="topleft").add_to(m)
     Legend(imd_legend_html(), position="bottomleft", layer=layers["imd"]).add_to(m)
-    if focus is not None:
-        hoods = boundaries.neighbourhoods(place, generalised=True)
-        area = hoods[hoods["neighbourhood"] == focus]
-        if area.empty:
-            raise ValueError(f"no {place.neighbourhood_term} called {focus!r} in {place.name}")
+    whole, per_neighbourhood = _extents(place)
+    if focus is None:
+        (south, west), (north, east) = whole
+    elif focus in per_neighbourhood:
+        (south, west), (north, east) = per_neighbourhood[focus]
     else:
-        area = boundaries.boundary(place)
-    west, south, east, north = area.total_bounds
-    m.fit_bounds([[float(south), float(west)], [float(north), float(east)]])
+        raise ValueError(f"no {place.neighbourhood_term} called {focus!r} in {place.name}")
+    m.fit_bounds([[south, west], [north, east]])
     return m
 
 
@@ -718,7 +769,7 @@ class BuildingPoints(_VerbatimMacroElement):
         """
     )
 
-    def __init__(self, buildings: pd.DataFrame, *, radius: int = _BUILDING_RADIUS_PX) -> None:
+    def __init__(self, buildings: pd.DataFrame | _Points, *, radius: int = _BUILDING_RADIUS_PX) -> None:
         super().__init__()
         if not 1 <= radius <= 10:
             raise ValueError("radius must be 1–10 px (larger circles report the click position, not theirs)")
@@ -726,23 +777,60 @@ class BuildingPoints(_VerbatimMacroElement):
         self.radius = int(radius)
         self.statuses = [*STATUSES, "not classified"]
         self.colours = [*(STATUS_COLOURS[s] for s in STATUSES), "#bbbbbb"]
+        points = buildings if isinstance(buildings, _Points) else _Points.of(buildings)
+        # Partners numbered in order of appearance (as pandas.factorize would), each name sent once.
+        numbers: dict[str, int] = {}
+        partner_codes = [numbers.setdefault(p, len(numbers)) for p in points.partners]
+        self.partners = [escape_text(p) for p in numbers]
+        self.rows = [[a, b, c, i, nm, p, h] for a, b, c, i, nm, p, h in
+                     zip(points.lat, points.lon, points.status, points.ids, points.names, partner_codes,
+                         points.by_hand, strict=True)]
+        self.count = len(points)
+
+
+@dataclass(frozen=True)
+class _Points:
+    """Located buildings as plain per-row lists, ready for :class:`BuildingPoints`.
+
+    Converting the columns once and then splitting the lists per layer is what keeps :func:`building_layers` cheap:
+    pandas operations on each of 18 partner slices cost more than the whole conversion.
+    """
+
+    lat: list[float]
+    lon: list[float]
+    status: list[int]
+    ids: list[Any]
+    names: list[str]
+    partners: list[str]
+    by_hand: list[int]
+
+    def __len__(self) -> int:
+        return len(self.lat)
+
+    @classmethod
+    def of(cls, buildings: pd.DataFrame) -> _Points:
+        """The rows of ``buildings`` that have a location (see :class:`BuildingPoints` for the columns)."""
         located = buildings[buildings["lat"].notna() & buildings["lon"].notna()]
         n = len(located)
-        lat = np.round(located["lat"].to_numpy(dtype=float), _COORD_DECIMALS).tolist()
-        lon = np.round(located["lon"].to_numpy(dtype=float), _COORD_DECIMALS).tolist()
         index = {s: i for i, s in enumerate(STATUSES)}
         status = located["status"].astype("str").tolist() if "status" in located else [None] * n
-        codes = [index.get(s, len(STATUSES)) for s in status]
-        names = [escape_text(_text(v)) for v in located["name"]] if "name" in located else [""] * n
-        partner = located["partner"].astype("str").fillna("") if "partner" in located else pd.Series([""] * n)
-        partner_codes, partner_names = pd.factorize(partner)
-        self.partners = [escape_text(p) for p in partner_names]
+        partner = located["partner"].astype("str").fillna("").tolist() if "partner" in located else [""] * n
         by_hand = (located["status_source"].astype("str") == "override").tolist() if "status_source" in located \
             else [False] * n
-        self.rows = [[a, b, c, i, nm, int(p), int(h)] for a, b, c, i, nm, p, h in
-                     zip(lat, lon, codes, located["building_id"].astype("str"), names, partner_codes, by_hand,
-                         strict=True)]
-        self.count = n
+        return cls(
+            lat=np.round(located["lat"].to_numpy(dtype=float), _COORD_DECIMALS).tolist(),
+            lon=np.round(located["lon"].to_numpy(dtype=float), _COORD_DECIMALS).tolist(),
+            status=[index.get(s, len(STATUSES)) for s in status],
+            ids=located["building_id"].astype("str").tolist(),
+            names=[escape_text(_text(v)) for v in located["name"]] if "name" in located else [""] * n,
+            partners=partner,
+            by_hand=[int(h) for h in by_hand],
+        )
+
+    def take(self, rows: Sequence[int]) -> _Points:
+        """These rows (positions), in this order."""
+        return _Points(*([column[i] for i in rows] for column in (self.lat, self.lon, self.status, self.ids,
+                                                                    self.names, self.partners, self.by_hand)))
 
 
 def building_layers(
@@ -775,11 +863,14 @@ def building_layers(
     columns = list(dict.fromkeys(c for c in ("lat", "lon", "building_id", "status", "name", "partner",
                                              "status_source", by) if c in buildings))
     located = buildings.loc[(buildings["lat"].notna() & buildings["lon"].notna()).to_numpy(), columns]
-    keys = located[by].astype("str").fillna("(none)").to_numpy() if len(located) else np.array([], dtype=object)
-    for value in sorted(set(keys)):
-        part = located[keys == value]
-        group = folium.FeatureGroup(name=escape_text(f"{value} ({len(part):,})"), show=True)
-        BuildingPoints(part, radius=radius).add_to(group)
+    points = _Points.of(located)
+    layer_rows: dict[str, list[int]] = {}
+    for row, value in enumerate(located[by].astype("str").fillna("(none)").tolist() if len(located) else []):
+        layer_rows.setdefault(value, []).append(row)
+    for value in sorted(layer_rows):
+        rows = layer_rows[value]
+        group = folium.FeatureGroup(name=escape_text(f"{value} ({len(rows):,})"), show=True)
+        BuildingPoints(points.take(rows), radius=radius).add_to(group)
         groups.append(group)
     chosen = located[located["building_id"].astype("str").isin({str(s) for s in selected})]
     if len(chosen):

@@ -221,3 +221,49 @@ def test_boundary_layers_are_cached_on_disk_and_rebuilt_when_a_source_changes(
     monkeypatch.setattr(maps, "_DISPLAY_FORMAT", maps._DISPLAY_FORMAT + 1)
     assert maps._display_cache_file(place, "pcn") != stamp  # a new format (or a changed source file) -> new name
     maps._boundary_geojson.cache_clear()
+
+
+def test_map_extents_come_from_the_cache_and_match_the_boundary_files(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import estates.maps as maps
+    from geo import boundaries
+    from geo.place import load_place
+
+    place = load_place()
+    west, south, east, north = (float(v) for v in boundaries.boundary(place).total_bounds)
+    hoods = boundaries.neighbourhoods(place, generalised=True)
+    h_west, h_south, h_east, h_north = (float(v) for v in hoods[hoods["neighbourhood"] == "North"].total_bounds)
+
+    monkeypatch.setattr(maps, "DISPLAY_CACHE_DIR", tmp_path)
+    maps._extents.cache_clear()
+    try:
+        whole, per_neighbourhood = maps._extents(place)
+        assert whole == ((south, west), (north, east))
+        assert per_neighbourhood["North"] == ((h_south, h_west), (h_north, h_east))
+        assert len(list(tmp_path.glob("trafford-extents-*.json"))) == 1
+
+        # A new process (cache cleared) fits the map without reading or dissolving a boundary file.
+        maps._extents.cache_clear()
+        monkeypatch.setattr(maps, "_build_extents", lambda *_a: pytest.fail("rebuilt although cached"))
+        html = estate_base_map(place, focus="North").get_root().render()
+        assert f"[[{h_south}, {h_west}], [{h_north}, {h_east}]]" in html
+        with pytest.raises(ValueError, match="Atlantis"):
+            estate_base_map(place, focus="Atlantis")
+    finally:
+        maps._extents.cache_clear()
+
+
+def test_building_layers_split_by_any_column_in_the_frame_order(estate: pd.DataFrame) -> None:
+    frame = estate.head(40).copy()
+    frame.loc[frame.index[:3], "partner"] = None  # missing values get their own layer
+
+    groups = building_layers(frame, by="partner")
+    counts = {g.layer_name: next(iter(g._children.values())).count for g in groups}
+    located = frame[frame["lat"].notna() & frame["lon"].notna()]
+    expected = located["partner"].astype("str").fillna("(none)").value_counts()
+    assert counts == {escape_text(f"{k} ({v:,})"): v for k, v in sorted(expected.items())}
+    for group in groups:  # rows keep the frame's order within a layer
+        points = next(iter(group._children.values()))
+        ids = [row[3] for row in points.rows]
+        assert ids == [i for i in located["building_id"].astype("str") if i in set(ids)]
