@@ -113,64 +113,31 @@ def _awesome_rotate_css() -> str:
     return "".join(f".fa-rotate-{deg}{{transform:rotate({deg}deg)}}" for deg in range(361))
 
 
-_ASSETS: tuple[_Asset, ...] = (
-    _Asset(
-        re.compile(r"/leaflet@1\.[\d.]+/dist/leaflet\.js$"),
-        ("leaflet/leaflet.js",),
-        _leaflet_icon_defaults,
-    ),
-    _Asset(re.compile(r"/leaflet@1\.[\d.]+/dist/leaflet\.css$"), ("leaflet/leaflet.css",)),
-    _Asset(
-        re.compile(r"/jquery[-/@]3\.[\d.]+(/jquery)?\.min\.js$"),
-        ("jquery/jquery.min.js",),
-    ),
-    _Asset(
-        re.compile(r"/bootstrap@5\.[\d.]+/dist/js/bootstrap\.bundle\.min\.js$"),
-        ("bootstrap/bootstrap.bundle.min.js",),
-    ),
-    _Asset(
-        re.compile(r"/bootstrap@5\.[\d.]+/dist/css/bootstrap\.min\.css$"),
-        ("bootstrap/bootstrap.min.css",),
-    ),
-    _Asset(
-        re.compile(r"/bootstrap/3\.[\d.]+/css/bootstrap-glyphicons\.css$"),
-        ("glyphicons/glyphicons.css",),
-    ),
+# CDN URL (pattern) -> vendored files, and generated text to append. One row per asset folium can link.
+_ASSET_TABLE: tuple[tuple[str, tuple[str, ...], Callable[[], str] | None], ...] = (
+    (r"/leaflet@1\.[\d.]+/dist/leaflet\.js$", ("leaflet/leaflet.js",), _leaflet_icon_defaults),
+    (r"/leaflet@1\.[\d.]+/dist/leaflet\.css$", ("leaflet/leaflet.css",), None),
+    (r"/jquery[-/@]3\.[\d.]+(/jquery)?\.min\.js$", ("jquery/jquery.min.js",), None),
+    (r"/bootstrap@5\.[\d.]+/dist/js/bootstrap\.bundle\.min\.js$", ("bootstrap/bootstrap.bundle.min.js",), None),
+    (r"/bootstrap@5\.[\d.]+/dist/css/bootstrap\.min\.css$", ("bootstrap/bootstrap.min.css",), None),
+    (r"/bootstrap/3\.[\d.]+/css/bootstrap-glyphicons\.css$", ("glyphicons/glyphicons.css",), None),
     # folium links all.min.css; we keep the same icons minus the brand font.
-    _Asset(
-        re.compile(r"/fontawesome-free@6\.[\d.]+/css/all\.min\.css$"),
-        (
-            "fontawesome/css/fontawesome.min.css",
-            "fontawesome/css/solid.min.css",
-            "fontawesome/css/regular.min.css",
-        ),
-    ),
-    _Asset(
-        re.compile(r"/Leaflet\.awesome-markers/2\.[\d.]+/leaflet\.awesome-markers\.js$"),
-        ("leaflet.awesome-markers/leaflet.awesome-markers.js",),
-    ),
-    _Asset(
-        re.compile(r"/Leaflet\.awesome-markers/2\.[\d.]+/leaflet\.awesome-markers\.css$"),
-        ("leaflet.awesome-markers/leaflet.awesome-markers.css",),
-    ),
-    _Asset(
-        re.compile(r"/folium/templates/leaflet\.awesome\.rotate\.min\.css$"),
-        (),
-        _awesome_rotate_css,
-    ),
-    _Asset(
-        re.compile(r"/leaflet\.markercluster/1\.[\d.]+/leaflet\.markercluster\.js$"),
-        ("leaflet.markercluster/leaflet.markercluster.js",),
-    ),
-    _Asset(
-        re.compile(r"/leaflet\.markercluster/1\.[\d.]+/MarkerCluster\.css$"),
-        ("leaflet.markercluster/MarkerCluster.css",),
-    ),
-    _Asset(
-        re.compile(r"/leaflet\.markercluster/1\.[\d.]+/MarkerCluster\.Default\.css$"),
-        ("leaflet.markercluster/MarkerCluster.Default.css",),
-    ),
+    (r"/fontawesome-free@6\.[\d.]+/css/all\.min\.css$",
+     ("fontawesome/css/fontawesome.min.css", "fontawesome/css/solid.min.css", "fontawesome/css/regular.min.css"),
+     None),
+    (r"/Leaflet\.awesome-markers/2\.[\d.]+/leaflet\.awesome-markers\.js$",
+     ("leaflet.awesome-markers/leaflet.awesome-markers.js",), None),
+    (r"/Leaflet\.awesome-markers/2\.[\d.]+/leaflet\.awesome-markers\.css$",
+     ("leaflet.awesome-markers/leaflet.awesome-markers.css",), None),
+    (r"/folium/templates/leaflet\.awesome\.rotate\.min\.css$", (), _awesome_rotate_css),
+    (r"/leaflet\.markercluster/1\.[\d.]+/leaflet\.markercluster\.js$",
+     ("leaflet.markercluster/leaflet.markercluster.js",), None),
+    (r"/leaflet\.markercluster/1\.[\d.]+/MarkerCluster\.css$", ("leaflet.markercluster/MarkerCluster.css",), None),
+    (r"/leaflet\.markercluster/1\.[\d.]+/MarkerCluster\.Default\.css$",
+     ("leaflet.markercluster/MarkerCluster.Default.css",), None),
 )
+
+_ASSETS: tuple[_Asset, ...] = tuple(_Asset(re.compile(pattern), files, extra) for pattern, files, extra in _ASSET_TABLE)
 
 
 def _vendor_path(relative: str) -> Path:
