@@ -260,8 +260,9 @@ class LiveEstate:
         """
         with self._lock:
             if self._frame is None:
-                audit = self._store.audit_log(since_id=0)
-                revision = int(audit["id"].max()) if len(audit) else 0
+                # The process-wide revision: after the first look it costs two tiny queries, where reading the
+                # whole audit log again (as many rows as buildings, and more) would not.
+                revision = store_revision(self._store)
                 self._frame, self._revision = load_estate(self._store), revision
                 return self._revision, self._frame
             newer = self._store.audit_log(since_id=self._revision)

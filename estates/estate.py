@@ -57,9 +57,8 @@ def _from_store(target: str) -> pd.DataFrame | None:
     from estates.store import open_store
 
     with open_store(target) as opened:
-        if len(opened.buildings(columns=["partner"])) == 0:
-            return None
-        return load_estate(opened)
+        frame = load_estate(opened)  # one read: an empty store answers an empty frame
+    return None if frame.empty else frame
 
 
 def current_estate(

@@ -90,8 +90,11 @@ def store() -> Store:
 
 
 def prepare_estate() -> None:
-    """Open the store and read the estate ahead of the first page view (``app.py``'s warm-up); never seeds."""
-    store_revision(store())
+    """Open the store and read the estate ahead of the first page view (``app.py``'s warm-up); never seeds.
+
+    The first snapshot also records the store's revision (``store_revision``), so the first page run's checks only
+    ask for audit rows newer than that.
+    """
     _live_estate(store_target()).snapshot()
 
 
