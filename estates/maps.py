@@ -6,6 +6,7 @@ through :func:`estates._offline.offline_map` last, so it needs no network::
     from streamlit_folium import st_folium
 
     from estates._offline import offline_map
+from estates._template_cache import CACHE_DIR
     from estates.maps import base_map
 
     m = base_map(location=(53.42, -2.35), zoom_start=11, tiles=None,
@@ -50,6 +51,7 @@ from folium.map import Layer
 from folium.template import Template
 
 from estates._offline import offline_map
+from estates._template_cache import CACHE_DIR
 from estates.schema import STATUSES
 from geo import boundaries
 from geo.place import Place, load_place
@@ -437,9 +439,9 @@ _BOUNDARY_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-#: Where display versions of boundary layers (and the bounds maps fit to) are kept between runs (``var/`` is
-#: git-ignored); unwritable: no cache.
-DISPLAY_CACHE_DIR: Path = Path(__file__).resolve().parent.parent / "var" / "cache"
+#: Where display versions of boundary layers (and the bounds maps fit to) are kept between runs: the app's one cache
+#: directory (``var/cache``, git-ignored, shared with the compiled templates); unwritable: no cache.
+DISPLAY_CACHE_DIR: Path = CACHE_DIR
 #: Bump when the display format changes (simplification, properties, escaping), so old cache files are not used.
 _DISPLAY_FORMAT = 1
 
