@@ -4,6 +4,9 @@ Run from the project root::
 
     python benchmarks/bench_app.py [--starts 3] [--saves 5] [--large 50000]
 
+A bare one-line Streamlit page is timed first, the same way, as the machine's floor: cold-start figures only compare
+across machines next to it.
+
 Every measurement uses a real ``streamlit run app.py`` process on 127.0.0.1 and Debian's Chromium (headless, every
 outside host blocked), on a temporary store:
 
@@ -111,13 +114,13 @@ def _new_page(browser):  # noqa: ANN001, ANN202
 
 
 @contextmanager
-def _server(store_path: Path, port: int) -> Iterator[str]:
-    """``streamlit run app.py`` on a given loopback port (the harness picks a new port each time)."""
+def _server(store_path: Path, port: int, *, app: Path = APP) -> Iterator[str]:
+    """``streamlit run <app>`` on a given loopback port (the harness picks a new port each time)."""
     from tests.browser.harness import REPO_ROOT, _local_get
 
     env = {**os.environ, "ESTATES_DATABASE_URL": str(store_path),
            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)}
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
                "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none"]
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -160,6 +163,30 @@ def cold_start(browser, store_path: Path, expected: int, *, returning=None, port
         context.close()
     if guard.blocked:
         raise SystemExit(f"outside requests: {guard.blocked[:3]}")
+    return elapsed
+
+
+_BARE_APP = 'import streamlit as st\n\nst.write("bare page ready")\n'
+
+
+def bare_start(browser, folder: Path) -> float:  # noqa: ANN001
+    """Seconds from launching Streamlit on a one-line page to its text shown: this machine's floor for a cold start.
+
+    Machines differ (the same app measured 2.7 s on one and 5.0 s on another that is as much slower at this), so
+    the cold-start figures are reported next to it.
+    """
+    from tests.browser.harness import free_port
+
+    app = folder / "bare_app.py"
+    app.write_text(_BARE_APP, encoding="utf-8")
+    context, page, _ = _new_page(browser)
+    _note(wait_for_quiet())
+    started = time.perf_counter()
+    with _server(folder / "unused.gpkg", free_port(), app=app) as url:
+        page.goto(url)
+        page.get_by_text("bare page ready").wait_for(timeout=60_000)
+        elapsed = time.perf_counter() - started
+    context.close()
     return elapsed
 
 
@@ -247,6 +274,10 @@ def main() -> None:
             seeding = time.perf_counter() - started
         context.close()
         results.append(("first start on an empty store (loads the 18 registers)", f"{seeding:.2f} s", "info"))
+
+        bare = [bare_start(browser, folder) for _ in range(args.starts)]
+        results.append(("machine floor: bare one-line Streamlit page, launch to shown",
+                        f"{statistics.median(bare):.2f} s (runs {', '.join(f'{t:.2f}' for t in bare)})", "info"))
 
         store = _seeded(folder)
         expected = _located(store)
