@@ -6,7 +6,6 @@ through :func:`estates._offline.offline_map` last, so it needs no network::
     from streamlit_folium import st_folium
 
     from estates._offline import offline_map
-from estates._template_cache import CACHE_DIR
     from estates.maps import base_map
 
     m = base_map(location=(53.42, -2.35), zoom_start=11, tiles=None,
@@ -38,7 +37,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import folium
 import geopandas as gpd
@@ -446,6 +445,7 @@ DISPLAY_CACHE_DIR: Path = CACHE_DIR
 _DISPLAY_FORMAT = 1
 
 Bounds = tuple[tuple[float, float], tuple[float, float]]
+_T = TypeVar("_T")
 
 
 def _display_cache_file(place: Place, layer: str) -> Path:
@@ -472,21 +472,20 @@ def _build_display(place: Place, layer: str) -> tuple[str, Bounds]:
     return text.replace("<", "\\u003c").replace(">", "\\u003e"), ((south, west), (north, east))
 
 
-def _cached_display(place: Place, key: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """``build()``'s JSON payload for one display artefact of a place, kept in :data:`DISPLAY_CACHE_DIR`.
+def _cached_display(place: Place, key: str, build: Callable[[], dict[str, Any]], parse: Callable[[Any], _T]) -> _T:
+    """``parse(build())`` for one display artefact of a place, the JSON payload kept in :data:`DISPLAY_CACHE_DIR`.
 
     The file name changes whenever a source file or the display format does (:func:`_display_cache_file`), so a
-    stale file is never read; an unreadable or unwritable cache only means building again.
+    stale file is never read; a damaged file (unreadable, or ``parse`` fails on it) is built again and replaced; an
+    unwritable cache only means building again.
     """
     try:
         cache: Path | None = _display_cache_file(place, key)
     except (OSError, KeyError):
         cache = None
     if cache is not None:
-        with contextlib.suppress(OSError, ValueError):
-            payload = json.loads(cache.read_text("utf-8"))
-            if isinstance(payload, dict):
-                return payload
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
+            return parse(json.loads(cache.read_text("utf-8")))
     payload = build()
     if cache is not None:
         with contextlib.suppress(OSError):
@@ -494,7 +493,7 @@ def _cached_display(place: Place, key: str, build: Callable[[], dict[str, Any]])
             partial = cache.with_suffix(f".{os.getpid()}.tmp")
             partial.write_text(json.dumps(payload), "utf-8")
             partial.replace(cache)  # atomic: readers see the old file or the whole new one
-    return payload
+    return parse(payload)
 
 
 def _bounds(value: Any) -> Bounds:
@@ -517,12 +516,7 @@ def _boundary_geojson(place: Place, layer: str) -> tuple[str, Bounds]:
         text, bounds = _build_display(place, layer)
         return {"text": text, "bounds": bounds}
 
-    payload = _cached_display(place, layer, build)
-    try:
-        return str(payload["text"]), _bounds(payload["bounds"])
-    except (KeyError, TypeError, ValueError):  # a damaged file: build it again (and replace it)
-        payload = build()
-        return str(payload["text"]), _bounds(payload["bounds"])
+    return _cached_display(place, layer, build, lambda payload: (str(payload["text"]), _bounds(payload["bounds"])))
 
 
 def _total_bounds(frame: gpd.GeoDataFrame) -> Bounds:
@@ -547,12 +541,12 @@ def _extents(place: Place) -> tuple[Bounds, dict[str, Bounds]]:
     (~0.05 s of a cold start) or dissolving the wards (locality page); the answer only changes with the place's
     files.
     """
-    payload = _cached_display(place, "extents", lambda: _build_extents(place))
-    try:
-        return _bounds(payload["place"]), {str(k): _bounds(v) for k, v in payload["neighbourhoods"].items()}
-    except (KeyError, TypeError, ValueError, AttributeError):  # a damaged file: build it again
-        payload = _build_extents(place)
-        return _bounds(payload["place"]), {str(k): _bounds(v) for k, v in payload["neighbourhoods"].items()}
+    return _cached_display(place, "extents", lambda: _build_extents(place), _parse_extents)
+
+
+def _parse_extents(payload: Any) -> tuple[Bounds, dict[str, Bounds]]:
+    """:func:`_extents`' answer from its JSON payload."""
+    return _bounds(payload["place"]), {str(k): _bounds(v) for k, v in payload["neighbourhoods"].items()}
 
 
 class BoundaryLayer(Layer):

@@ -254,6 +254,26 @@ def test_map_extents_come_from_the_cache_and_match_the_boundary_files(
         maps._extents.cache_clear()
 
 
+def test_a_damaged_display_cache_file_is_rebuilt_and_replaced(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import estates.maps as maps
+    from geo.place import load_place
+
+    monkeypatch.setattr(maps, "DISPLAY_CACHE_DIR", tmp_path)
+    place = load_place()
+    maps._extents.cache_clear()
+    try:
+        expected = maps._extents(place)
+        cache = maps._display_cache_file(place, "extents")
+        cache.write_text('{"place": "not bounds"}', "utf-8")  # valid JSON, wrong shape
+        maps._extents.cache_clear()
+        assert maps._extents(place) == expected
+        assert "neighbourhoods" in json.loads(cache.read_text("utf-8"))  # the file was written again
+    finally:
+        maps._extents.cache_clear()
+
+
 def test_building_layers_split_by_any_column_in_the_frame_order(estate: pd.DataFrame) -> None:
     frame = estate.head(40).copy()
     frame.loc[frame.index[:3], "partner"] = None  # missing values get their own layer
