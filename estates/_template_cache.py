@@ -28,7 +28,7 @@ from typing import Any
 
 import jinja2
 
-__all__ = ["CACHE_DIR", "compiled_templates"]
+__all__ = ["CACHE_DIR", "compiled_templates", "write_cache_file"]
 
 #: Where the compiled templates are kept (``var/`` is git-ignored); unwritable: no cache, nothing else changes.
 CACHE_DIR: Path = Path(__file__).resolve().parent.parent / "var" / "cache"
@@ -39,6 +39,17 @@ _depth = 0
 _original: Callable[..., Any] | None = None
 _codes: dict[str, CodeType] = {}
 _new = False
+
+
+def write_cache_file(path: Path, data: bytes) -> None:
+    """Write one file of :data:`CACHE_DIR` atomically: another process reads the old file or the whole new one.
+
+    Raises ``OSError`` when it cannot be written; callers treat that as "no cache".
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_bytes(data)
+    partial.replace(path)
 
 
 def _cache_file() -> Path:
@@ -101,11 +112,7 @@ def _save() -> None:
     if not _new:
         return
     with contextlib.suppress(OSError, ValueError):
-        path = _cache_file()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(marshal.dumps(dict(_codes)))
-        partial.replace(path)  # atomic: another process reads the old file or the whole new one
+        write_cache_file(_cache_file(), marshal.dumps(dict(_codes)))
         _new = False
 
 

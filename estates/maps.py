@@ -50,7 +50,7 @@ from folium.map import Layer
 from folium.template import Template
 
 from estates._offline import offline_map
-from estates._template_cache import CACHE_DIR
+from estates._template_cache import CACHE_DIR, write_cache_file
 from estates.schema import STATUSES
 from geo import boundaries
 from geo.place import Place, load_place
@@ -489,10 +489,7 @@ def _cached_display(place: Place, key: str, build: Callable[[], dict[str, Any]],
     payload = build()
     if cache is not None:
         with contextlib.suppress(OSError):
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            partial = cache.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_text(json.dumps(payload), "utf-8")
-            partial.replace(cache)  # atomic: readers see the old file or the whole new one
+            write_cache_file(cache, json.dumps(payload).encode("utf-8"))
     return parse(payload)
 
 
