@@ -4,9 +4,10 @@ Streamlit finds the ``st.App`` below and serves the app's shell, ``pages/_shell.
 shared sidebar, one module per page). The app object adds one thing to a plain ``streamlit run``: while the server
 starts and the first browser is still loading Streamlit's own page, a background thread imports the map libraries
 (their Jinja templates read compiled from the last run, ``estates/_template_cache.py``), prepares the place's
-boundary layers and reads the estate, so the first visitor does not wait for them (cold start to an interactive map
-in about 2.7–2.8 s, target 3 s: ``benchmarks/bench_app.py``). Nothing here is needed for correctness: the shell also
-runs on its own (``streamlit run pages/_shell.py``), just with a slower first page.
+boundary layers and reads the estate, so the first visitor does not wait for them (cold start to an interactive map:
+target 3 s; figures, with each machine's floor, from ``benchmarks/bench_app.py`` in ``docs/app.md``). Nothing here
+is needed for correctness: the shell also runs on its own (``streamlit run pages/_shell.py``), just with a slower
+first page.
 """
 
 from __future__ import annotations
