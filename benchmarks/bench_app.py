@@ -87,20 +87,20 @@ def _wait_drawn(page, count: int, timeout_s: float = 120) -> None:  # noqa: ANN0
 
 
 def _located(store_path: Path) -> int:
-    from estates.app_data import load_estate
+    from estates.service import read_records
     from estates.store import open_store
 
     with open_store(store_path) as store:
-        return int(load_estate(store)["lat"].notna().sum())
+        return int(read_records(store)["lat"].notna().sum())
 
 
 def _seeded(folder: Path) -> Path:
-    from estates.app_data import seed_store
+    from estates.service import load_registers
     from estates.store import open_store
 
     path = folder / "estates.gpkg"
     with open_store(path) as store:
-        seed_store(store)
+        load_registers(store)
     return path
 
 

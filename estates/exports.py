@@ -37,6 +37,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from estates._frames import is_missing
 from geo.geometry import clean_polygons
 from geo.place import Place, load_place
 from geo.projection import BNG, WGS84
@@ -44,6 +45,8 @@ from geo.projection import BNG, WGS84
 __all__ = [
     "EXPORT_FORMATS",
     "EXPORT_KINDS",
+    "export_sites",
+    "site_list",
     "MIME_TYPES",
     "TABLE_FORMATS",
     "ExportError",
@@ -67,7 +70,7 @@ TABLE_FORMATS = (".csv", ".xlsx", ".geojson", ".gpkg")
 EXPORT_FORMATS: tuple[str, ...] = ("html", "png", "pdf", "gpkg", "geojson", "csv", "xlsx")
 
 #: What can be exported.
-EXPORT_KINDS: tuple[str, ...] = ("overlap", "buildings")
+EXPORT_KINDS: tuple[str, ...] = ("overlap", "buildings", "sites")
 
 #: MIME type of each export format (for downloads).
 MIME_TYPES: dict[str, str] = {
@@ -238,7 +241,7 @@ def _text_columns_for_layers(frame: pd.DataFrame) -> pd.DataFrame:
         if column == "geometry" or out[column].dtype != object:
             continue
         out[column] = out[column].map(
-            lambda v: None if _is_missing(v)
+            lambda v: None if is_missing(v)
             else json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict | list) else str(v))
     return out
 
@@ -246,10 +249,6 @@ def _text_columns_for_layers(frame: pd.DataFrame) -> pd.DataFrame:
 def _write_csv(frame: pd.DataFrame, path: Path, *, bom: bool = False) -> None:
     table = neutralise_formulas(pd.DataFrame(frame).drop(columns="geometry", errors="ignore"))
     table.to_csv(path, index=False, encoding="utf-8-sig" if bom else "utf-8")
-
-
-def _is_missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
 def _naive_utc(frame: pd.DataFrame) -> pd.DataFrame:
@@ -270,7 +269,7 @@ def _write_xlsx(sheets: Sequence[tuple[str, pd.DataFrame]], path: Path) -> None:
             sheet = writer.sheets[name[:31]]
             sheet.freeze_panes(1, 0)
             for i, column in enumerate(table.columns):
-                lengths = [len(str(v)) for v in table[column].head(200).tolist() if not _is_missing(v)]
+                lengths = [len(str(v)) for v in table[column].head(200).tolist() if not is_missing(v)]
                 width = max([len(str(column)), *lengths])
                 sheet.set_column(i, i, min(max(width + 2, 8), 60))
 
@@ -362,11 +361,12 @@ def _overlap(place: Place | None, sliver_ha: float, buildings: pd.DataFrame | No
 
 #: Columns of the building list, first in this order (the rest follow as they come).
 _BUILDING_COLUMNS_FIRST = (
-    "building_id", "name", "partner", "partner_type", "status", "status_source", "rule_status", "rule_id",
-    "use", "tenure", "tenure_detail", "holding_type", "gia_m2", "land_area_ha", "address_line_1", "address_line_2",
+    "building_id", "site_id", "name", "partner", "organisation", "partner_type", "status", "status_source",
+    "rule_status", "rule_id", "use", "tenure", "tenure_detail", "holding_type", "gia_m2", "land_area_ha",
+    "address_line_1", "address_line_2",
     "town", "postcode", "uprn", "lon", "lat", "easting", "northing", "geocode_method", "geocode_precision",
     "geocode_issue", "ward_code", "ward_name", "neighbourhood", "pcn_code", "pcn_name", "piece", "lsoa_code",
-    "lsoa_name", "imd_decile", "site_id", "outcome", "issues",
+    "lsoa_name", "imd_decile", "outcome", "issues",
 )
 _BUILDING_COLUMNS_DROPPED = ("geometry", "explanation_detail", "rule_detail", "in_piece", "piece_is_sliver")
 
@@ -677,6 +677,72 @@ def export_buildings(
     return _write_files([(target, writer)], force=force)
 
 
+#: Columns of the site list that read as people's words first (the rest of :func:`estates.sites.site_table` follows).
+_SITE_COLUMNS_FIRST = ("site_id", "name", "status", "status_source", "partners", "partner_count", "record_count",
+                       "record_ids")
+
+
+def site_list(sites: pd.DataFrame) -> pd.DataFrame:
+    """The site list as exported: one row per site, ``site_id``, ``name``, ``status``, ``partners`` (occupant
+    organisations, "; "-joined), ``record_ids`` ("; "-joined), then the location and tags."""
+    first = [c for c in _SITE_COLUMNS_FIRST if c in sites.columns]
+    return pd.DataFrame(sites[first + [c for c in sites.columns if c not in first]]).reset_index(drop=True)
+
+
+def export_sites(
+    fmt: str | None,
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    sites: pd.DataFrame | None = None,
+    place: Place | None = None,
+    sliver_ha: float | None = None,
+) -> list[Path]:
+    """Export the estate's sites: one row (or point) per site, its status, occupants and records.
+
+    Parameters
+    ----------
+    fmt, path, force, place, sliver_ha
+        As :func:`export_buildings`.
+    sites
+        The sites (default: :func:`estates.estate.current_sites`).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The file written.
+
+    Notes
+    -----
+    ``csv``/``xlsx``: the site list (:func:`site_list`). ``geojson``/``gpkg``: site points (RFC 7946 / a ``sites``
+    layer for QGIS). ``html``, ``png``, ``pdf``: the overlap map titled for the sites, coloured by status.
+    """
+    from geo.overlap import DEFAULT_SLIVER_HA
+
+    target, fmt, _ = resolve_output(path, fmt, folder_ok=False)
+    place = place if place is not None else load_place()
+    if sites is None:
+        from estates.estate import current_sites
+
+        sites = current_sites(place).sites
+    table = site_list(sites)
+    if fmt in ("html", "png", "pdf"):
+        drawn = table.assign(partner=table["partners"])  # the maps label points by partner
+        data = _overlap(place, DEFAULT_SLIVER_HA if sliver_ha is None else float(sliver_ha), drawn)
+        title = f"{place.name} estate: sites by status"
+        writer: Callable[[Path], None] = ((lambda p: _write_html(data, p, title=title)) if fmt == "html"
+                                          else (lambda p: _write_static(data, p, fmt, title=title)))
+    elif fmt == "gpkg":
+        writer = lambda p: _write_gpkg([("sites", to_geodataframe(table))], p)  # noqa: E731
+    elif fmt == "geojson":
+        writer = lambda p: _write_geojson(to_geodataframe(table), p)  # noqa: E731
+    elif fmt == "csv":
+        writer = lambda p: _write_csv(table, p, bom=True)  # noqa: E731
+    else:
+        writer = lambda p: _write_xlsx([("sites", table)], p)  # noqa: E731
+    return _write_files([(target, writer)], force=force)
+
+
 @dataclass(frozen=True)
 class ExportFile:
     """An export held in memory, for a download button.
@@ -733,6 +799,9 @@ def export_bytes(
     name = export_filename(kind, fmt, place=place)
     with tempfile.TemporaryDirectory(prefix="estates-export-") as scratch:
         path = Path(scratch) / name
-        exporter = export_overlap if kind == "overlap" else export_buildings
-        exporter(fmt, path, place=place, sliver_ha=sliver_ha, buildings=buildings)
+        if kind == "sites":
+            export_sites(fmt, path, place=place, sliver_ha=sliver_ha)
+        else:
+            exporter = export_overlap if kind == "overlap" else export_buildings
+            exporter(fmt, path, place=place, sliver_ha=sliver_ha, buildings=buildings)
         return ExportFile(name=name, mime=MIME_TYPES[fmt], data=path.read_bytes())
