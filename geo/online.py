@@ -606,8 +606,8 @@ def _validate_search(data: Any) -> None:
         raise ValueError("search answer is not a list")
     if data and not isinstance(data[0], dict):
         raise ValueError("search result is not an object")
-    if data and (_number(data[0].get("lat")) is None or _number(data[0].get("lon")) is None):
-        raise ValueError("search result without lat/lon")
+    if data and ("lat" not in data[0] or "lon" not in data[0]):
+        raise ValueError("search result without lat/lon")  # (their values are checked by _usable)
 
 
 def _column_like(values: list[Any], original: pd.Series | None, index: pd.Index) -> pd.Series:
