@@ -626,6 +626,9 @@ def _column_like(values: list[Any], original: pd.Series | None, index: pd.Index)
 
 
 # ======================================================================== geocoder
+_NOT_FOUND, _REJECTED, _FAILED = 1, 2, 3  # why a row kept its offline result; the worst one counts
+
+
 @dataclass
 class _Rows:
     """Mutable per-row geocode state while a run is in progress."""
@@ -639,10 +642,13 @@ class _Rows:
     precision: list[str]
     offline_issue: list[str]
     notes: list[list[str]]
-    online: np.ndarray
-    failed: np.ndarray
-    not_found: np.ndarray
-    rejected: np.ndarray
+    online: np.ndarray  # located online
+    outcome: np.ndarray  # 0, or _NOT_FOUND / _REJECTED / _FAILED
+
+    def keep_offline(self, i: int, note: str, outcome: int = 0) -> None:
+        """Row ``i`` keeps its offline result, saying why (``outcome`` counts it in the summary)."""
+        self.notes[i].append(note)
+        self.outcome[i] = max(self.outcome[i], outcome)
 
 
 Answer = dict[str, Any] | None | ServiceUnavailable
@@ -842,14 +848,9 @@ class OnlineGeocoder:
         return answer
 
     # ------------------------------------------------------------------ table
-    def fill(
-        self,
-        frame: pd.DataFrame,
-        *,
-        postcode: pd.Series | None = None,
-        address: pd.Series | pd.DataFrame | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> tuple[pd.DataFrame, OnlineSummary]:
+    def fill(self, frame: pd.DataFrame, *, postcode: pd.Series | None = None,
+             address: pd.Series | pd.DataFrame | None = None, progress: ProgressCallback | None = None,
+             ) -> tuple[pd.DataFrame, OnlineSummary]:
         """Fill the gaps of an offline-geocoded frame. See :func:`fill_online`."""
         started = time.monotonic()
         out = frame.copy()
@@ -912,29 +913,22 @@ class OnlineGeocoder:
         if any(client.out_of_time for client in self._clients.values()):
             summary.messages.append(f"the run's deadline of {self.settings.run_deadline_s:g} s passed; no more "
                                     "requests were sent and the rows left kept their offline result")
-        for i in range(n):
-            if rows.online[i]:
-                summary.located[rows.method[i]] = summary.located.get(rows.method[i], 0) + 1
-        kept = ~rows.online
-        summary.rows_failed = int(np.count_nonzero(rows.failed & kept))
-        summary.rows_rejected = int(np.count_nonzero(rows.rejected & kept & ~rows.failed))
-        summary.rows_not_found = int(np.count_nonzero(rows.not_found & kept & ~rows.failed & ~rows.rejected))
+        for i in np.flatnonzero(rows.online):
+            summary.located[rows.method[i]] = summary.located.get(rows.method[i], 0) + 1
+        kept = rows.outcome[~rows.online]
+        summary.rows_failed, summary.rows_rejected, summary.rows_not_found = (
+            int(np.count_nonzero(kept == outcome)) for outcome in (_FAILED, _REJECTED, _NOT_FOUND))
         summary.elapsed_s = time.monotonic() - started
         return out, summary
 
     # ------------------------------------------------------------- internals
     def _warn_placeholder_contact(self, summary: OnlineSummary) -> None:
-        host = (urlsplit(self.settings.nominatim_url).hostname or "").lower()
-        if (
-            self.settings.use_nominatim
-            and host == _PUBLIC_NOMINATIM_HOST
-            and not self.settings.user_agent
-            and not self.settings.contact.strip()
-        ):
-            message = (
-                "no contact configured for the public Nominatim server; set "
-                f"{ENV_PREFIX}CONTACT (its usage policy asks for an identifying User-Agent)"
-            )
+        settings = self.settings
+        host = (urlsplit(settings.nominatim_url).hostname or "").lower()
+        if settings.use_nominatim and host == _PUBLIC_NOMINATIM_HOST and not (settings.user_agent or
+                                                                              settings.contact.strip()):
+            message = (f"no contact configured for the public Nominatim server; set {ENV_PREFIX}CONTACT (its usage "
+                       "policy asks for an identifying User-Agent)")
             _log.warning(message)
             summary.messages.append(message)
 
@@ -958,33 +952,19 @@ class OnlineGeocoder:
                 return np.full(n, np.nan)
             return pd.to_numeric(out[name], errors="coerce").to_numpy(dtype=float, copy=True)
 
-        precision = (
-            [_precision(v) for v in out["geocode_precision"].tolist()] if ("geocode_precision" in out) else ["none"] * n
-        )
-        return _Rows(
-            postcode_normalised=text_col("postcode_normalised", ""),
-            lon=num_col("lon"),
-            lat=num_col("lat"),
-            easting=num_col("easting"),
-            northing=num_col("northing"),
-            method=text_col("geocode_method", "none"),
-            precision=precision,
-            offline_issue=text_col("geocode_issue", ""),
-            notes=[[] for _ in range(n)],
-            online=np.zeros(n, dtype=bool),
-            failed=np.zeros(n, dtype=bool),
-            not_found=np.zeros(n, dtype=bool),
-            rejected=np.zeros(n, dtype=bool),
-        )
+        precision = [_precision(v) for v in out["geocode_precision"].tolist()] if "geocode_precision" in out else (
+            ["none"] * n)
+        return _Rows(postcode_normalised=text_col("postcode_normalised", ""), lon=num_col("lon"), lat=num_col("lat"),
+                     easting=num_col("easting"), northing=num_col("northing"),
+                     method=text_col("geocode_method", "none"), precision=precision,
+                     offline_issue=text_col("geocode_issue", ""), notes=[[] for _ in range(n)],
+                     online=np.zeros(n, dtype=bool), outcome=np.zeros(n, dtype=np.int8))
 
     @staticmethod
     def _row_postcodes(out: pd.DataFrame, postcode: pd.Series | None) -> list[str | None]:
         n = len(out)
-        from_frame = (
-            [_full_postcode(v) for v in out["postcode_normalised"].tolist()]
-            if "postcode_normalised" in out
-            else [None] * n
-        )
+        from_frame = [_full_postcode(v) for v in out["postcode_normalised"].tolist()] if (
+            "postcode_normalised" in out) else [None] * n
         if postcode is None:
             return from_frame
         raw = _aligned(postcode, out, "postcode").tolist()
@@ -1000,28 +980,23 @@ class OnlineGeocoder:
             unknown = sorted(set(map(str, aligned.columns)) - set(NOMINATIM_STRUCTURED_FIELDS))
             if unknown:
                 raise ValueError(f"address columns must be among {NOMINATIM_STRUCTURED_FIELDS}, got {unknown}")
-            records = aligned.to_dict(orient="records")
-            queries: list[dict[str, str] | None] = []
-            for record in records:
-                fields = {str(k): _text(v) for k, v in record.items() if _text(v)}
-                queries.append(fields or None)
-            return queries
+            return [{str(k): _text(v) for k, v in record.items() if _text(v)} or None
+                    for record in aligned.to_dict(orient="records")]
         return [{"q": t} if (t := _text(v)) else None for v in aligned.tolist()]
 
     def _apply_postcode(self, rows: _Rows, i: int, pc: str, answer: Any) -> None:
         if isinstance(answer, ServiceUnavailable):
-            rows.notes[i].append(answer.message)
-            rows.failed[i] = True
+            rows.keep_offline(i, answer.message, _FAILED)
             return
         if "_not_found" in answer:
-            rows.notes[i].append(f"postcode {pc} not found on postcodes.io (neither live nor terminated)")
-            rows.not_found[i] = True
+            rows.keep_offline(i, f"postcode {pc} not found on postcodes.io (neither live nor terminated)",
+                              _NOT_FOUND)
             return
         terminated = answer.get("_terminated")
         record = terminated if terminated is not None else answer
         lon, lat = _number(record.get("longitude")), _number(record.get("latitude"))
         if lon is None or lat is None:
-            rows.notes[i].append(f"postcode {pc} is known to postcodes.io but has no coordinates")
+            rows.keep_offline(i, f"postcode {pc} is known to postcodes.io but has no coordinates")
             return
         rows.lon[i], rows.lat[i] = lon, lat
         east, north = _number(record.get("eastings")), _number(record.get("northings"))
@@ -1030,8 +1005,7 @@ class OnlineGeocoder:
         rows.postcode_normalised[i] = _full_postcode(record.get("postcode")) or pc
         rows.online[i] = True
         if terminated is not None:
-            year = terminated.get("year_terminated")
-            month = terminated.get("month_terminated")
+            year, month = terminated.get("year_terminated"), terminated.get("month_terminated")
             when = f"{int(year)}-{int(month):02d}" if year and month else "the past"
             rows.method[i] = METHOD_POSTCODES_IO_TERMINATED
             rows.precision[i] = "low"
@@ -1040,21 +1014,13 @@ class OnlineGeocoder:
             rows.method[i] = METHOD_POSTCODES_IO
             rows.precision[i] = "medium"
 
-    def _apply_nominatim(
-        self,
-        rows: _Rows,
-        i: int,
-        query: Mapping[str, str],
-        answer: Any,
-    ) -> None:
+    def _apply_nominatim(self, rows: _Rows, i: int, query: Mapping[str, str], answer: Answer) -> None:
         shown = query.get("q") or ", ".join(query.values())
         if isinstance(answer, ServiceUnavailable):
-            rows.notes[i].append(answer.message)
-            rows.failed[i] = True
+            rows.keep_offline(i, answer.message, _FAILED)
             return
         if answer is None:
-            rows.notes[i].append(f"address '{shown}' not found by Nominatim")
-            rows.not_found[i] = True
+            rows.keep_offline(i, f"address '{shown}' not found by Nominatim", _NOT_FOUND)
             return
         lon, lat = float(answer["lon"]), float(answer["lat"])
         name = _text(answer.get("display_name")) or f"{lat:.5f}, {lon:.5f}"
@@ -1062,19 +1028,17 @@ class OnlineGeocoder:
         if bbox is not None:
             km = _km_outside_bbox(lon, lat, bbox)
             if km > self.settings.accept_within_km:
-                place = f"the {self.settings.place_name} area" if self.settings.place_name else ("the place's area")
-                rows.notes[i].append(f"Nominatim placed '{shown}' at '{name}', {km:.1f} km outside {place}; not used")
-                rows.rejected[i] = True
+                place = f"the {self.settings.place_name} area" if self.settings.place_name else "the place's area"
+                rows.keep_offline(i, f"Nominatim placed '{shown}' at '{name}', {km:.1f} km outside {place}; "
+                                  "not used", _REJECTED)
                 return
         precision, level = nominatim_precision(answer)
         if level == "area" and rows.precision[i] == "low":
-            rows.notes[i].append(
-                f"Nominatim matched '{shown}' only to an area ('{name}'); not better than the existing result"
-            )
+            rows.keep_offline(i, f"Nominatim matched '{shown}' only to an area ('{name}'); not better than "
+                              "the existing result")
             return
         rows.lon[i], rows.lat[i] = lon, lat
-        rows.easting[i] = np.nan  # Nominatim gives no grid reference: computed below
-        rows.northing[i] = np.nan
+        rows.easting[i] = rows.northing[i] = np.nan  # Nominatim gives no grid reference: computed below
         rows.method[i] = METHOD_NOMINATIM
         rows.precision[i] = precision
         rows.online[i] = True
@@ -1103,16 +1067,9 @@ class OnlineGeocoder:
             else:
                 issues.append(rows.offline_issue[i])
         index = out.index
-        values: dict[str, Any] = {
-            "postcode_normalised": rows.postcode_normalised,
-            "lon": rows.lon,
-            "lat": rows.lat,
-            "easting": rows.easting,
-            "northing": rows.northing,
-            "geocode_method": rows.method,
-            "geocode_precision": rows.precision,
-            "geocode_issue": issues,
-        }
+        values: dict[str, Any] = {"postcode_normalised": rows.postcode_normalised, "lon": rows.lon, "lat": rows.lat,
+                                  "easting": rows.easting, "northing": rows.northing, "geocode_method": rows.method,
+                                  "geocode_precision": rows.precision, "geocode_issue": issues}
         for name, column in values.items():
             original = out.get(name)
             if isinstance(column, np.ndarray):
@@ -1142,27 +1099,16 @@ class _Progress:
 
 
 # ====================================================================== entry point
-def fill_online_with_summary(
-    frame: pd.DataFrame,
-    *,
-    postcode: pd.Series | None,
-    address: pd.Series | pd.DataFrame | None,
-    settings: OnlineSettings,
-    progress: ProgressCallback | None = None,
-) -> tuple[pd.DataFrame, OnlineSummary]:
+def fill_online_with_summary(frame: pd.DataFrame, *, postcode: pd.Series | None,
+                             address: pd.Series | pd.DataFrame | None, settings: OnlineSettings,
+                             progress: ProgressCallback | None = None) -> tuple[pd.DataFrame, OnlineSummary]:
     """Like :func:`fill_online`, also returning the run's :class:`OnlineSummary`."""
     with OnlineGeocoder(settings) as geocoder:
         return geocoder.fill(frame, postcode=postcode, address=address, progress=progress)
 
 
-def fill_online(
-    frame: pd.DataFrame,
-    *,
-    postcode: pd.Series | None,
-    address: pd.Series | pd.DataFrame | None,
-    settings: OnlineSettings,
-    progress: ProgressCallback | None = None,
-) -> pd.DataFrame:
+def fill_online(frame: pd.DataFrame, *, postcode: pd.Series | None, address: pd.Series | pd.DataFrame | None,
+                settings: OnlineSettings, progress: ProgressCallback | None = None) -> pd.DataFrame:
     """Fill the gaps of an offline-geocoded frame with postcodes.io and Nominatim.
 
     Parameters
@@ -1193,13 +1139,12 @@ def fill_online(
 
     Notes
     -----
-    Safe to call from a worker thread; each call has its own session and cache
-    connection and shares only the process-wide Nominatim rate limiter.
+    Safe to call from a worker thread; each call has its own sessions, cache
+    connection and run deadline, and shares only the process-wide Nominatim
+    rate limiter.
     """
-    result, _ = fill_online_with_summary(
-        frame, postcode=postcode, address=address, settings=settings, progress=progress
-    )
-    return result
+    return fill_online_with_summary(frame, postcode=postcode, address=address, settings=settings,
+                                    progress=progress)[0]
 
 
 def online_settings_for_place(place: Place | None = None, **overrides: Any) -> OnlineSettings:
