@@ -294,7 +294,7 @@ class ServiceClient:
             self._session.mount(prefix, self._adapter)
         self._lock = threading.Lock()
         self._watchdog: threading.Timer | None = None
-        self._timed_out = False
+        self._timed_out = self._failed = False
         self._last_reason = ""
 
     def close(self) -> None:
@@ -303,11 +303,14 @@ class ServiceClient:
 
     # ------------------------------------------------------------- attempts
     def attempt_started(self, conn: HTTPConnection) -> None:
-        """Start the watchdog of a new attempt on ``conn`` (no-op while one runs: connect, then send)."""
+        """Start the watchdog of a new attempt on ``conn`` (no-op within one: it connects, then sends)."""
         with self._lock:
-            if self._watchdog is not None:
+            if self._watchdog is not None and not self._failed:
                 return
+            if self._watchdog is not None:
+                self._watchdog.cancel()
             self.attempts += 1
+            self._failed = False
             self._timed_out = False
             limit = max(0.0, min(self.timeout_s, self.deadline - time.monotonic()))
             self._watchdog = threading.Timer(limit, self._expire, (conn,))
@@ -331,8 +334,12 @@ class ServiceClient:
 
     def attempt_failed(self, error: BaseException | None, response: Any = None, retry_after: float | None = None,
                        ) -> None:
-        """End the attempt and count it on the breaker with its readable reason."""
-        self._attempt_ended()
+        """Count the attempt on the breaker with its readable reason.
+
+        Its watchdog runs on until the next attempt starts: urllib3 still reads the rest of a failed answer.
+        """
+        with self._lock:
+            self._failed = True
         reason = self._describe(error, response)
         if retry_after is not None and retry_after > self.max_retry_after_s:
             reason += f" (Retry-After {retry_after:g} s is longer than {self.max_retry_after_s:g} s)"

@@ -41,6 +41,7 @@ FAULT_KINDS = (
     "drip",
     "header_drip",
     "status",
+    "status_drip",
     "429",
     "malformed_json",
     "drop",
@@ -132,7 +133,8 @@ class Fault:
 
     ``times`` is how many matching requests it affects (``None``: all). ``retry_after`` is sent with a 429
     (default "1") or a ``status`` fault (none by default); ``value`` replaces every coordinate of a real answer
-    (``coordinates``); ``location`` is where a ``redirect`` (``status`` 302 by default) points.
+    (``coordinates``); ``location`` is where a ``redirect`` (``status`` 302 by default) points; ``status_drip``
+    trickles the body of a ``status`` answer for ``delay_s``.
     """
 
     kind: str
@@ -326,8 +328,8 @@ class FakeGeoServer:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
                     return True
-                if fault.kind == "drip":
-                    self.send_response(200)
+                if fault.kind in ("drip", "status_drip"):  # the body, one space at a time
+                    self.send_response(200 if fault.kind == "drip" else fault.status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", "100000")
                     self.end_headers()

@@ -512,6 +512,7 @@ MATRIX = {
     "503_retry_after_date": (Fault("status", status=503, retry_after=LATER), "HTTP 503 (Retry-After ", 1),
     "500": (Fault("status", status=500), "HTTP 500 after 3 attempts", 3),
     "502": (Fault("status", status=502), "HTTP 502 after 3 attempts", 3),
+    "503_body_drip": (Fault("status_drip", status=503, delay_s=30.0), "HTTP 503 after 3 attempts", 3),
     "truncated": (Fault("drop"), "connection dropped while reading the response after 3 attempts", 3),
     "malformed_json": (Fault("malformed_json"), "malformed JSON response after 3 attempts", 3),
     "wrong_content_type": (Fault("wrong_content_type"), "unexpected content type 'text/html' after 3 attempts", 3),
