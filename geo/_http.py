@@ -417,6 +417,7 @@ class ServiceClient:
                 except requests.RequestException as exc:
                     if self.failures == failures:  # failed without going through Retry (not retryable)
                         self.attempt_failed(exc)
+                    self._attempt_ended()
                     raise self._failure(first) from exc
                 finally:
                     _LOCAL.client = None
