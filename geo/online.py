@@ -571,12 +571,19 @@ def _usable(service: str, query: str, result: Mapping[str, Any], fields: Iterabl
         (a failed lookup, never cached) when a coordinate is not a finite number in its range, e.g. longitude 1e308.
     """
     kept = {k: result.get(k) for k in fields if k in result}
-    for key, (low, high) in _COORDINATE_RANGES.items():
-        value = kept.get(key)
-        if value is not None and not ((number := _number(value)) is not None and low <= number <= high):
-            return ServiceUnavailable(f"online geocoding failed ({service} answered {key} {value!r} for "
-                                      f"'{query}', not a valid coordinate; answer not used)")
+    if (bad := _bad_coordinate(kept)) is not None:
+        return ServiceUnavailable(f"online geocoding failed ({service} answered {bad[0]} {bad[1]!r} for '{query}', "
+                                  "not a valid coordinate; answer not used)")
     return kept
+
+
+def _bad_coordinate(answer: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """The first coordinate field of ``answer`` that is not a finite number in its range, with its value."""
+    for key, (low, high) in _COORDINATE_RANGES.items():
+        value = answer.get(key)
+        if value is not None and not ((number := _number(value)) is not None and low <= number <= high):
+            return key, value
+    return None
 
 
 def _validate_bulk(batch: list[str]) -> Callable[[Any], None]:
@@ -716,12 +723,14 @@ class OnlineGeocoder:
         return self._cache
 
     def _cached(self, service: str, keys: list[str]) -> dict[str, Any]:
-        """Cached answers still fresh for ``keys`` (none with ``refresh``)."""
+        """Cached answers still fresh for ``keys`` (none with ``refresh``; one with impossible coordinates, stored by
+        an older version, is asked again)."""
         if self.settings.refresh:
             return {}
-        return self._require_enabled().get_many(
+        hits = self._require_enabled().get_many(
             service, keys, max_age_s=self.settings.cache_max_age_days * _DAY_S,
             negative_max_age_s=self.settings.negative_cache_max_age_days * _DAY_S)
+        return {k: v for k, v in hits.items() if not isinstance(v, dict) or _bad_coordinate(v) is None}
 
     def lookup_postcodes(self, postcodes: Iterable[str], *, summary: OnlineSummary | None = None,
                          ) -> dict[str, Answer]:

@@ -576,6 +576,17 @@ def test_impossible_coordinates_fail_only_their_own_postcode(server, tmp_path):
     assert (summary.rows_failed, summary.rows_located) == (1, 1)
 
 
+def test_a_cached_answer_with_impossible_coordinates_is_asked_again(server, tmp_path):
+    cache = tmp_path / "c.sqlite"
+    frame = offline_frame([unresolved("a", "M33 7HQ")])
+    run(frame, make_settings(server.url, cache))
+    with sqlite3.connect(cache) as conn:  # as an older version stored it
+        conn.execute("UPDATE answers SET answer = json_set(answer, '$.longitude', 1e308)")
+    out, summary = run(frame, make_settings(server.url, cache))
+    assert len(server.requests_to("/postcodes")) == 2
+    assert (summary.postcodes_cached, out.loc[0, "lon"]) == (0, POSTCODES["M33 7HQ"]["longitude"])
+
+
 def test_redirect_to_another_host_is_refused_and_sends_nothing_there(server, tmp_path):
     from online_server import FakeGeoServer
 
