@@ -15,6 +15,7 @@ import csv
 import json
 import socket
 import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -153,6 +154,14 @@ class Fault:
         self.remaining = self.times
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Says nothing when a client goes away mid-exchange (what the fault tests make clients do)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
 class FakeGeoServer:
     """ThreadingHTTPServer in a background thread on a random free loopback port."""
 
@@ -169,7 +178,7 @@ class FakeGeoServer:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-geo-server", daemon=True)
 
