@@ -22,6 +22,7 @@ import dataclasses
 import functools
 import logging
 import math
+import numbers
 import os
 import re
 import time
@@ -276,7 +277,7 @@ def _convert(value: Any, kind: type, optional: bool) -> Any:
             return text.lower() in _TRUE
         raise ValueError("expected a yes/no value")
     if kind in (int, float):
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        if isinstance(value, bool) or not isinstance(value, (str, numbers.Real)):
             raise TypeError(f"expected a number, got {type(value).__name__}")
         number = float(text if text is not None else value)
         if not math.isfinite(number):
@@ -287,7 +288,7 @@ def _convert(value: Any, kind: type, optional: bool) -> Any:
             return int(text)  # "2.5" is refused
         if not number.is_integer():
             raise ValueError("expected a whole number")
-        return int(value)
+        return int(number)
     if kind is tuple:
         parts = [p for p in re.split(r"[,\s]+", text) if p] if text is not None else list(value)
         return tuple(_convert(p, float, False) for p in parts)
