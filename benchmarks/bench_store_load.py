@@ -17,7 +17,7 @@ errors, recovery time after the restart, and lost updates, checked from the audi
 be in the audit log as exactly the change that produced the version it returned (so it was based on the version
 before it, and nothing overwrote it unseen), and replaying the log must give the stored data. Goal: p95 ≤ 0.3 s.
 
-    python benchmarks/bench_store_load.py [--editors 25] [--saves 200] [--pool-size 10] [--no-restart]
+    python benchmarks/bench_store_load.py [--editors 25] [--saves 200] [--pool-size 10] [--down-for 0] [--no-restart]
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def _percentiles(values: list[float]) -> str:
 
 
 def run(base: str, server: PostgresServer | None, *, editors_n: int, saves: int, copies: int, hot_n: int,
-        pool_size: int | None, seed: int) -> bool:
+        pool_size: int | None, seed: int, down_for: float) -> bool:
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     url = f"{base}{'&' if '?' in base else '?'}schema={schema}"
     if pool_size:
@@ -190,10 +190,10 @@ def run(base: str, server: PostgresServer | None, *, editors_n: int, saves: int,
             while sum(e.done for e in editors) < total // 2:
                 time.sleep(0.01)
             stop_at = time.monotonic()
-            server.restart()  # pg_ctl stop -m fast (every session cut), then start
+            server.restart(down_for=down_for)  # pg_ctl stop -m fast (every session cut), then start
             start_done = time.monotonic()
             print(f"restarted PostgreSQL at {stop_at - started:.1f} s into the run, "
-                  f"{sum(e.done for e in editors):,} of {total:,} saves done (stop + start took "
+                  f"{sum(e.done for e in editors):,} of {total:,} saves done (stop, {down_for:g} s down, start: "
                   f"{start_done - stop_at:.2f} s)")
         for t in threads:
             t.join()
@@ -263,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool-size", type=int, default=None, help="the store's pool size (default: its own)")
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--no-restart", action="store_true", help="do not restart PostgreSQL mid-run")
+    parser.add_argument("--down-for", type=float, default=0.0, help="seconds PostgreSQL stays down in the restart")
     parser.add_argument("--postgres", default=os.environ.get("ESTATES_BENCH_DATABASE_URL"),
                         help="PostgreSQL URL (default: start a throwaway server; only that one is restarted)")
     args = parser.parse_args(argv)
@@ -271,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _postgres(args.postgres) as (base, server):
             ok = run(base, None if args.no_restart else server, editors_n=args.editors, saves=args.saves,
-                     copies=args.copies, hot_n=args.hot, pool_size=args.pool_size, seed=args.seed)
+                     copies=args.copies, hot_n=args.hot, pool_size=args.pool_size, seed=args.seed,
+                     down_for=args.down_for)
     except PostgresUnavailable as exc:
         print(f"PostgreSQL + PostGIS needed: {exc}", file=sys.stderr)
         return 2

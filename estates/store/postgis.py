@@ -60,6 +60,10 @@ POOL_SIZE = 10
 POOL_TIMEOUT_S = 30.0
 STATEMENT_TIMEOUT_S = 60.0
 _OPTIONS = ("schema", "pool_size", "pool_timeout", "statement_timeout")
+#: How long the pool retries one lost connection (backoff 1, 2, 4 s …) before starting over (``_reconnect_failed``).
+#: Short, so that during a long outage attempts stay seconds apart, not minutes (psycopg_pool's default is 5 minutes
+#: of doubling delays): the store is back within a couple of seconds of the server.
+_RECONNECT_S = 5.0
 
 
 class DatabaseUnavailableError(StoreError, ConnectionError):
@@ -201,8 +205,8 @@ class PostGISStore(SqlStore):
         self._prepare_database(conninfo, kwargs)
         self._pool = ConnectionPool(
             conninfo, kwargs=kwargs, min_size=min(2, self.pool_size), max_size=self.pool_size,
-            timeout=self.pool_timeout, configure=self._configure, check=self._check, open=False,
-            name=f"estates:{self.schema}")
+            timeout=self.pool_timeout, reconnect_timeout=_RECONNECT_S, reconnect_failed=self._reconnect_failed,
+            configure=self._configure, check=self._check, open=False, name=f"estates:{self.schema}")
         try:
             self._pool.open(wait=True, timeout=max(self.pool_timeout, 1.0))
             self._migrate()
@@ -254,6 +258,16 @@ class PostGISStore(SqlStore):
             _log.warning("a pooled connection to %s is dead; reconnecting", self.location)
             self._pool.drain()
             raise
+
+    @staticmethod
+    def _reconnect_failed(pool: ConnectionPool[Any]) -> None:
+        """The pool gave a lost connection up after ``_RECONNECT_S``: start trying again at once.
+
+        Left alone, psycopg_pool opens the next connection only for the next *new* request, so requests already
+        waiting (every editor, during an outage) would sit out their whole ``pool_timeout`` after the server came
+        back. ``check()`` lets the pool grow again when it has no connection.
+        """
+        pool.check()
 
     # ------------------------------------------------------------------ transactions
     @contextmanager
