@@ -131,6 +131,11 @@ def _number(name: str, given: float | None, text: str | None, default: float, *,
     return value
 
 
+def _milliseconds(seconds: float) -> int:
+    """A timeout in whole milliseconds; a positive one never rounds down to 0 (PostgreSQL's "no limit")."""
+    return max(1, round(seconds * 1000)) if seconds > 0 else 0
+
+
 def _masked(url: str) -> str:
     parts = urlsplit(url)
     if parts.password:
@@ -244,7 +249,7 @@ class PostGISStore(SqlStore):
             "SELECT set_config('TimeZone', 'UTC', false), "
             "set_config('search_path', %s || ', ' || current_setting('search_path'), false), "
             "set_config('statement_timeout', %s, false)",
-            (f'"{self.schema}"', str(round(self.statement_timeout * 1000))))
+            (f'"{self.schema}"', str(_milliseconds(self.statement_timeout))))
 
     def _check(self, conn: psycopg.Connection[Any]) -> None:
         """Health check of a borrowed connection (one empty round trip).
