@@ -27,6 +27,7 @@ from estates.store.postgis import _RECONNECT_S, DatabaseUnavailableError, Statem
 ROOT = Path(__file__).resolve().parents[2]
 TOWN_HALL = "trafford-council:TMBC0001/T0000003"
 ALLOTMENTS = "trafford-council:TMBC0013"
+APP_TOWN_HALL, APP_TOWN_HALL_UPRN = "trafford-council:TMBC0008/T0000001", "10091813602"  # in the seeded demo estate
 _HANG_GUARD_S = 120  # only ever reached when the behaviour under test is broken (a wait that never ends)
 
 
@@ -194,6 +195,49 @@ def test_store_recovers_after_the_server_restarts(restartable_postgres: Postgres
         assert len(store.buildings()) == 51
         assert [e.reason for e in store.history(ALLOTMENTS) if e.action == "override"] == ["after the restart"]
         check_audit_matches_data(store)
+
+
+@pytest.mark.postgis
+@pytest.mark.slow
+def test_the_app_carries_on_after_the_database_restarts(restartable_postgres: PostgresServer, pg_url: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's cached store (one per process) outlives a database restart: no app restart, the save goes through."""
+    from streamlit.testing.v1 import AppTest
+
+    from estates.app_data import seed_store
+    from pages import _common
+
+    url = f"{pg_url}&pool_timeout=3"
+    with open_store(url) as seeding:
+        seed_store(seeding)
+        before = seeding.building(APP_TOWN_HALL)
+    monkeypatch.setenv("ESTATES_DATABASE_URL", url)
+    at = AppTest.from_file(str(ROOT / "pages" / "_shell.py"), default_timeout=120)
+    try:
+        at.run()
+        at.switch_page("classify.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        at.text_input(key="filter_search").set_value(APP_TOWN_HALL_UPRN).run()
+        at.radio(key="classify_scope").set_value("filtered").run()
+        restartable_postgres.stop()
+        at.run()  # a page view while the database is down: it fails, saying why, after pool_timeout
+        shown = [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
+        assert any("no connection to" in v and "within 3 s" in v for v in shown), shown
+        restartable_postgres.start()
+        at.run()  # the same app process and cached store, the database back: the page works again
+        assert not at.exception, [e.value for e in at.exception]
+        at.segmented_control(key="classify_status").set_value("surplus")
+        at.text_area(key="classify_reason").set_value("Saved after the database restart").run()
+        at.button(key="classify_save").click().run()
+        assert [s.value for s in at.success] == ["Saved: 1 building set to 'surplus'."]
+        with open_store(url) as check:
+            after = check.building(APP_TOWN_HALL)
+            assert (after.override_status, after.version) == ("surplus", before.version + 1)
+            assert check.history(APP_TOWN_HALL)[-1].reason == "Saved after the database restart"
+    finally:
+        _common._open_store(url).close()
+        _common._live_estate.cache_clear()
+        _common._open_store.cache_clear()
 
 
 @pytest.mark.postgis
