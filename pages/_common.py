@@ -88,7 +88,7 @@ _SEED_LOCK = threading.Lock()
 
 
 def store() -> Store:
-    """The app's store (one shared connection per process; ``ESTATES_DATABASE_URL`` or the embedded file)."""
+    """The app's store, one per process (PostGIS: a connection pool; ``ESTATES_DATABASE_URL`` or the embedded file)."""
     return _open_store(store_target())
 
 
