@@ -97,7 +97,7 @@ def run_tool(path: Path) -> dict:
 
 def run_geopandas(path: Path) -> dict:
     """A plain geopandas script: merge the postcode table, then one ``sjoin`` per layer."""
-    import geopandas as gpd
+    from geopandas_script import locate_and_tag
 
     from geo.boundaries import lsoas, pcn_footprints, wards
     from geo.postcodes import postcode_table
@@ -107,21 +107,7 @@ def run_geopandas(path: Path) -> dict:
               lsoas()[["lsoa_code", "lsoa_name", "imd_rank", "imd_decile", "population_2024", "geometry"]],
               pcn_footprints()[["pcn_code", "pcn_name", "geometry"]])
     start = time.perf_counter()
-    frame = pd.read_csv(path, dtype={"postcode": "string"})
-    pc = frame["postcode"].str.upper().str.replace(r"[^A-Z0-9]", "", regex=True)
-    frame["pc_key"] = pc.str[:-3] + " " + pc.str[-3:]
-    frame = frame.merge(table, left_on="pc_key", right_on="postcode", how="left", suffixes=("", "_table"))
-    deg = frame["x"].between(-8.7, 1.8) & frame["y"].between(49.8, 60.9)
-    swapped = frame["y"].between(-8.7, 1.8) & frame["x"].between(49.8, 60.9)
-    bng = frame["x"].between(1000, 700000) & frame["y"].between(1000, 1300000) & ~deg & ~swapped
-    frame.loc[deg, "lon"], frame.loc[deg, "lat"] = frame.loc[deg, "x"], frame.loc[deg, "y"]
-    frame.loc[swapped, "lon"], frame.loc[swapped, "lat"] = frame.loc[swapped, "y"], frame.loc[swapped, "x"]
-    points = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=4326)
-    b = gpd.GeoSeries(gpd.points_from_xy(frame.loc[bng, "x"], frame.loc[bng, "y"]), crs=27700).to_crs(4326)
-    points.loc[bng, "geometry"] = b.values
-    for layer in layers:
-        points = gpd.sjoin(points, layer, how="left", predicate="within").drop(columns="index_right")
-        points = points[~points.index.duplicated()]
+    points = locate_and_tag(pd.read_csv(path, dtype={"postcode": "string"}), table, list(layers))
     elapsed = time.perf_counter() - start
     return {"seconds": elapsed, "rows": len(points), "in_ward": int(points["ward_code"].notna().sum())}
 
