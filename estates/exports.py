@@ -107,14 +107,14 @@ def _neutralise(value: object) -> object:
 def _neutralised_column(values: pd.Series) -> pd.Series | None:
     """``values`` with its formula cells prefixed by an apostrophe, or ``None`` when no cell is one.
 
-    Vectorised: one ``startswith`` over the column, the plain-number test only on the cells that start with a trigger
-    character, and a new column only when some cell changes.
+    Vectorised: the first character of every cell against the trigger characters (Arrow kernels for Arrow-backed
+    text), the plain-number test only on the cells that start with one, and a new column only when a cell changes.
     """
     try:
-        starts = values.str.startswith(_FORMULA_START)
+        first = values.str[:1]
     except AttributeError:  # an object column without a single string
         return None
-    triggered = np.flatnonzero(starts.to_numpy(dtype=bool, na_value=False))
+    triggered = np.flatnonzero(first.isin(_FORMULA_START).to_numpy(dtype=bool, na_value=False))
     if not len(triggered):
         return None
     candidates = values.iloc[triggered]
