@@ -23,6 +23,9 @@ Safety rules every writer follows:
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import json
 import os
 import re
@@ -36,6 +39,9 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from estates._frames import is_missing
 from geo.geometry import clean_polygons
@@ -101,13 +107,46 @@ def _neutralise(value: object) -> object:
     return value
 
 
+def _neutralised_column(values: pd.Series) -> pd.Series | None:
+    """``values`` with its formula cells prefixed by an apostrophe, or ``None`` when no cell is one.
+
+    Vectorised: the first character of every cell against the trigger characters (Arrow kernels for Arrow-backed
+    text), the plain-number test only on the cells that start with one, and a new column only when a cell changes.
+    """
+    try:
+        first = values.str[:1]
+    except AttributeError:  # an object column without a single string
+        return None
+    triggered = np.flatnonzero(first.isin(_FORMULA_START).to_numpy(dtype=bool, na_value=False))
+    if not len(triggered):
+        return None
+    candidates = values.iloc[triggered]
+    plain = candidates.str.fullmatch(_PLAIN_NUMBER).to_numpy(dtype=bool, na_value=False)
+    if plain.all():
+        return None
+    out = values.copy()
+    out.iloc[triggered[~plain]] = ("'" + candidates[~plain]).to_numpy()
+    return out
+
+
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return a copy whose text cells cannot run as spreadsheet formulas (CSV/formula injection)."""
-    out = frame.copy()
-    for column in out.columns:
-        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
-            out[column] = out[column].map(_neutralise, na_action="ignore")
-    out.columns = [_neutralise(str(c)) for c in out.columns]
+    """Return ``frame`` with text cells that cannot run as spreadsheet formulas (CSV/formula injection).
+
+    Only text columns are looked at and only the columns with a formula cell are replaced; ``frame`` itself is left
+    unchanged. Column names are neutralised too.
+    """
+    out = frame.copy(deep=False)
+    for position in range(frame.shape[1]):
+        values = frame.iloc[:, position]
+        fixed = None
+        if pd.api.types.is_string_dtype(values.dtype):
+            fixed = _neutralised_column(values)
+        elif isinstance(values.dtype, pd.CategoricalDtype) and _neutralised_column(
+                pd.Series(values.cat.categories, dtype=object)) is not None:
+            fixed = _neutralised_column(values.astype(object))
+        if fixed is not None:
+            out.isetitem(position, fixed)
+    out.columns = [_neutralise(str(c)) for c in frame.columns]
     return out
 
 
@@ -234,21 +273,59 @@ def _write_files(files: Sequence[tuple[Path, Callable[[Path], None]]], *, force:
 # ------------------------------------------------------------------------------------------------ format writers
 
 
+def _as_text(values: pd.Series) -> pd.Series:
+    """An object column as plain strings (JSON for dicts/lists), missing kept missing."""
+    return values.map(lambda v: None if is_missing(v)
+                      else json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict | list) else str(v))
+
+
 def _text_columns_for_layers(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object columns as plain strings (JSON for dicts/lists) so GDAL drivers accept them."""
-    out = frame.copy()
-    for column in out.columns:
-        if column == "geometry" or out[column].dtype != object:
-            continue
-        out[column] = out[column].map(
-            lambda v: None if is_missing(v)
-            else json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict | list) else str(v))
+    """Object columns as plain strings (JSON for dicts/lists) so GDAL drivers accept them.
+
+    Columns that are not ``object`` (numbers, booleans, pandas/Arrow strings) are passed through untouched, and
+    ``frame`` is returned as it is when it has no other column.
+    """
+    objects = [i for i, (name, dtype) in enumerate(frame.dtypes.items())
+               if dtype == np.dtype(object) and name != "geometry"]
+    if not objects:
+        return frame
+    out = frame.copy(deep=False)
+    for position in objects:
+        out.isetitem(position, _as_text(frame.iloc[:, position]))
     return out
 
 
+def _arrow_column(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """One column for the CSV writer: as Arrow keeps it, but booleans and times written as pandas wrote them."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values.dtype):
+        values = values.astype("string")  # 2026-01-02 10:00:00+00:00, as before (Arrow would write …00.000000Z)
+    try:
+        array = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # mixed objects
+        array = None
+    if array is None or pa.types.is_nested(array.type):  # dicts and lists as JSON text, mixed values as text
+        array = pa.array(_as_text(values), type=pa.string(), from_pandas=True)
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    if pa.types.is_boolean(array.type):
+        array = pc.if_else(array, "True", "False")
+    return array
+
+
 def _write_csv(frame: pd.DataFrame, path: Path, *, bom: bool = False) -> None:
+    """CSV through Arrow's writer: formulas neutralised, text values quoted, missing values empty (UTF-8, BOM if asked).
+
+    Booleans are written ``True``/``False`` and times as pandas writes them, so files read as they always did.
+    """
     table = neutralise_formulas(pd.DataFrame(frame).drop(columns="geometry", errors="ignore"))
-    table.to_csv(path, index=False, encoding="utf-8-sig" if bom else "utf-8")
+    arrow = pa.Table.from_arrays([_arrow_column(table.iloc[:, i]) for i in range(table.shape[1])],
+                                 names=[str(c) for c in table.columns])
+    # The header as the csv module writes it (quoted only where needed); Arrow would quote every name.
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(arrow.column_names)
+    with pa.OSFile(os.fspath(path), "wb") as sink:
+        sink.write((codecs.BOM_UTF8 if bom else b"") + header.getvalue().encode("utf-8"))
+        pa_csv.write_csv(arrow, sink, write_options=pa_csv.WriteOptions(include_header=False, batch_size=64 * 1024))
 
 
 def _naive_utc(frame: pd.DataFrame) -> pd.DataFrame:
@@ -274,9 +351,15 @@ def _write_xlsx(sheets: Sequence[tuple[str, pd.DataFrame]], path: Path) -> None:
                 sheet.set_column(i, i, min(max(width + 2, 8), 60))
 
 
+def _in_wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` in WGS84 (not reprojected when it already is), polygons repaired for GDAL."""
+    return clean_polygons(frame if frame.crs is not None and frame.crs.equals(WGS84) else frame.to_crs(WGS84))
+
+
 def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
-    layer = _text_columns_for_layers(clean_polygons(frame.to_crs(WGS84)))
-    layer.to_file(path, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"})
+    layer = _text_columns_for_layers(_in_wgs84(frame))
+    layer.to_file(path, driver="GeoJSON", engine="pyogrio", use_arrow=True,
+                  layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"})
 
 
 def _write_gpkg(layers: Sequence[tuple[str, pd.DataFrame]], path: Path) -> None:
@@ -285,10 +368,10 @@ def _write_gpkg(layers: Sequence[tuple[str, pd.DataFrame]], path: Path) -> None:
     for name, frame in layers:
         table = _text_columns_for_layers(frame)
         if isinstance(table, gpd.GeoDataFrame):
-            clean_polygons(table.to_crs(WGS84)).to_file(path, driver="GPKG", layer=name, engine="pyogrio", mode="a"
-                                        if path.exists() else "w")
+            _in_wgs84(table).to_file(path, driver="GPKG", layer=name, engine="pyogrio", use_arrow=True,
+                                     mode="a" if path.exists() else "w")
         else:
-            pyogrio.write_dataframe(table, path, layer=name, driver="GPKG", append=False)
+            pyogrio.write_dataframe(table, path, layer=name, driver="GPKG", append=False, use_arrow=True)
 
 
 def write_table(frame: pd.DataFrame, path: Path, *, force: bool = False, layer: str = "rows") -> None:

@@ -50,7 +50,6 @@ from folium.map import Layer
 from folium.template import Template
 
 from estates._offline import offline_map
-from estates._template_cache import CACHE_DIR, write_cache_file
 from estates.schema import STATUSES
 from geo import boundaries
 from geo.place import Place, load_place
@@ -440,9 +439,10 @@ _BOUNDARY_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-#: Where display versions of boundary layers (and the bounds maps fit to) are kept between runs: the app's one cache
-#: directory (``var/cache``, git-ignored, shared with the compiled templates); unwritable: no cache.
-DISPLAY_CACHE_DIR: Path = CACHE_DIR
+#: Where display versions of boundary layers (and the bounds maps fit to) are kept between runs (``var/cache``,
+#: git-ignored); unwritable: no cache. A plain file cache rather than ``st.cache_data(persist="disk")``: the map
+#: builders here also serve the CLI's exports and the tests, and ``estates`` never imports Streamlit.
+DISPLAY_CACHE_DIR: Path = Path(__file__).resolve().parent.parent / "var" / "cache"
 #: Bump when the display format changes (simplification, properties, escaping), so old cache files are not used.
 _DISPLAY_FORMAT = 1
 
@@ -474,6 +474,14 @@ def _build_display(place: Place, layer: str) -> tuple[str, Bounds]:
     return text.replace("<", "\\u003c").replace(">", "\\u003e"), ((south, west), (north, east))
 
 
+def _write_cache_file(path: Path, data: bytes) -> None:
+    """Write one cache file atomically: another process reads the old file or the whole new one (``OSError``: none)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
 def _cached_display(place: Place, key: str, build: Callable[[], dict[str, Any]], parse: Callable[[Any], _T]) -> _T:
     """``parse(build())`` for one display artefact of a place, the JSON payload kept in :data:`DISPLAY_CACHE_DIR`.
 
@@ -491,7 +499,7 @@ def _cached_display(place: Place, key: str, build: Callable[[], dict[str, Any]],
     payload = build()
     if cache is not None:
         with contextlib.suppress(OSError):
-            write_cache_file(cache, json.dumps(payload).encode("utf-8"))
+            _write_cache_file(cache, json.dumps(payload).encode("utf-8"))
     return parse(payload)
 
 
