@@ -232,6 +232,7 @@ def ingest_register(
     ingested_at: str | None = None,
     online: OnlineSettings | None = None,
     online_progress: Callable[[int, int], None] | None = None,
+    header_row: int | None = None,
 ) -> IngestResult:
     """Ingest one partner register.
 
@@ -261,6 +262,8 @@ def ingest_register(
         address (:func:`online_address`) on Nominatim. Default: offline only.
     online_progress
         ``online_progress(done, total)`` over the rows that need online help (called from this thread).
+    header_row
+        1-based row of the header in a CSV/XLSX (default: found among the first rows).
 
     Returns
     -------
@@ -274,7 +277,7 @@ def ingest_register(
     """
     path = Path(path)
     try:
-        raw = read_register(path, sheet=sheet)
+        raw = read_register(path, sheet=sheet, header_row=header_row)
         column_map = recognise_columns(raw.frame.columns, overrides=mapping, units=units)
     except (RegisterError, ColumnMappingError) as exc:
         raise IngestError(str(exc)) from None
