@@ -324,12 +324,16 @@ def _header_index(rows: list[list[object]], path: Path, *, header_row: int | Non
     header = find_header_row(rows)
     if header is None:
         return None
-    filled = Counter(sum(1 for c in row if c is not None and str(c).strip()) for row in rows[:20_000])
-    multi = {width: n for width, n in filled.items() if width > 1}
+
+    def width(row: list[object]) -> int:
+        return sum(1 for c in row if c is not None and str(c).strip())
+
+    widths = Counter(width(row) for row in rows[:20_000])
+    multi = {w: n for w, n in widths.items() if w > 1}
     if multi:
+        # The table's usual width; when no row searched is nearly that wide, the header lies further down.
         table_width = max(multi, key=lambda w: (multi[w], w))
-        header_width = sum(1 for c in rows[header] if c is not None and str(c).strip())
-        if header_width < math.ceil(0.6 * table_width):
+        if max(width(row) for row in rows[:HEADER_SCAN_ROWS]) < math.ceil(0.6 * table_width):
             raise RegisterError(f"{path.name}: no header found in the first {HEADER_SCAN_ROWS} rows; "
                                 "use --header-row")
     return header
@@ -341,7 +345,7 @@ def _table_from_rows(rows: list[list[object]], first_row_number: int, register: 
     """Fill ``register.frame``/``source_rows`` from parsed rows (cells already text or None).
 
     ``row_flags`` holds reading problems by 0-based index into ``rows``; those on data rows become
-    ``row_notes``, those above the data become file notes.
+    ``row_notes``, the others (title rows, trailing rows without values) file notes.
     """
     if header is None:
         register.notes.append("the file has no header and no rows")
@@ -397,7 +401,7 @@ def _table_from_rows(rows: list[list[object]], first_row_number: int, register: 
         for code, reason in flags:
             if 0 <= position < len(body):
                 register.row_notes.append((position, code, reason))
-            elif position < 0:
+            else:  # above the data, or on a trailing row that holds no value
                 register.notes.append(f"row {first_row_number + index}: {reason}")
     if not body:
         register.notes.append("the file has a header but no data rows")
