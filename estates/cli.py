@@ -9,9 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-
-import pandas as pd
 
 __all__ = ["UserError", "command", "main"]
 
@@ -65,17 +62,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-def read_table(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
-    """Read a CSV or XLSX table for the commands, turning every failure into a :class:`UserError`."""
-    if not path.exists():
-        raise UserError(f"{path}: no such file")
-    if path.is_dir():
-        raise UserError(f"{path} is a folder, not a file")
-    try:
-        if path.suffix.lower() in {".xlsx", ".xlsm"}:
-            return pd.read_excel(path, sheet_name=sheet or 0, dtype=str)
-        return pd.read_csv(path, dtype=str, encoding="utf-8-sig", sep=None, engine="python")
-    except Exception as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
