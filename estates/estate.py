@@ -54,9 +54,13 @@ def _store_target(store: str | os.PathLike[str] | None) -> str | None:
 def _from_store(target: str) -> pd.DataFrame | None:
     """The store's estate, or None when the store holds no building yet."""
     from estates.app_data import load_estate
-    from estates.store import open_store
+    from estates.store import NoStoreError, open_store
 
-    with open_store(target) as opened:
+    try:
+        opened = open_store(target, read_only=True)  # reading never creates, migrates or writes a store
+    except NoStoreError:
+        return None
+    with opened:
         frame = load_estate(opened)  # one read: an empty store answers an empty frame
     return None if frame.empty else frame
 

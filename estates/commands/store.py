@@ -17,11 +17,11 @@ def _add_store_option(parser: argparse.ArgumentParser) -> None:
                                         "(default: ESTATES_DATABASE_URL, else the embedded file under var/)")
 
 
-def _open(target: str | None) -> Store:
+def _open(target: str | None, *, read_only: bool = False) -> Store:
     from estates.app_data import store_target
 
     try:
-        return open_store(target or store_target())
+        return open_store(target or store_target(), read_only=read_only)
     except (ValueError, OSError) as exc:
         raise UserError(f"cannot open the store: {exc}") from None
 
@@ -72,7 +72,7 @@ def configure_history(parser: argparse.ArgumentParser) -> Handler:
 
 
 def run_history(args: argparse.Namespace) -> int:
-    store = _open(args.store)
+    store = _open(args.store, read_only=True)  # reading never creates, migrates or writes a store
     try:
         entries = store.history(args.building_id)
         store.building(args.building_id)

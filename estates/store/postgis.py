@@ -23,6 +23,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql as pgsql
 
+from estates.store._open import NoStoreError, StoreOpenError
 from estates.store._sql import (
     AUDIT,
     CLASSIFICATIONS,
@@ -37,7 +38,7 @@ from estates.store._sql import (
     q,
 )
 
-__all__ = ["PostGISStore", "split_url"]
+__all__ = ["PostGISStore", "masked_location", "split_url"]
 
 _TYPES: dict[ColType, str] = {"text": "text", "real": "double precision", "integer": "bigint",
                               "boolean": "boolean", "json": "jsonb", "timestamp": "timestamptz"}
@@ -77,12 +78,32 @@ def split_url(url: str, schema: str | None = None) -> tuple[str, str]:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), name
 
 
+def masked_location(url: str, schema: str | None = None) -> str:
+    """How messages name a store: its URL without the password, and its schema."""
+    try:
+        conninfo, name = split_url(url, schema)
+    except ValueError:
+        return "(a PostgreSQL URL that cannot be read)"
+    return f"{_masked(conninfo)} (schema {name})"
+
+
 def _masked(url: str) -> str:
     parts = urlsplit(url)
     if parts.password:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     return url
+
+
+def _connect_timeout(conninfo: str) -> dict[str, int]:
+    """A 10 s connect timeout unless the URL or ``PGCONNECT_TIMEOUT`` sets one (libpq's default waits forever)."""
+    import os
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    if "connect_timeout" in conninfo_to_dict(conninfo) or os.environ.get("PGCONNECT_TIMEOUT"):
+        return {}
+    return {"connect_timeout": 10}
 
 
 class _PgCursor:
@@ -113,28 +134,44 @@ class PostGISStore(SqlStore):
     url
         ``postgresql://user:password@host:port/database`` (libpq URL; ``?schema=name`` picks the schema).
     schema
-        Schema holding the store's tables (default: from the URL, else ``estates``); created when missing.
+        Schema holding the store's tables (default: from the URL, else ``estates``); created when missing. A schema
+        that already holds other tables but not the store's is refused, never written.
+    read_only
+        Open for reading only (every transaction ``READ ONLY``): nothing is created, migrated or written; a missing
+        schema or one without the store's tables raises :class:`~estates.store.NoStoreError`, another schema version
+        :class:`~estates.store.StoreOpenError`.
     """
 
     backend: ClassVar[str] = "postgis"
     _column_types: ClassVar[dict[ColType, str]] = _TYPES
     _conn: psycopg.Connection[Any]
 
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
+    def __init__(self, url: str, *, schema: str | None = None, read_only: bool = False) -> None:
         super().__init__()
         conninfo, self.schema = split_url(url, schema)
-        self.location = f"{_masked(conninfo)} (schema {self.schema})"
-        self._conn = psycopg.connect(conninfo, autocommit=True)
+        self.location = masked_location(url, schema)
+        self._conn = psycopg.connect(conninfo, autocommit=True, **_connect_timeout(conninfo))
         try:
             self._conn.execute("SET TimeZone = 'UTC'")
+            if read_only:
+                self._conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                if not self._conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone():
+                    raise NoStoreError(f"no estates store in {self.location} (the schema does not exist)")
+                path = self._conn.execute("SELECT current_setting('search_path')").fetchone()
+                self._conn.execute("SELECT set_config('search_path', %s, false)",
+                                   (f'"{self.schema}", {path[0] if path else "public"}',))
+                self._refuse_foreign_schema(reading=True)
+                self._check_schema()
+                return
+            self._refuse_foreign_schema(reading=False)
             has = self._conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone()
             if not has:
                 try:
                     self._conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
                 except psycopg.Error as exc:
-                    raise RuntimeError(
-                        f"PostGIS is not installed in {self.location} and this user cannot install it ({exc}); "
-                        "ask an administrator to run CREATE EXTENSION postgis") from exc
+                    raise StoreOpenError(
+                        f"PostGIS is not installed in {self.location} and this user cannot install it "
+                        f"({str(exc).strip()}); ask an administrator to run CREATE EXTENSION postgis") from None
             self._conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(self.schema)))
             path = self._conn.execute("SELECT current_setting('search_path')").fetchone()
             self._conn.execute("SELECT set_config('search_path', %s, false)",
@@ -143,6 +180,18 @@ class PostGISStore(SqlStore):
         except BaseException:
             self._conn.close()
             raise
+
+    def _refuse_foreign_schema(self, *, reading: bool) -> None:
+        """Never read as a store, or create the store's tables in, a schema holding other tables (bar extensions')."""
+        names = [r[0] for r in self._conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'v', 'm', 'p', 'f') AND NOT EXISTS "
+            "(SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
+            "AND d.deptype = 'e') ORDER BY c.relname", (self.schema,)).fetchall()]
+        if names and "estates_schema" not in names:
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            raise StoreOpenError(f"{self.location} is not an estates store (the schema holds {shown})" + (
+                "" if reading else ": refusing to write the store's tables into it; name another schema (?schema=…)"))
 
     # ------------------------------------------------------------------ transactions
     @contextmanager
