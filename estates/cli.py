@@ -51,12 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser, handlers = _parser()
     from estates.exports import ExportError
+    from estates.store import StoreError
     from geo.place import PlaceError
 
     args = parser.parse_args(argv)
     try:
         return handlers[args.command](args)
-    except (UserError, ExportError, PlaceError) as exc:
+    except (UserError, ExportError, PlaceError, StoreError) as exc:  # StoreError: unreachable, not ours, stale …
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
