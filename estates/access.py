@@ -44,6 +44,7 @@ __all__ = [
     "access_analysis",
     "access_kinds",
     "access_tables",
+    "available_kinds",
     "facility_points",
     "kind_label",
     "RING_COLOURS",
@@ -75,6 +76,22 @@ def access_kinds(buildings: pd.DataFrame) -> list[str]:
     """The kinds of site one can measure access to in this estate: ``key``, ``any``, then its partner types."""
     types = sorted(str(t) for t in buildings["partner_type"].dropna().unique())
     return [*GENERAL_KINDS, *types]
+
+
+def available_kinds(
+    buildings: pd.DataFrame,
+    *,
+    include_historic: bool = False,
+    include_approximate: bool = False,
+) -> list[str]:
+    """The kinds of :func:`access_kinds` that have at least one site :func:`facility_points` would count."""
+    counted = eligible_buildings(buildings, include_historic=include_historic,
+                                 include_approximate=include_approximate)
+    present = {"any"} if len(counted) else set()
+    if (counted["status"].astype("object") == "key").any():
+        present.add("key")
+    present |= {str(t) for t in counted["partner_type"].dropna().unique()}
+    return [k for k in access_kinds(buildings) if k in present]
 
 
 def kind_label(kind: str) -> str:
