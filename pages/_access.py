@@ -39,6 +39,11 @@ def closure_view(table: pd.DataFrame) -> pd.DataFrame:
     return view.rename(columns=CLOSURE_COLUMNS)
 
 
+def _forget_closures() -> None:
+    """Another kind has other sites: the sites chosen to close no longer apply."""
+    st.session_state.pop("access_close", None)
+
+
 def _downloader(analysis: object, fmt: str, table: str | None) -> object:
     def make() -> bytes:
         return access_export_bytes(analysis, fmt, table=table).data  # type: ignore[arg-type]
@@ -65,13 +70,14 @@ def access_section(place: Place, estate: pd.DataFrame, neighbourhood: str) -> No
     kinds = available_kinds(estate)
     default = kinds.index("library") if "library" in kinds else 0
     controls = st.columns([2, 4, 2])
-    kind = controls[0].selectbox("Kind of site", kinds, index=default, key="access_kind", format_func=kind_label)
+    kind = controls[0].selectbox("Kind of site", kinds, index=default, key="access_kind", format_func=kind_label,
+                                 on_change=_forget_closures)
     sites = facility_points(estate, kind)
     labels = dict(zip(sites["facility_id"], sites["name"].astype("string").fillna("(no name)") + " ("
                       + sites["neighbourhood"].astype("string").fillna("outside") + ")", strict=True))
     in_view = sites["neighbourhood"] == neighbourhood
     options = [*sites.loc[in_view, "facility_id"], *sites.loc[~in_view, "facility_id"]]
-    chosen = controls[1].multiselect("If these sites close", options, key=f"access_close_{kind}",
+    chosen = controls[1].multiselect("If these sites close", options, key="access_close",
                                      format_func=labels.__getitem__, placeholder="Choose a site")
     with controls[2]:
         surplus = st.checkbox("…and every surplus one", key="access_surplus",
@@ -105,7 +111,7 @@ def access_section(place: Place, estate: pd.DataFrame, neighbourhood: str) -> No
         impact = analysis.impact_in_view
         st.markdown(f"**{impact['residents'].sum():,.0f}** of {common.md(neighbourhood)}'s residents have one of "
                     f"the {len(analysis.closed)} closing site(s) as their nearest; by IMD decile (1 = most deprived):")
-        st.table(closure_view(tables["closure_by_imd_decile"]))
+        st.table(closure_view(tables["closure_by_imd_decile"]), hide_index=True)
         st.download_button("Download this table (CSV)", data=_downloader(analysis, "csv", "closure_by_imd_decile"),
                            file_name=f"{place.slug}-access-{kind}-closure.csv", mime="text/csv",
                            key="access_download_closure", icon=":material/download:", on_click="ignore")

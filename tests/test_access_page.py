@@ -35,7 +35,7 @@ def test_choosing_a_kind_and_a_site_shows_who_loses_it(store_path: Path) -> None
         estate = load_estate(store)
     libraries = facility_points(estate, "library")
     town_hall = libraries.loc[libraries["name"] == "Trafford Town Hall Library", "facility_id"].iloc[0]
-    app.multiselect(key="access_close_library").set_value([town_hall]).run()
+    app.multiselect(key="access_close").set_value([town_hall]).run()
     assert not app.exception, [e.value for e in app.exception]
     shown = app.table[0].value
     expected = closure_view(access_tables(access_analysis(estate, "library", closed=[town_hall],
