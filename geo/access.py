@@ -33,6 +33,7 @@ from scipy.spatial import cKDTree
 from geo import boundaries
 from geo._pip import PolygonIndex
 from geo.place import Place, load_place
+from geo.postcodes import postcode_table
 from geo.projection import BNG
 
 __all__ = [
@@ -60,10 +61,10 @@ RESIDENT_COLUMNS: tuple[str, ...] = ("postcode", "easting", "northing", "lsoa_co
 
 @lru_cache(maxsize=4)
 def _resident_points(place: Place) -> pd.DataFrame:
-    table = pd.read_csv(place.path("tables", "postcodes"), dtype={"postcode": str, "ward_code": str,
-                                                                   "lsoa_code": str, "la_code": str})
+    table = postcode_table(place).units
     points = table[(table["la_code"] == place.la_code) & table["easting"].notna() & table["northing"].notna()]
-    points = points[["postcode", "easting", "northing", "ward_code", "lsoa_code"]].reset_index(drop=True)
+    points = points[["postcode", "easting", "northing", "ward_code", "lsoa_code"]].astype(
+        {"postcode": "object", "ward_code": "object", "lsoa_code": "object"}).reset_index(drop=True)
     points = points.astype({"easting": float, "northing": float})
     lsoas = boundaries.lsoas(place).sort_values("lsoa_code", ignore_index=True)
     east, north = points["easting"].to_numpy(), points["northing"].to_numpy()

@@ -79,14 +79,26 @@ def access_section(place: Place, estate: pd.DataFrame, neighbourhood: str) -> No
     options = [*sites.loc[in_view, "facility_id"], *sites.loc[~in_view, "facility_id"]]
     chosen = controls[1].multiselect("If these sites close", options, key="access_close",
                                      format_func=labels.__getitem__, placeholder="Choose a site")
+    hubs = facility_points(estate, "any")
+    hub_labels = dict(zip(hubs["facility_id"], hubs["name"].astype("string").fillna("(no name)") + " ("
+                          + hubs["neighbourhood"].astype("string").fillna("outside") + ")", strict=True))
+    near = hubs["neighbourhood"] == neighbourhood
+    hub_options = [None, *hubs.loc[near, "facility_id"], *hubs.loc[~near, "facility_id"]]
+    hub = controls[1].selectbox("…merging into a hub (optional)", hub_options, key="access_hub",
+                                format_func=lambda h: "no hub: they just close" if h is None else hub_labels[h],
+                                help="Any located site; it serves the closing sites' residents from then on")
+    if hub is not None and hub in chosen:
+        st.warning("The hub is one of the sites that close; it is left out as a hub.")
+        hub = None
     with controls[2]:
         surplus = st.checkbox("…and every surplus one", key="access_surplus",
                               help="Close every site of this kind whose status is surplus")
         detour = float(st.number_input("Detour factor", min_value=1.0, max_value=2.0, value=1.0, step=0.1,
                                        key="access_detour", help="Multiplies straight-line distances to "
                                        "approximate walking (1 = straight line; 1.2–1.4 is typical in towns)"))
-    analysis = access_analysis(estate, kind, closed=chosen, close_surplus=surplus, detour_factor=detour,
-                               neighbourhood=neighbourhood, place=place)
+    closing = bool(chosen) or (surplus and (sites["status"] == "surplus").any())
+    analysis = access_analysis(estate, kind, closed=chosen, close_surplus=surplus, hub=hub if closing else None,
+                               detour_factor=detour, neighbourhood=neighbourhood, place=place)
     tables = access_tables(analysis)
     reach = tables["by_imd_decile"]
     residents = float(reach["residents"].sum())
@@ -109,8 +121,10 @@ def access_section(place: Place, estate: pd.DataFrame, neighbourhood: str) -> No
         st.info("Choose a site above (or tick surplus) to see whose nearest site it is and how far their next is.")
     else:
         impact = analysis.impact_in_view
+        merged = f", merging into **{common.md(hub_labels[analysis.hub])}**" if analysis.hub else ""
         st.markdown(f"**{impact['residents'].sum():,.0f}** of {common.md(neighbourhood)}'s residents have one of "
-                    f"the {len(analysis.closed)} closing site(s) as their nearest; by IMD decile (1 = most deprived):")
+                    f"the {len(analysis.closed)} closing site(s) as their nearest{merged}; by IMD decile "
+                    "(1 = most deprived):")
         st.table(closure_view(tables["closure_by_imd_decile"]), hide_index=True)
         st.download_button("Download this table (CSV)", data=_downloader(analysis, "csv", "closure_by_imd_decile"),
                            file_name=f"{place.slug}-access-{kind}-closure.csv", mime="text/csv",

@@ -34,7 +34,7 @@ from geo.access import (
 from geo.projection import BNG
 
 ROOT = Path(__file__).resolve().parent.parent
-LIMELIGHT_LSOA = "E01006112"  # Trafford 006-ish LSOA in Old Trafford holding the Limelight library (M16 9NW)
+LIMELIGHT_LSOA = "E01006112"  # Trafford 001D, Old Trafford (IMD decile 2): the Limelight library's (M16 9NW) LSOA
 BOROUGH_POPULATION = 241_025  # ONS mid-2024, sum of the 139 LSOAs
 
 

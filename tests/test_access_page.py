@@ -46,3 +46,22 @@ def test_choosing_a_kind_and_a_site_shows_who_loses_it(store_path: Path) -> None
     app.selectbox(key="access_kind").set_value("gp").run()
     assert not app.exception, [e.value for e in app.exception]
     assert len(app.table) == 0
+
+
+def test_merging_into_a_hub_on_the_page(store_path: Path) -> None:
+    app = AppTest.from_file(APP, default_timeout=180)
+    app.run()
+    app.switch_page("locality.py").run()
+    with open_store(store_path) as store:
+        estate = load_estate(store)
+    libraries = facility_points(estate, "library")
+    stretford = libraries.loc[libraries["name"] == "Stretford Library", "facility_id"].iloc[0]
+    hub = facility_points(estate, "any")
+    hub = hub.loc[hub["name"] == "Stretford Sports Village, Chester Centre", "facility_id"].iloc[0]
+    app.multiselect(key="access_close").set_value([stretford]).run()
+    app.selectbox(key="access_hub").set_value(hub).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("merging into" in m.value and "Chester Centre" in m.value for m in app.markdown)
+    expected = closure_view(access_tables(access_analysis(estate, "library", closed=[stretford], hub=hub,
+                                                          neighbourhood="North"))["closure_by_imd_decile"])
+    assert app.table[0].value.reset_index(drop=True).astype(str).equals(expected.astype(str))
