@@ -52,6 +52,18 @@ def _access_map(page: Page, timeout_s: float = 60) -> Frame:
     raise AssertionError("no map with access rings on the page")
 
 
+def _wait_count(frame: Frame, name: str, count: int, timeout_s: float = 30) -> int:
+    """Wait until the map has ``count`` layers of class ``name`` (st_folium redraws its layers after a rerun)."""
+    deadline = time.monotonic() + timeout_s
+    seen = -1
+    while time.monotonic() < deadline:
+        seen = int(frame.evaluate(_COUNT_JS, name))
+        if seen == count:
+            return seen
+        frame.page.wait_for_timeout(200)
+    return seen
+
+
 def _choose(page: Page, widget: str, label: str, option: str) -> None:
     """Open a select box (the one labelled ``label``), pick ``option`` and wait for the rerun."""
     box = page.locator(f'[data-testid="{widget}"]').filter(has_text=label).last
@@ -101,10 +113,10 @@ def test_choosing_a_kind_and_a_site_shows_rings_gap_and_the_closure_table_and_it
 
     # The map: three rings round the closing site, the top gap LSOAs of the North, the closing site in red.
     frame = _access_map(page)
-    assert frame.evaluate(_COUNT_JS, "access-ring") == len(RING_COLOURS)
-    assert frame.evaluate(_COUNT_JS, "access-gap") == min(GAP_TOP, len(analysis.gap()))
-    assert frame.evaluate(_COUNT_JS, "access-closed") == 1
-    assert frame.evaluate(_COUNT_JS, "access-site") == len(libraries) - 1
+    assert _wait_count(frame, "access-closed", 1) == 1
+    assert _wait_count(frame, "access-ring", len(RING_COLOURS)) == len(RING_COLOURS)
+    assert _wait_count(frame, "access-gap", min(GAP_TOP, len(analysis.gap()))) == min(GAP_TOP, len(analysis.gap()))
+    assert _wait_count(frame, "access-site", len(libraries) - 1) == len(libraries) - 1
     frame.frame_element().scroll_into_view_if_needed()
     page.screenshot(path=ARTIFACTS_DIR / "app_locality_access.png")
 
