@@ -105,7 +105,8 @@ def resident_points(place: Place | None = None) -> pd.DataFrame:
         :data:`RESIDENT_COLUMNS`: the postcode, its centroid (``easting``/``northing``, BNG metres), its LSOA (name,
         IMD 2019 decile, rank and score), ward, neighbourhood, PCN footprint (by point-in-polygon; empty if in
         none) and ``residents``: the LSOA's mid-2024 population divided by its number of postcodes. The
-        ``residents`` column adds up to the place's population. Cached; a shallow copy is returned.
+        ``residents`` column adds up to the place's population whenever every LSOA holds a postcode (Trafford's
+        139 all do). Cached; a shallow copy is returned.
     """
     return _resident_points(place if place is not None else load_place()).copy(deep=False)
 
@@ -166,7 +167,8 @@ def nearest_facilities(
     -------
     pandas.DataFrame
         ``residents`` with ``nearest_id``, ``nearest_m``, ``second_id``, ``second_m`` added (None / NaN when there
-        are fewer facilities). Ties go to the facility listed first.
+        are fewer facilities). Between exactly equidistant facilities the KD-tree picks one, the same one every
+        run.
     """
     factor = _check_detour(detour_factor)
     ids, xy = _check_facilities(facilities)
