@@ -150,7 +150,7 @@ def filter_buildings(buildings: pd.DataFrame, filters: Filters | Mapping[str, ob
     Parameters
     ----------
     buildings
-        The estate, e.g. from :func:`estates.app_data.load_estate` or :func:`estates.estate.current_estate`.
+        The estate, e.g. from :func:`estates.service.read_estate` (``records``) or :func:`estates.estate.current_estate`.
     filters
         A :class:`Filters`, a mapping of its fields, or None (no filtering).
 
