@@ -39,7 +39,8 @@ __all__ = [
 ]
 
 def building_record(store: Store, building_id: str) -> dict[str, Any]:
-    """One building as the store holds it now, with the rules' explanation (which :func:`estates.service.read_records` leaves out).
+    """One record as the store holds it now, with the rules' explanation (which
+    :func:`estates.service.read_records` leaves out).
 
     Parameters
     ----------
@@ -51,7 +52,8 @@ def building_record(store: Store, building_id: str) -> dict[str, Any]:
     Returns
     -------
     dict
-        The record's columns (as :func:`estates.service.read_records`), ``status``, ``status_source``, ``version``, the rule and
+        The record's columns (as :func:`estates.service.read_records`), ``status``, ``status_source``, ``version``,
+        the rule and
         override fields, ``rule_explanation`` and ``rule_detail``.
     """
     state = store.building(building_id)
