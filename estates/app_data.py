@@ -53,8 +53,7 @@ def building_record(store: Store, building_id: str) -> dict[str, Any]:
     -------
     dict
         The record's columns (as :func:`estates.service.read_records`), ``status``, ``status_source``, ``version``,
-        the rule and
-        override fields, ``rule_explanation`` and ``rule_detail``.
+        the rule and override fields, ``rule_explanation`` and ``rule_detail``.
     """
     state = store.building(building_id)
     record = dict(state.record)
