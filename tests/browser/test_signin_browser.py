@@ -176,7 +176,7 @@ def test_editor_classification_is_recorded_with_their_identity(page: Page, app_u
     reason = "Vacant since 2024; decided by the estates lead (sign-in browser test)"
     page.get_by_label("Reason (required, kept in the audit trail)").fill(reason)
     page.get_by_role("button", name="Save status").click()
-    page.get_by_text("Saved: 1 building set to 'surplus'").wait_for(timeout=30_000)
+    page.get_by_text("Saved: 1 site set to 'surplus'").wait_for(timeout=30_000)
     assert page.locator('[data-testid="stFileUploader"]').count() == 0
 
     with open_store(module_store) as store:
