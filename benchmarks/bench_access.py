@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from estates.access import access_analysis, access_tables, facility_points  # noqa: E402
+from estates.analysis.access import access_analysis, access_tables, facility_points  # noqa: E402
 from estates.estate import current_estate  # noqa: E402
 from geo.access import resident_points  # noqa: E402
 

@@ -110,8 +110,8 @@ def build(kind: str, buildings: pd.DataFrame) -> str:
     import folium
     from folium.plugins import FastMarkerCluster
 
-    from estates._offline import offline_map
     from estates.maps import attribution_text, base_map, estate_map
+    from estates.maps._offline import offline_map
     from geo.place import load_place
 
     if kind == "canvas":

@@ -284,7 +284,7 @@ def missing_partner_types(estate: pd.DataFrame, *, config: str | os.PathLike[str
     pandas.DataFrame
         ``partner_type``, ``label``, ``note``, in :data:`estates.schema.PARTNER_TYPES` order.
     """
-    from estates.partners import load_registers_config
+    from estates.ingest.partners import load_registers_config
 
     loaded = set(estate["partner_type"].dropna().astype("str"))
     notes = {entry.partner_type: entry for entry in load_registers_config(config).no_register}
@@ -309,9 +309,9 @@ def mapping_table(frame: pd.DataFrame, mapping: Any, *, examples: int = 3) -> pd
     Parameters
     ----------
     frame
-        ``estates.registers.read_register(...).frame``.
+        ``estates.ingest.registers.read_register(...).frame``.
     mapping
-        ``estates.columns.recognise_columns(frame.columns)`` (a :class:`estates.columns.ColumnMapping`).
+        ``estates.ingest.columns.recognise_columns(frame.columns)`` (a :class:`estates.ingest.columns.ColumnMapping`).
     examples
         How many distinct example values to show per column.
 
@@ -319,7 +319,7 @@ def mapping_table(frame: pd.DataFrame, mapping: Any, *, examples: int = 3) -> pd
     -------
     pandas.DataFrame
         ``column`` (the register's name), ``examples`` (first distinct values, joined by " | "), ``maps_to`` (a
-        field of :data:`estates.columns.MAPPABLE_FIELDS`, or :data:`KEEP_AS_EXTRA`), in file order.
+        field of :data:`estates.ingest.columns.MAPPABLE_FIELDS`, or :data:`KEEP_AS_EXTRA`), in file order.
     """
     field_of = {column: name for name, columns in mapping.fields.items() for column in columns}
     rows = []
@@ -364,7 +364,7 @@ def mapping_overrides(table: pd.DataFrame, mapping: Any) -> dict[str, list[str] 
 
 def demo_config_path() -> Path:
     """The demo estate's partner list (``data/registers/registers.yaml``)."""
-    from estates.partners import DEFAULT_CONFIG
+    from estates.ingest.partners import DEFAULT_CONFIG
 
     return Path(DEFAULT_CONFIG)
 

@@ -50,7 +50,7 @@ from geo.place import Place, load_place
 from geo.projection import BNG, WGS84
 
 if TYPE_CHECKING:
-    from estates.access import AccessAnalysis
+    from estates.analysis.access import AccessAnalysis
 
 __all__ = [
     "ACCESS_FORMATS",
@@ -434,7 +434,7 @@ class _Overlap:
 
 
 def _overlap(place: Place | None, sliver_ha: float, buildings: pd.DataFrame | None) -> _Overlap:
-    from estates.overlap import overlap_tables, pieces_with_estate
+    from estates.analysis.overlap import overlap_tables, pieces_with_estate
     from geo.overlap import overlap_pieces
 
     if not np.isfinite(sliver_ha) or sliver_ha < 0:
@@ -472,7 +472,7 @@ def building_table(buildings: pd.DataFrame, pieces: pd.DataFrame) -> pd.DataFram
     pieces
         Pieces from :func:`geo.overlap.overlap_pieces`.
     """
-    from estates.overlap import NOT_IN_PIECE, locate_in_pieces
+    from estates.analysis.overlap import NOT_IN_PIECE, locate_in_pieces
 
     located = locate_in_pieces(buildings, pieces)
     piece = (located["neighbourhood"].astype("string").fillna("") + " × "
@@ -507,7 +507,7 @@ def _context_layers(data: _Overlap) -> list[tuple[str, gpd.GeoDataFrame]]:
 
 
 def _gpkg_layers(data: _Overlap) -> list[tuple[str, pd.DataFrame]]:
-    from estates.overlap import tidy_matrices
+    from estates.analysis.overlap import tidy_matrices
 
     buildings = to_geodataframe(building_table(data.buildings, data.pieces))
     return [*_context_layers(data), ("overlaps", data.pieces), ("buildings", buildings),
@@ -529,7 +529,7 @@ def method_notes(place: Place | None = None, *, sliver_ha: float | None = None,
     buildings
         The estate (to say how many buildings are in no piece, and how many lack a floor area).
     """
-    from estates.overlap import MATRICES, locate_in_pieces
+    from estates.analysis.overlap import MATRICES, locate_in_pieces
     from geo.overlap import registered_patients_matrix
 
     place = place if place is not None else load_place()
@@ -652,7 +652,7 @@ def _pieces_table(data: _Overlap) -> pd.DataFrame:
 
 def _overlap_writers(data: _Overlap, target: Path, fmt: str,
                      is_folder: bool) -> list[tuple[Path, Callable[[Path], None]]]:
-    from estates.overlap import buildings_by_piece, floor_area_missing_matrix, tidy_matrices
+    from estates.analysis.overlap import buildings_by_piece, floor_area_missing_matrix, tidy_matrices
 
     notes = method_notes(data.place, sliver_ha=data.sliver_ha, pieces=data.pieces, buildings=data.buildings)
     if is_folder:
@@ -688,14 +688,14 @@ def _overlap_writers(data: _Overlap, target: Path, fmt: str,
 
 
 def _write_html(data: _Overlap, path: Path, *, title: str | None) -> None:
-    from estates.overlap_maps import overlap_map
+    from estates.maps.overlap import overlap_map
 
     m = overlap_map(data.pieces, data.buildings, place=data.place, sliver_ha=data.sliver_ha, title=title)
     path.write_text(m.get_root().render(), encoding="utf-8")
 
 
 def _write_static(data: _Overlap, path: Path, fmt: str, *, title: str | None) -> None:
-    from estates.static_maps import overlap_figure, render_figure
+    from estates.maps.static import overlap_figure, render_figure
 
     figure = overlap_figure(data.pieces, data.buildings, place=data.place, sliver_ha=data.sliver_ha, title=title)
     render_figure(figure, path, fmt=fmt)
@@ -739,7 +739,7 @@ def export_buildings(
     without a location have a null geometry). ``gpkg``: the same four layers as :func:`export_overlap`. ``html``,
     ``png``, ``pdf``: the overlap map titled for the estate, buildings coloured by status.
     """
-    from estates.overlap import buildings_by_piece, floor_area_by_piece
+    from estates.analysis.overlap import buildings_by_piece, floor_area_by_piece
     from geo.overlap import DEFAULT_SLIVER_HA
 
     target, fmt, _ = resolve_output(path, fmt, folder_ok=False)
@@ -906,7 +906,7 @@ ACCESS_FORMATS: tuple[str, ...] = ("csv", "xlsx", "png", "pdf")
 
 def access_notes(analysis: AccessAnalysis) -> pd.DataFrame:
     """How the access figures were made, as a two-column table (``topic``, ``note``) for notes sheets and files."""
-    from estates.access import kind_label
+    from estates.analysis.access import kind_label
 
     place = analysis.place
     residents = analysis.reached
@@ -950,7 +950,7 @@ def export_access(
     force: bool = False,
     table: str | None = None,
 ) -> list[Path]:
-    """Export an access analysis (:func:`estates.access.access_analysis`).
+    """Export an access analysis (:func:`estates.analysis.access.access_analysis`).
 
     Parameters
     ----------
@@ -964,7 +964,8 @@ def export_access(
     force
         Overwrite an existing file.
     table
-        For ``csv``: which table of :func:`estates.access.access_tables` (default: ``closure_by_imd_decile`` when
+        For ``csv``: which table of :func:`estates.analysis.access.access_tables` (default: ``closure_by_imd_decile``
+        when
         sites close, else ``by_imd_decile``).
 
     Returns
@@ -972,7 +973,7 @@ def export_access(
     list of pathlib.Path
         The file written.
     """
-    from estates.access import access_tables
+    from estates.analysis.access import access_tables
 
     target, fmt, _ = resolve_output(path, fmt, folder_ok=False)
     if fmt not in ACCESS_FORMATS:
@@ -987,7 +988,7 @@ def export_access(
         writer = lambda p: _write_xlsx([*tables.items(), ("notes", access_notes(analysis))], p)  # noqa: E731
     else:
         def writer(p: Path) -> None:
-            from estates.static_maps import access_figure, render_figure
+            from estates.maps.static import access_figure, render_figure
 
             render_figure(access_figure(analysis), p, fmt=fmt)
     return _write_files([(target, writer)], force=force)

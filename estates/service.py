@@ -36,7 +36,7 @@ from estates.store.base import MatchDecision
 if TYPE_CHECKING:
     from estates.classification import RuleSet
     from estates.ingest import PipelineResult
-    from estates.partners import RegistersConfig
+    from estates.ingest.partners import RegistersConfig
     from geo.online import OnlineSettings
     from geo.place import Place
 
@@ -82,6 +82,9 @@ RULES_ACTOR = "rules"
 MATCH_ACTOR = "matching"
 
 Progress = Callable[[str, float], None]
+
+#: Record fields that say who and what the record is: always written by a load (the rest are facts a load may lack).
+_IDENTITY_FIELDS = frozenset({"building_id", "partner", "partner_type", "organisation", "historic", "extra"})
 
 
 def store_target(environ: Mapping[str, str] | None = None) -> str:
@@ -394,9 +397,17 @@ def write_records(store: Store, records: pd.DataFrame, *, actor: str, source: st
         ``upsert_buildings`` counts, and how many rejected rows were kept.
     """
     from estates.ingest import rejected_rows
+    from estates.schema import FIELDS
 
-    accepted = records[records["outcome"].astype("str") != "rejected"]
-    counts = store.upsert_buildings(accepted.drop(columns=["site_id"], errors="ignore"), actor=actor, source=source)
+    accepted = records[records["outcome"].astype("str") != "rejected"].drop(columns=["site_id"], errors="ignore")
+    # A fact the register does not give at all (a column empty for the whole load) is left as the store has it,
+    # so loading a register again never wipes what a partner returned on a data request (estates.facts).
+    facts = [f.name for f in FIELDS if f.name not in _IDENTITY_FIELDS and f.name in accepted]
+    counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+    for _, load in accepted.groupby(["partner", "source_file"], sort=False, dropna=False):
+        absent = [c for c in facts if load[c].isna().all()]
+        done = store.upsert_buildings(load.drop(columns=absent), actor=actor, source=source)
+        counts = {k: counts[k] + done.get(k, 0) for k in counts}
     kept = 0
     loads = records[["partner", "source_file"]].astype("str").drop_duplicates()
     rejects = rejected_rows(records)
@@ -441,7 +452,7 @@ def load_registers(
     LoadReport
     """
     from estates.ingest import run_pipeline
-    from estates.partners import RegistersConfig, load_registers_config
+    from estates.ingest.partners import RegistersConfig, load_registers_config
 
     report = progress or (lambda _label, _fraction: None)
     share = 0.75
@@ -507,7 +518,7 @@ def ingest_into_store(
 
 def rematch(store: Store, *, source: str = "matching") -> int:
     """Match the store's records into sites again, with every decision the store holds; returns the site count."""
-    from estates.matching import match_sites
+    from estates.sites.matching import match_sites
 
     records = read_records(store)
     matched = match_sites(records.drop(columns=["site_id", "site_partner_count"], errors="ignore"),
@@ -547,12 +558,12 @@ def reclassify(store: Store, rules: RuleSet | None = None, *, actor: str = RULES
 
 
 def import_decisions(store: Store, path: str | os.PathLike[str], *, actor: str = MATCH_ACTOR) -> int:
-    """Import a match decisions CSV (``estates.matching.load_decisions``) into the store; returns pairs imported.
+    """Import a match decisions CSV (``estates.sites.matching.load_decisions``) into the store; returns pairs imported.
 
     Only pairs whose two records are in the store and that the store has no decision for are imported, so a
     re-load never overrides a decision made since. Each decision keeps who made it, when and why in its reason.
     """
-    from estates.matching import load_decisions
+    from estates.sites.matching import load_decisions
 
     decisions = load_decisions(path)
     if not len(decisions):

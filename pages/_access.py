@@ -1,7 +1,8 @@
 """The locality page's "Access to sites" section: reach of a kind of site, the access gap, and "if it closes".
 
-One function, :func:`access_section`, that the locality page calls; the work is done by :mod:`estates.access` (the
-analysis and its tables), :mod:`estates.access_maps` (map layers) and :mod:`estates.exports` (the downloads, built
+One function, :func:`access_section`, that the locality page calls; the work is done by
+:mod:`estates.analysis.access` (the
+analysis and its tables), :mod:`estates.maps.access` (map layers) and :mod:`estates.exports` (the downloads, built
 from the same tables as the view).
 """
 
@@ -12,11 +13,18 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from estates._offline import offline_map
-from estates.access import GAP_TOP, access_analysis, access_tables, available_kinds, facility_points, kind_label
-from estates.access_maps import access_layers
+from estates.analysis.access import (
+    GAP_TOP,
+    access_analysis,
+    access_tables,
+    available_kinds,
+    facility_points,
+    kind_label,
+)
 from estates.exports import access_export_bytes
 from estates.maps import estate_base_map
+from estates.maps._offline import offline_map
+from estates.maps.access import access_layers
 from geo.place import Place
 from pages import _common as common
 
@@ -31,7 +39,7 @@ CLOSURE_COLUMNS: dict[str, str] = {
 
 
 def closure_view(table: pd.DataFrame) -> pd.DataFrame:
-    """The "if it closes" table (:func:`estates.access.access_tables`' ``closure_by_imd_decile``) as displayed:
+    """The "if it closes" table (:func:`estates.analysis.access.access_tables`' ``closure_by_imd_decile``) as displayed:
     whole residents and metres."""
     view = table[list(CLOSURE_COLUMNS)].copy()
     for column in view.columns:

@@ -1,7 +1,7 @@
 """What every page shares: the store, the estate (cached per store revision), the sidebar filters, the actor.
 
 Kept thin: the work is done by ``estates.service`` (the estate: reads and writes), ``estates.app_data`` (details
-panels), ``estates.filters`` (filtering),
+panels), ``estates.analysis.filters`` (filtering),
 ``estates.maps`` (maps) and friends. This module only wires them to Streamlit's caches, widgets and session state.
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
+from estates.analysis.filters import DIMENSIONS, Filters, filter_options, filter_sites
 from estates.app_data import building_details, building_record, site_details
-from estates.filters import DIMENSIONS, Filters, filter_options, filter_sites
 from estates.maps import NO_BASEMAP, Basemap, configured_basemaps
 from estates.service import Estate, LiveEstate, load_registers, store_revision, store_target
 from estates.store import Store, open_store

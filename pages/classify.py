@@ -16,9 +16,9 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from estates import service
-from estates._offline import offline_map
-from estates.filters import filter_sites
+from estates.analysis.filters import filter_sites
 from estates.maps import building_layers, buildings_at, estate_base_map
+from estates.maps._offline import offline_map
 from estates.schema import STATUSES
 from estates.store import NotFoundError, NothingToUndoError, StaleVersionError, StoreError
 from pages import _auth

@@ -20,10 +20,10 @@ from estates.app_data import (
     register_counts,
 )
 from estates.app_jobs import IngestJob, describe_online_run, online_disclosure, start_ingest_job
-from estates.columns import MAPPABLE_FIELDS, ColumnMappingError, recognise_columns
 from estates.exports import neutralise_formulas
 from estates.ingest import IngestError, IngestResult, ingest_register
-from estates.registers import SUPPORTED_SUFFIXES, RegisterError, read_register
+from estates.ingest.columns import MAPPABLE_FIELDS, ColumnMappingError, recognise_columns
+from estates.ingest.registers import SUPPORTED_SUFFIXES, RegisterError, read_register
 from estates.schema import PARTNER_TYPES
 from estates.service import ingest_into_store
 from geo.online import OnlineSettings, load_online_settings

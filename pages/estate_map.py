@@ -6,9 +6,9 @@ import folium
 import streamlit as st
 from streamlit_folium import st_folium
 
-from estates._offline import offline_map
-from estates.filters import filter_sites
+from estates.analysis.filters import filter_sites
 from estates.maps import building_layers, buildings_at, estate_base_map
+from estates.maps._offline import offline_map
 from estates.sites import status_counts
 from pages import _common as common
 

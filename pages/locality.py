@@ -7,11 +7,11 @@ import folium
 import streamlit as st
 from streamlit_folium import st_folium
 
-from estates._offline import offline_map
-from estates.colocation import DEFAULT_DISTANCE_M, colocation_clusters, eligible_buildings, surplus_near_key
-from estates.filters import filter_buildings
+from estates.analysis.colocation import DEFAULT_DISTANCE_M, colocation_clusters, eligible_buildings, surplus_near_key
+from estates.analysis.filters import filter_buildings
+from estates.analysis.profiles import area_lsoas, area_profiles, estate_breakdown
 from estates.maps import STATUS_COLOURS, building_layers, colocation_layers, estate_base_map
-from estates.profiles import area_lsoas, area_profiles, estate_breakdown
+from estates.maps._offline import offline_map
 from estates.schema import STATUSES
 from geo import boundaries
 from pages import _common as common

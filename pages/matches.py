@@ -11,8 +11,8 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from estates import service
-from estates._offline import offline_map
 from estates.maps import building_layers, estate_base_map
+from estates.maps._offline import offline_map
 from estates.store import StaleVersionError, StoreError
 from estates.store.base import MatchDecision
 from pages import _auth

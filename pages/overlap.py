@@ -1,7 +1,7 @@
 """Overlap: how the neighbourhoods and the PCN footprints cut across each other, and what estate sits in each piece.
 
-A thin page over ``geo.overlap`` (pieces, areas, population), ``estates.overlap`` (estate counts),
-``estates.overlap_maps`` (the map) and ``estates.exports`` (the downloads). The sidebar filters apply to the buildings
+A thin page over ``geo.overlap`` (pieces, areas, population), ``estates.analysis.overlap`` (estate counts),
+``estates.maps.overlap`` (the map) and ``estates.exports`` (the downloads). The sidebar filters apply to the buildings
 counted; the geography is always the whole place. Method: docs/overlap.md.
 """
 
@@ -11,10 +11,10 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
+from estates.analysis.filters import filter_buildings
+from estates.analysis.overlap import MATRICES, buildings_by_piece, overlap_tables, pieces_with_estate
 from estates.exports import EXPORT_FORMATS, MIME_TYPES, export_bytes, export_filename
-from estates.filters import filter_buildings
-from estates.overlap import MATRICES, buildings_by_piece, overlap_tables, pieces_with_estate
-from estates.overlap_maps import overlap_map
+from estates.maps.overlap import overlap_map
 from geo.overlap import DEFAULT_SLIVER_HA, overlap_pieces
 from geo.place import Place
 from pages import _common as common

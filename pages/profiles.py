@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from estates.filters import filter_buildings
+from estates.analysis.filters import filter_buildings
+from estates.analysis.profiles import area_lsoas, area_profiles, estate_breakdown
 from estates.maps import STATUS_COLOURS
-from estates.profiles import area_lsoas, area_profiles, estate_breakdown
 from estates.schema import STATUSES
 from pages import _common as common
 

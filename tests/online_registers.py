@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from estates.partners import RegisterSpec, load_registers_config
+from estates.ingest.partners import RegisterSpec, load_registers_config
 
 __all__ = ["COUNCIL_REGISTER", "KNOWN_TO_NOMINATIM", "OUTSIDE_TRAFFORD", "council_spec",
            "write_council_register_without_coordinates"]

@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from estates.access import access_analysis, access_kinds, access_tables, facility_points
+from estates.analysis.access import access_analysis, access_kinds, access_tables, facility_points
 from estates.estate import current_estate
 from estates.exports import ExportError, export_access
-from estates.static_maps import access_figure
+from estates.maps.static import access_figure
 from geo import boundaries
 from geo.access import (
     DISTANCE_BANDS_M,

@@ -1,6 +1,7 @@
 """The locality page's "Access to sites" section through Streamlit's AppTest, on a private copy of a seeded store.
 
-Choosing a kind and a site shows the "if it closes" table with the figures of :func:`estates.access.access_tables`
+Choosing a kind and a site shows the "if it closes" table with the figures of
+:func:`estates.analysis.access.access_tables`
 on the store's estate; without a site the page says how to get one. (The map and the download are checked in a real
 browser: tests/browser/test_access_browser.py.)
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from estates.access import access_analysis, access_tables, facility_points
+from estates.analysis.access import access_analysis, access_tables, facility_points
 from estates.service import read_estate
 from estates.store import open_store
 from pages._access import closure_view

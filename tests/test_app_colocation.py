@@ -1,4 +1,5 @@
-"""estates.colocation: clusters within walking distance of a hub, surplus near key — on the real demo estate and
+"""estates.analysis.colocation: clusters within walking distance of a hub, surplus near key — on the real demo estate
+and
 on small hand-made layouts whose answer is known."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from estates.colocation import colocation_clusters, eligible_buildings, surplus_near_key
+from estates.analysis.colocation import colocation_clusters, eligible_buildings, surplus_near_key
 from estates.estate import current_estate
 
 

@@ -18,10 +18,10 @@ from estates.app_data import (
     missing_partner_types,
     register_counts,
 )
-from estates.columns import recognise_columns
 from estates.estate import current_estate
 from estates.ingest import ingest_register
-from estates.registers import read_register
+from estates.ingest.columns import recognise_columns
+from estates.ingest.registers import read_register
 from estates.service import (
     DEFAULT_STORE_PATH,
     LiveEstate,

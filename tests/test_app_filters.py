@@ -1,12 +1,13 @@
-"""estates.filters on the real demo estate: every dimension, missing values, free-text search, historic records."""
+"""estates.analysis.filters on the real demo estate: every dimension, missing values, free-text search, historic
+records."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
+from estates.analysis.filters import DIMENSIONS, MISSING_LABEL, Filters, filter_buildings, filter_options
 from estates.estate import current_estate
-from estates.filters import DIMENSIONS, MISSING_LABEL, Filters, filter_buildings, filter_options
 
 
 @pytest.fixture(scope="module")

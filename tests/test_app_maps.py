@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 import streamlit_folium
 
-from estates._offline import external_asset_urls, offline_map
-from estates.colocation import colocation_clusters, surplus_near_key
+from estates.analysis.colocation import colocation_clusters, surplus_near_key
 from estates.estate import current_estate
 from estates.maps import (
     BASEMAP_ATTRIBUTION_ENV,
@@ -30,6 +29,7 @@ from estates.maps import (
     estate_base_map,
     estate_map,
 )
+from estates.maps._offline import external_asset_urls, offline_map
 
 HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)>"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from estates.filters import Filters, filter_sites
+from estates.analysis.filters import Filters, filter_sites
 from estates.service import read_estate, resolve_site
 from estates.store import open_store
 

@@ -1,12 +1,13 @@
-"""estates.profiles on the real Trafford data: population adds up, deprivation is plausible, estate counts add up."""
+"""estates.analysis.profiles on the real Trafford data: population adds up, deprivation is plausible, estate counts
+add up."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
+from estates.analysis.profiles import area_lsoas, area_profiles, estate_breakdown
 from estates.estate import current_estate
-from estates.profiles import area_lsoas, area_profiles, estate_breakdown
 from estates.schema import STATUSES
 from geo import boundaries
 

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from estates.columns import (
+from estates.ingest.columns import (
     MAPPABLE_FIELDS,
     ColumnMappingError,
     apply_mapping,
@@ -16,7 +16,7 @@ from estates.columns import (
     recognise_name,
     recognise_unit,
 )
-from estates.registers import read_register
+from estates.ingest.registers import read_register
 from tests.conftest import ROOT
 
 

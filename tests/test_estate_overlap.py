@@ -1,4 +1,5 @@
-"""Estate counts per neighbourhood × PCN piece (estates.overlap) on the real demo estate and Trafford layers."""
+"""Estate counts per neighbourhood × PCN piece (estates.analysis.overlap) on the real demo estate and Trafford
+layers."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from estates.estate import current_estate
-from estates.overlap import (
+from estates.analysis.overlap import (
     MATRICES,
     NOT_IN_PIECE,
     building_matrix,
@@ -20,6 +20,7 @@ from estates.overlap import (
     pieces_with_estate,
     tidy_matrices,
 )
+from estates.estate import current_estate
 from estates.schema import STATUSES
 from geo.overlap import overlap_pieces
 

@@ -22,7 +22,6 @@ import shapely
 from openpyxl import load_workbook
 
 from estates import exports
-from estates._offline import external_asset_urls
 from estates.cli import main
 from estates.estate import current_estate
 from estates.exports import (
@@ -35,7 +34,8 @@ from estates.exports import (
     safe_filename,
 )
 from estates.maps import attribution_text
-from estates.static_maps import overlap_figure
+from estates.maps._offline import external_asset_urls
+from estates.maps.static import overlap_figure
 from geo import boundaries
 from geo.overlap import overlap_pieces
 from geo.place import load_place

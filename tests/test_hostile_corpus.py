@@ -237,7 +237,7 @@ def test_two_hundred_thousand_rows_through_both_commands(tmp_path, capfd):
     big["AssetCode"] = (big.index // len(council)).astype(str).str.zfill(4) + big["AssetCode"]
     path = tmp_path / "big.csv"
     big.to_csv(path, index=False)
-    status, out, err = _run(capfd, "ingest", str(path), "--partner", "Hostile", "--type", "other")
+    status, out, err = _run(capfd, "ingest", str(path), "--partner", "Hostile", "--type", "other", "--dry-run")
     assert (status, err) == (0, "")
     counts = re.match(r"big\.csv \(Hostile, other\): 200000 rows — (\d+) accepted, (\d+) accepted with warnings, "
                       r"(\d+) rejected", out)

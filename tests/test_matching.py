@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from estates.ingest import run_pipeline
-from estates.matching import (
+from estates.sites.matching import (
     CONFIDENT,
     PROPOSE,
     candidate_pairs,

@@ -18,14 +18,14 @@ import pytest
 import streamlit_folium
 from folium import plugins
 
-from estates._offline import (
+from estates.maps import base_map
+from estates.maps._offline import (
     VENDOR_DIR,
     OfflineAssetError,
     external_asset_urls,
     offline_map,
     vendor_data_url,
 )
-from estates.maps import base_map
 
 CENTRE = (53.42, -2.35)
 

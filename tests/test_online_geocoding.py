@@ -785,7 +785,7 @@ def test_typed_values_are_checked_in_code_too():
 
 
 def test_cli_infinite_timeout_is_one_line_and_exit_2(tmp_path):
-    # (every command reads its settings through estates/commands/_online.py; pipeline with "soon" is in
+    # (every command reads its settings through estates/cli/commands/_online.py; pipeline with "soon" is in
     # tests/test_online_ingest.py)
     register = ROOT / "data" / "registers" / "trafford_land_and_building_assets.csv"
     result = subprocess.run([sys.executable, "-m", "estates", "geocode", str(register), "--out",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from estates.overlap import MATRICES
+from estates.analysis.overlap import MATRICES
 from estates.service import load_registers
 from estates.store import open_store
 from geo.overlap import overlap_matrix, overlap_pieces

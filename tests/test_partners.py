@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from estates.partners import DEFAULT_CONFIG, ConfigError, load_registers_config, partner_slug
+from estates.ingest.partners import DEFAULT_CONFIG, ConfigError, load_registers_config, partner_slug
 from estates.schema import PARTNER_TYPES
 from tests.conftest import ROOT
 

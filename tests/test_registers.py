@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 import shapely
 
-from estates.registers import (
+from estates.ingest.registers import (
     RegisterError,
     cell_text,
     detect_delimiter,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from estates.validation import (
+from estates.ingest.validation import (
     RULES,
     SEVERITIES,
     check_duplicates,

@@ -193,7 +193,7 @@ CLASSIFICATIONS = Table(
     unique=(("building_id",),),
 )
 
-#: Site columns as estates.matching.SiteMatches.sites gives them.
+#: Site columns as estates.sites.matching.SiteMatches.sites gives them.
 SITE_COLUMNS: tuple[Column, ...] = (
     Column("site_id", "text", not_null=True), Column("name", "text"), Column("partners", "text"),
     Column("partner_count", "integer"), Column("building_count", "integer"), Column("building_ids", "text"),
@@ -216,7 +216,7 @@ SITE_MEMBERS = Table(
     unique=(("building_id",),), indexes=(("site_id",),),
 )
 
-#: Pair columns as estates.matching.SiteMatches.matches gives them.
+#: Pair columns as estates.sites.matching.SiteMatches.matches gives them.
 MATCH_COLUMNS: tuple[Column, ...] = (
     Column("building_id_a", "text", not_null=True, references="buildings(building_id)"),
     Column("building_id_b", "text", not_null=True, references="buildings(building_id)"),
@@ -480,7 +480,8 @@ class _Locked:
 
 
 class SiteMatchesLike(Protocol):
-    """What :meth:`SqlStore.save_site_matches` reads: ``estates.matching.SiteMatches`` or the same three frames."""
+    """What :meth:`SqlStore.save_site_matches` reads: ``estates.sites.matching.SiteMatches`` or the same three
+    frames."""
 
     matches: pd.DataFrame
     sites: pd.DataFrame

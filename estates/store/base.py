@@ -54,7 +54,7 @@ ACTIONS: tuple[str, ...] = (
 #: Actions a person can undo (the others are machine runs that the next run simply repeats).
 UNDOABLE_ACTIONS: tuple[str, ...] = ("override", "clear_override", "reposition", "match_decision", "rename")
 
-#: A person's decision on a pair of records proposed as the same site (``estates.matching`` vocabulary).
+#: A person's decision on a pair of records proposed as the same site (``estates.sites.matching`` vocabulary).
 DECISIONS: tuple[str, ...] = ("confirm", "reject")
 
 MatchDecision = Literal["confirm", "reject"]
@@ -546,7 +546,7 @@ class Store(abc.ABC):
     # ------------------------------------------------------------------ sites
     @abc.abstractmethod
     def save_site_matches(self, result: Any, *, actor: str, source: str) -> dict[str, int]:
-        """Save a matching run (``estates.matching.match_sites`` output), keeping human decisions.
+        """Save a matching run (``estates.sites.matching.match_sites`` output), keeping human decisions.
 
         Parameters
         ----------
@@ -555,7 +555,7 @@ class Store(abc.ABC):
             ``partner_b``, ``name_a``, ``name_b``, ``score``, ``method``, ``reason``, ``distance_m``, ``status``),
             ``sites`` (``site_id``, ``name``, ``partners``, ``partner_count``, ``building_count``, ``building_ids``,
             ``lon``, ``lat``, ``easting``, ``northing``, ``match_score``, ``match_reason``, ``proposed``) and
-            ``membership`` (``building_id`` → ``site_id``), e.g. ``estates.matching.SiteMatches``.
+            ``membership`` (``building_id`` → ``site_id``), e.g. ``estates.sites.matching.SiteMatches``.
         actor, source
             Who ran the matcher and on what.
 
@@ -658,7 +658,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def match_decisions(self) -> pd.DataFrame:
-        """Every decided pair as ``estates.matching`` expects decisions: ``building_id_a``, ``building_id_b``,
+        """Every decided pair as ``estates.sites.matching`` expects decisions: ``building_id_a``, ``building_id_b``,
         ``decision``, ``decided_at``, ``decided_by``, ``note``."""
 
     @abc.abstractmethod

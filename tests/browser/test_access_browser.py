@@ -1,7 +1,8 @@
 """The North locality page's "Access to sites" section in headless Chromium, every outside host blocked.
 
 A planner chooses a kind of site and a site that closes: the map shows the rings round it, the top gap LSOAs and the
-closing site; the "if it closes" table appears with the figures of :func:`estates.access.access_tables`; and the
+closing site; the "if it closes" table appears with the figures of :func:`estates.analysis.access.access_tables`; and
+the
 table's CSV download holds exactly what the table shows.
 """
 
@@ -16,7 +17,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import Frame, Page
 
-from estates.access import GAP_TOP, RING_COLOURS, access_analysis, access_tables, facility_points, kind_label
+from estates.analysis.access import GAP_TOP, RING_COLOURS, access_analysis, access_tables, facility_points, kind_label
 from estates.service import read_estate
 from estates.store import open_store
 from pages._access import closure_view

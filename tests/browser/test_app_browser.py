@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Frame
 
-from estates.filters import Filters, filter_sites
+from estates.analysis.filters import Filters, filter_sites
 from estates.maps import STATUS_COLOURS
 from estates.service import read_estate, resolve_site
 from estates.store import open_store

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from estates._offline import offline_map
+from estates.maps._offline import offline_map
 
 from .demo_map import (
     ATTRIBUTION,

@@ -333,7 +333,7 @@ def test_reposition_is_audited_and_survives_reingest(store: Store) -> None:
 
 # ------------------------------------------------------------------------------------------------------- sites
 class _Matches:
-    """Shaped like estates.matching.SiteMatches."""
+    """Shaped like estates.sites.matching.SiteMatches."""
 
     def __init__(self, pairs: list[tuple[str, str, float, str]], ids: list[str]) -> None:
         self.matches = pd.DataFrame({

@@ -12,7 +12,7 @@ a map silently fails inside ``st_folium``:
 import streamlit as st
 from streamlit_folium import st_folium
 
-from estates._offline import offline_map
+from estates.maps._offline import offline_map
 from tests.browser.demo_map import build_demo_map
 
 st.title("Offline map test app")

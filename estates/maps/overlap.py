@@ -4,7 +4,7 @@ Pieces are filled by PCN, neighbourhood boundaries are drawn over them as heavy 
 hovering a piece shows its figures: area, shares, residents, buildings by status and floor area. Slivers (pieces
 flagged ``is_sliver``) are not drawn; the legend says how many were left out. Buildings are points coloured by
 status, one toggleable layer per status, with a popup each. Every text from a register (building names, partners)
-is HTML-escaped before it reaches the page. The map is passed through :func:`estates._offline.offline_map`, so it
+is HTML-escaped before it reaches the page. The map is passed through :func:`estates.maps._offline.offline_map`, so it
 needs no network: :func:`overlap_map_html` is a single file that opens from disk or an e-mail attachment.
 """
 
@@ -19,15 +19,15 @@ import pandas as pd
 from branca.element import MacroElement
 from folium.template import Template
 
-from estates._offline import offline_map
-from estates._overlap_style import (
+from estates.analysis.overlap import locate_in_pieces, pieces_with_estate
+from estates.maps import STATUS_COLOURS, attribution_text, base_map, escape_text
+from estates.maps._offline import offline_map
+from estates.maps._overlap_style import (
     NEIGHBOURHOOD_LINE,
     fmt_number,
     pcn_colours,
     piece_html,
 )
-from estates.maps import STATUS_COLOURS, attribution_text, base_map, escape_text
-from estates.overlap import locate_in_pieces, pieces_with_estate
 from estates.schema import STATUSES
 from geo import boundaries
 from geo.geometry import clean_polygons
@@ -151,7 +151,7 @@ def overlap_map(
     ----------
     pieces
         Pieces from :func:`geo.overlap.overlap_pieces` (optionally already through
-        :func:`estates.overlap.pieces_with_estate`).
+        :func:`estates.analysis.overlap.pieces_with_estate`).
     buildings
         The estate (e.g. :func:`estates.estate.current_estate`): counts go into the hover text and located
         buildings are drawn as points, one layer per status. ``None``: pieces only.
@@ -170,7 +170,7 @@ def overlap_map(
     -------
     folium.Map
         With a layer control, an HTML legend (top left) and the place's attribution; already passed through
-        :func:`estates._offline.offline_map`.
+        :func:`estates.maps._offline.offline_map`.
     """
     place = place if place is not None else load_place()
     if buildings is not None and "buildings" not in pieces.columns:

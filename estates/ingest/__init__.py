@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from estates.columns import ColumnMapping, ColumnMappingError, apply_mapping, recognise_columns
-from estates.matching import load_decisions, match_sites
-from estates.partners import (
+from estates.ingest.columns import ColumnMapping, ColumnMappingError, apply_mapping, recognise_columns
+from estates.ingest.partners import (
     ConfigError,
     NoRegister,
     RegistersConfig,
@@ -30,9 +29,8 @@ from estates.partners import (
     load_registers_config,
     partner_slug,
 )
-from estates.registers import RawRegister, RegisterError, read_register
-from estates.schema import FIELDS
-from estates.validation import (
+from estates.ingest.registers import RawRegister, RegisterError, read_register
+from estates.ingest.validation import (
     ISSUE_COLUMNS,
     check_duplicates,
     check_fields,
@@ -42,6 +40,8 @@ from estates.validation import (
     outcomes,
     summarise,
 )
+from estates.schema import FIELDS
+from estates.sites.matching import load_decisions, match_sites
 
 if TYPE_CHECKING:
     from geo.online import OnlineSettings, OnlineSummary
@@ -433,7 +433,7 @@ class PipelineResult:
         One row per register: partner, partner_type, file, rows, accepted, warned, rejected, needs_attention,
         geocoded_<method> counts, in_shared_sites (records in a site with another partner), historic, error.
     sites, matches
-        From :func:`estates.matching.match_sites`.
+        From :func:`estates.sites.matching.match_sites`.
     no_register
         Partner types with no register loaded yet.
     errors

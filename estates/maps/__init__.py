@@ -1,11 +1,11 @@
 """Maps for the estates pages: boundaries, buildings by status, deprivation, co-location, all offline.
 
 Every map is built by a plain function that returns a :class:`folium.Map` (testable without Streamlit) and goes
-through :func:`estates._offline.offline_map` last, so it needs no network::
+through :func:`estates.maps._offline.offline_map` last, so it needs no network::
 
     from streamlit_folium import st_folium
 
-    from estates._offline import offline_map
+    from estates.maps._offline import offline_map
     from estates.maps import base_map
 
     m = base_map(location=(53.42, -2.35), zoom_start=11, tiles=None,
@@ -49,7 +49,7 @@ from folium.elements import ElementAddToElement
 from folium.map import Layer
 from folium.template import Template
 
-from estates._offline import offline_map
+from estates.maps._offline import offline_map
 from estates.schema import STATUSES
 from geo import boundaries
 from geo.place import Place, load_place
@@ -442,7 +442,7 @@ _BOUNDARY_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
 #: Where display versions of boundary layers (and the bounds maps fit to) are kept between runs (``var/cache``,
 #: git-ignored); unwritable: no cache. A plain file cache rather than ``st.cache_data(persist="disk")``: the map
 #: builders here also serve the CLI's exports and the tests, and ``estates`` never imports Streamlit.
-DISPLAY_CACHE_DIR: Path = Path(__file__).resolve().parent.parent / "var" / "cache"
+DISPLAY_CACHE_DIR: Path = Path(__file__).resolve().parents[2] / "var" / "cache"
 #: Bump when the display format changes (simplification, properties, escaping), so old cache files are not used.
 _DISPLAY_FORMAT = 1
 
@@ -695,7 +695,7 @@ def estate_base_map(
     -------
     folium.Map
         Drawn on a canvas. Add :func:`building_layers` and a ``folium.LayerControl`` (or give both to ``st_folium``),
-        then :func:`estates._offline.offline_map`.
+        then :func:`estates.maps._offline.offline_map`.
     """
     place = place if place is not None else load_place()
     credit = attribution_text(place)
@@ -869,7 +869,7 @@ def building_layers(
     -------
     list of folium.FeatureGroup
         Named ``"<value> (<count>)"`` (escaped), sorted by name; each holds one :class:`BuildingPoints`. Pass them
-        through :func:`estates._offline.offline_map` (or add them to a map that is) before rendering.
+        through :func:`estates.maps._offline.offline_map` (or add them to a map that is) before rendering.
     """
     groups: list[folium.FeatureGroup] = []
     columns = list(dict.fromkeys(c for c in ("lat", "lon", id_column, "status", "name", "partner", "partners",
@@ -922,15 +922,16 @@ def colocation_layers(
     clusters: pd.DataFrame,
     pairs: pd.DataFrame | None = None,
 ) -> list[folium.FeatureGroup]:
-    """Co-location opportunities (``estates.colocation``) as map layers.
+    """Co-location opportunities (``estates.analysis.colocation``) as map layers.
 
     Parameters
     ----------
     clusters
-        :func:`estates.colocation.colocation_clusters` output: ``rank``, ``hub_lat``, ``hub_lon``, ``radius_m``,
+        :func:`estates.analysis.colocation.colocation_clusters` output: ``rank``, ``hub_lat``, ``hub_lon``,
+        ``radius_m``,
         ``hub_name``, ``partner_count``, ``buildings``, ``partners``, ``imd_decile``.
     pairs
-        :func:`estates.colocation.surplus_near_key` output (``surplus_lat`` … ``key_lon``), or None.
+        :func:`estates.analysis.colocation.surplus_near_key` output (``surplus_lat`` … ``key_lon``), or None.
 
     Returns
     -------
@@ -999,7 +1000,7 @@ def estate_map(
     Returns
     -------
     folium.Map
-        Passed through :func:`estates._offline.offline_map`; renders with no network.
+        Passed through :func:`estates.maps._offline.offline_map`; renders with no network.
     """
     m = estate_base_map(place, basemap=basemap, show=show, focus=focus)
     for group in [*building_layers(buildings, selected=selected), *extra_layers]:

@@ -4,7 +4,7 @@ Partners name the same fact in many ways (``PostCode``, ``Post Code``, ``PC``, `
 :func:`recognise_columns` maps names it knows onto canonical fields (see :mod:`estates.schema`); a per-partner
 mapping from ``data/registers/registers.yaml`` overrides or completes it. Columns that map to no field are kept
 as *extra attributes*, never dropped. :func:`apply_mapping` builds the canonical table of text values; parsing
-and checking those values is :mod:`estates.validation`'s job.
+and checking those values is :mod:`estates.ingest.validation`'s job.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ _UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
     ("squaremetres", "m2"), ("squaremeters", "m2"), ("sqmetres", "m2"), ("sqm", "m2"), ("m2", "m2"),
     ("hectares", "ha"), ("ha", "ha"), ("acres", "acres"), ("acre", "acres"),
 )
-#: The units each area field understands (see :mod:`estates.validation`).
+#: The units each area field understands (see :mod:`estates.ingest.validation`).
 _AREA_UNITS: dict[str, tuple[str, ...]] = {"gia_m2": ("m2", "sqft"), "land_area_ha": ("ha", "m2", "acres")}
 
 
@@ -310,7 +310,7 @@ def apply_mapping(frame: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
     Parameters
     ----------
     frame
-        Raw register rows (text cells, missing as NA), as read by :func:`estates.registers.read_register`.
+        Raw register rows (text cells, missing as NA), as read by :func:`estates.ingest.registers.read_register`.
     mapping
         From :func:`recognise_columns`.
 

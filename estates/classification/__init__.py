@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from estates._rules import (
+from estates.classification._rules import (
     EXTRA_PREFIX,
     AnyOf,
     Condition,

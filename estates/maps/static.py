@@ -24,16 +24,16 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from estates._overlap_style import NEIGHBOURHOOD_LINE, pcn_colours
+from estates.analysis.overlap import locate_in_pieces
 from estates.maps import STATUS_COLOURS, attribution_text
-from estates.overlap import locate_in_pieces
+from estates.maps._overlap_style import NEIGHBOURHOOD_LINE, pcn_colours
 from estates.schema import STATUSES
 from geo import boundaries
 from geo.place import Place, load_place
 from geo.projection import BNG, to_bng
 
 if TYPE_CHECKING:
-    from estates.access import AccessAnalysis
+    from estates.analysis.access import AccessAnalysis
 
 __all__ = ["STATIC_FORMATS", "access_figure", "overlap_figure", "render_figure"]
 
@@ -221,11 +221,11 @@ def access_figure(
     Parameters
     ----------
     analysis
-        :func:`estates.access.access_analysis`; its focus neighbourhood (if any) sets the extent.
+        :func:`estates.analysis.access.access_analysis`; its focus neighbourhood (if any) sets the extent.
     title
         Title (default: "<place>: access to <kind>").
     gap_top
-        How many top-ranked gap LSOAs to outline (default :data:`estates.access.GAP_TOP`).
+        How many top-ranked gap LSOAs to outline (default :data:`estates.analysis.access.GAP_TOP`).
     figsize
         Inches (default A4 landscape).
 
@@ -234,7 +234,7 @@ def access_figure(
     matplotlib.figure.Figure
         Same decorations as :func:`overlap_figure` (title, legend, scale bar, north arrow, attribution).
     """
-    from estates.access import CLOSED_COLOUR, GAP_COLOUR, GAP_TOP, RING_COLOURS, SITE_COLOUR, kind_label
+    from estates.analysis.access import CLOSED_COLOUR, GAP_COLOUR, GAP_TOP, RING_COLOURS, SITE_COLOUR, kind_label
     from estates.maps import IMD_COLOURS
 
     place = analysis.place

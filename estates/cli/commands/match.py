@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from estates.cli import Handler, UserError, command
-from estates.commands.store import add_store_option, open_cli_store
+from estates.cli.commands.store import add_store_option, open_cli_store
 from estates.store import NothingToUndoError, StaleVersionError, StoreError
 
 _NEEDS = {"list": 0, "confirm": 2, "reject": 2, "split": 1, "merge": 2, "undo": 1}

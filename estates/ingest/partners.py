@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from estates.columns import MAPPABLE_FIELDS
+from estates.ingest.columns import MAPPABLE_FIELDS
 from estates.schema import PARTNER_TYPES
 
 __all__ = [
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: The demo estate's partner list.
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "data" / "registers" / "registers.yaml"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "data" / "registers" / "registers.yaml"
 
 _REGISTER_KEYS = {"key", "partner", "partner_type", "file", "sheet", "columns", "units", "historic", "note",
                   "organisation"}

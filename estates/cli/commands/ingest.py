@@ -12,11 +12,11 @@ from pathlib import Path
 import pandas as pd
 
 from estates.cli import Handler, UserError, command
-from estates.commands._online import add_online_options, online_progress_bar, online_settings
-from estates.commands.store import add_store_option, open_cli_store
+from estates.cli.commands._online import add_online_options, online_progress_bar, online_settings
+from estates.cli.commands.store import add_store_option, open_cli_store
 from estates.exports import neutralise_formulas, write_table
 from estates.ingest import IngestError, format_ingest_summary, ingest_register, update_records
-from estates.partners import ConfigError, RegisterSpec, load_registers_config, partner_slug
+from estates.ingest.partners import ConfigError, RegisterSpec, load_registers_config, partner_slug
 from estates.schema import PARTNER_TYPES
 
 

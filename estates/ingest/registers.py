@@ -4,7 +4,7 @@ Registers arrive messy: CSV in UTF-8, UTF-8 with BOM or Windows-1252, comma/semi
 spreadsheets with title rows above the header, merged header cells and several sheets; GeoJSON with polygons.
 :func:`read_register` copes with all of these and returns every data row as text (missing cells as NA), with
 the row's number in the file so each later message can point the partner at the row to fix. Nothing here
-interprets values: column mapping is :mod:`estates.columns`, checks are :mod:`estates.validation`.
+interprets values: column mapping is :mod:`estates.ingest.columns`, checks are :mod:`estates.ingest.validation`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from estates._frames import is_missing, map_unique
-from estates.columns import recognise_name
+from estates.ingest.columns import recognise_name
 
 __all__ = ["RawRegister", "RegisterError", "read_register", "detect_encoding", "detect_delimiter",
            "find_header_row", "SUPPORTED_SUFFIXES", "HEADER_SCAN_ROWS"]
@@ -279,7 +279,7 @@ def _is_number(text: str) -> bool:
 def find_header_row(rows: list[list[object]], *, scan: int = _HEADER_SCAN_ROWS) -> int | None:
     """Return the 0-based index of the header row among the first ``scan`` rows, or ``None`` if all are blank.
 
-    The header is the row with the most recognised column names (:func:`estates.columns.recognise_name`);
+    The header is the row with the most recognised column names (:func:`estates.ingest.columns.recognise_name`);
     when no row has two, it is the first row that is as wide as the table and holds text, not numbers —
     so title rows ("Trafford Council asset register 2024") above the header are skipped.
     """

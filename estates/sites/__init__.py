@@ -1,7 +1,8 @@
 """Sites: the estate as physical properties, each with its register records, occupants and one status.
 
 A **site** is one physical property. Every accepted register record belongs to exactly one site (matching decides
-which: :mod:`estates.matching`); a site's **occupants** are the partner *organisations* present, so several registers
+which: :mod:`estates.sites.matching`); a site's **occupants** are the partner *organisations* present, so several
+registers
 of one organisation (the GP practice lists from ODS, prescribing settings and PCN membership) count once.
 
 **Status belongs to the site.** The rules classify each record from its own facts (:mod:`estates.classification`);

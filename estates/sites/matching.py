@@ -211,7 +211,7 @@ def _pairs_within_groups(keys: np.ndarray, partners: np.ndarray, valid: np.ndarr
         return pairs
     groups = pd.Series(positions).groupby(keys[positions]).agg(list)
     for members in groups:
-        if len(members) < 2:
+        if len(members) < 2 or len({partners[m] for m in members}) < 2:  # one partner's rows: nothing to pair
             continue
         for i, a in enumerate(members):
             for b in members[i + 1:]:
@@ -222,12 +222,22 @@ def _pairs_within_groups(keys: np.ndarray, partners: np.ndarray, valid: np.ndarr
 
 def _pairs_nearby(east: np.ndarray, north: np.ndarray, partners: np.ndarray, valid: np.ndarray,
                   distance: float) -> set[tuple[int, int]]:
-    """Cross-partner pairs within ``distance`` metres (one spatial-index query: :func:`geo.proximity.pairs_within`)."""
-    from geo.proximity import pairs_within
+    """Cross-partner pairs within ``distance`` metres: each partner's points against the later partners' only.
 
-    a, b = pairs_within(np.where(valid, east, np.nan), np.where(valid, north, np.nan), distance)
-    keep = (a < b) & (partners[a] != partners[b])
-    return set(zip(a[keep].tolist(), b[keep].tolist(), strict=True))
+    Same-partner pairs are never built (a 200,000-row register of one partner has none to score), so memory follows
+    the cross-partner answer (:func:`geo.proximity.pairs_between`).
+    """
+    from geo.proximity import pairs_between
+
+    found: set[tuple[int, int]] = set()
+    names = sorted(set(partners[valid].tolist()))
+    for k, name in enumerate(names[:-1]):
+        mine = np.flatnonzero(valid & (partners == name))
+        others = np.flatnonzero(valid & np.isin(partners, names[k + 1:]))
+        i, j = pairs_between(east[mine], north[mine], east[others], north[others], distance)
+        a, b = mine[i], others[j]
+        found.update(zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist(), strict=True))
+    return found
 
 
 def _footprint_pairs(table: pd.DataFrame, distance: float) -> dict[tuple[int, int], float]:

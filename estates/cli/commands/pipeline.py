@@ -11,11 +11,11 @@ import argparse
 from pathlib import Path
 
 from estates.cli import Handler, UserError, command
-from estates.commands._online import add_online_options, online_progress_bar, online_settings
-from estates.commands.store import add_store_option, open_cli_store
+from estates.cli.commands._online import add_online_options, online_progress_bar, online_settings
+from estates.cli.commands.store import add_store_option, open_cli_store
 from estates.exports import write_table
 from estates.ingest import format_pipeline_summary, run_pipeline
-from estates.partners import ConfigError
+from estates.ingest.partners import ConfigError
 
 
 @command("pipeline", help="Load every configured register into the store: geocode, tag, match sites, classify.")

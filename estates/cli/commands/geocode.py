@@ -1,7 +1,7 @@
 """``python -m estates geocode INPUT --out OUTPUT``: geocode and tag any table of places (offline unless
 ``--online``).
 
-The input is read by :func:`estates.registers.read_register`, the reader behind ``ingest`` and the app: every
+The input is read by :func:`estates.ingest.registers.read_register`, the reader behind ``ingest`` and the app: every
 format, encoding and layout one reads, the other reads, with the same notes. Per-row reading problems (a
 rejected feature geometry, a formula without a value, a line in another encoding) lead the row's
 ``geocode_issue``.
@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from estates.cli import Handler, UserError, command
-from estates.columns import recognise_columns
-from estates.commands._online import add_online_options, online_progress_bar, online_settings
+from estates.cli.commands._online import add_online_options, online_progress_bar, online_settings
 from estates.exports import write_table
-from estates.registers import RawRegister, RegisterError, read_register
+from estates.ingest.columns import recognise_columns
+from estates.ingest.registers import RawRegister, RegisterError, read_register
 from geo.geocoder import detect_location_columns, geocode
 from geo.place import load_place
 from geo.tagging import tag

@@ -45,7 +45,7 @@ __all__ = [
     "vendor_data_url",
 ]
 
-VENDOR_DIR: Path = Path(__file__).resolve().parent.parent / "static" / "vendor"
+VENDOR_DIR: Path = Path(__file__).resolve().parents[2] / "static" / "vendor"
 """Folder holding the vendored assets and their licences."""
 
 ElementT = TypeVar("ElementT", bound=Element)
@@ -259,7 +259,7 @@ def _inline_link(url: str, mime: str, owner: Element) -> str:
             return _asset_data_url(asset, mime)
     raise OfflineAssetError(
         f"{type(owner).__name__} needs {url}, which has no vendored copy. Vendor it "
-        "(static/vendor/update_vendor.py and _ASSETS in estates/_offline.py) or do "
+        "(static/vendor/update_vendor.py and _ASSETS in estates/maps/_offline.py) or do "
         "not use this element in offline maps."
     )
 

@@ -362,7 +362,7 @@ def _check_text(text: pd.DataFrame) -> list:
 
 def check_fields(text: pd.DataFrame, *, units: Mapping[str, str] | None = None,
                  has_geometry: np.ndarray | None = None) -> FieldCheck:
-    """Parse and check the canonical text of a register (output of :func:`estates.columns.apply_mapping`).
+    """Parse and check the canonical text of a register (output of :func:`estates.ingest.columns.apply_mapping`).
 
     Parameters
     ----------

@@ -54,7 +54,7 @@ def piece_lines(piece: Mapping[str, object]) -> list[tuple[str, str]]:
     """The piece's figures as (label, value) lines in plain text, for tooltips and tables.
 
     Expects the columns of :func:`geo.overlap.overlap_pieces`, plus those of
-    :func:`estates.overlap.pieces_with_estate` when present.
+    :func:`estates.analysis.overlap.pieces_with_estate` when present.
     """
     hood, pcn = str(piece["neighbourhood"]), str(piece["pcn_name"])
     lines = [

@@ -12,7 +12,7 @@ import folium
 import pandas as pd
 import shapely
 
-from estates.access import (
+from estates.analysis.access import (
     CLOSED_COLOUR,
     GAP_COLOUR,
     GAP_TOP,
@@ -39,7 +39,7 @@ def access_layers(analysis: AccessAnalysis, *, gap_top: int = GAP_TOP) -> list[f
     Parameters
     ----------
     analysis
-        :func:`estates.access.access_analysis`.
+        :func:`estates.analysis.access.access_analysis`.
     gap_top
         How many of the top-ranked gap LSOAs (in view) to highlight.
 
@@ -47,7 +47,8 @@ def access_layers(analysis: AccessAnalysis, *, gap_top: int = GAP_TOP) -> list[f
     -------
     list of folium.FeatureGroup
         "Access gap: top N LSOAs" (red outlines, tooltip with rank, deprivation and distance), "Rings: 400 / 800 /
-        1,600 m" round :meth:`~estates.access.AccessAnalysis.ringed` sites, and the sites of the kind (closing ones
+        1,600 m" round :meth:`~estates.analysis.access.AccessAnalysis.ringed` sites, and the sites of the kind
+        (closing ones
         in red). Every path carries a ``className`` (``access-gap``, ``access-ring``, ``access-site``,
         ``access-closed``) so pages and tests can find them.
     """

@@ -26,7 +26,7 @@ def command(name: str, *, help: str) -> Callable[[Configure], Configure]:
     """Register a sub-command.
 
     Decorate a function that receives the sub-command's parser, adds its options, and returns the handler
-    ``handler(args) -> exit status``. Command modules live in :mod:`estates.commands`.
+    ``handler(args) -> exit status``. Command modules live in :mod:`estates.cli.commands`.
     """
 
     def register(configure: Configure) -> Configure:
@@ -47,7 +47,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit status."""
-    import estates.commands  # noqa: F401  (registers the sub-commands)
+    import estates.cli.commands  # noqa: F401  (registers the sub-commands)
 
     parser, handlers = _parser()
     from estates.exports import ExportError

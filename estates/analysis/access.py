@@ -6,7 +6,8 @@ the North locality page, so all three show the same tables.
 
 **Facilities of a kind** (:func:`facility_points`): the sites (``site_id``; a record with none is its own site) with
 at least one record of the kind that is located, current and precisely placed (as
-:func:`estates.colocation.eligible_buildings`: historic records and postcode sector/district centroids are left out
+:func:`estates.analysis.colocation.eligible_buildings`: historic records and postcode sector/district centroids are
+left out
 unless asked). Kinds: ``key`` (status key), ``any`` (every site), or a partner type present in the estate (``gp``,
 ``library``, ``leisure``, ``school`` …). A site's point is its best-placed qualifying record (coordinates given,
 then full postcode); its status is the strongest of its records (key, core, surplus, needs data), so a site is
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from estates.colocation import eligible_buildings
+from estates.analysis.colocation import eligible_buildings
 from estates.schema import STATUSES
 from geo.access import (
     DISTANCE_BANDS_M,
@@ -115,7 +116,7 @@ def facility_points(
     kind
         ``key``, ``any`` or a partner type (see :func:`access_kinds`).
     include_historic, include_approximate
-        As :func:`estates.colocation.eligible_buildings`.
+        As :func:`estates.analysis.colocation.eligible_buildings`.
 
     Returns
     -------

@@ -110,7 +110,7 @@ def _reach_view(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def run(args: argparse.Namespace) -> int:
-    from estates.access import access_analysis, access_kinds, access_tables, facility_points, kind_label
+    from estates.analysis.access import access_analysis, access_kinds, access_tables, facility_points, kind_label
     from estates.exports import export_access, resolve_output
 
     if args.out is not None:
