@@ -120,36 +120,31 @@ def write_workbook(
 
     n_rows = 0 if rows is None else len(rows)
     last = 1 + n_rows + (_SPARE_ROWS if template else 0)
+    unlocked = Protection(locked=False)
     if rows is not None and n_rows:
         shown = neutralise_formulas(rows[["record_ids", "name", "address", "postcode", "status", "decided_by",
                                           "notes"]].astype(object))
-        for i in range(n_rows):
-            r = 2 + i
-            for j, (role, _, _, locked) in enumerate(columns, start=1):
-                if role == "key":
-                    value: Any = rows["key"].iat[i]
-                elif role in by_fact:
-                    value = _cell_value(by_fact[role], rows[role].iat[i])
-                else:
-                    value = shown[role].iat[i]
-                    value = None if value is None or (isinstance(value, float) and np.isnan(value)) or value == "" \
-                        else value
-                cell = sheet.cell(row=r, column=j, value=value)
+        values = {role: (rows["key"].tolist() if role == "key" else
+                         [_cell_value(by_fact[role], v) for v in rows[role].tolist()] if role in by_fact else
+                         [None if v is None or v == "" or (isinstance(v, float) and np.isnan(v)) else v
+                          for v in shown[role].tolist()])
+                  for role, _, _, _ in columns}
+        for j, (role, _, _, locked) in enumerate(columns, start=1):
+            fmt = _NUMBER_FORMATS.get(by_fact[role].entry) if role in by_fact else None
+            for i, value in enumerate(values[role]):
+                cell = sheet.cell(row=2 + i, column=j, value=value)
                 if locked:
                     cell.fill = locked_fill
                 else:
-                    cell.protection = Protection(locked=False)
+                    cell.protection = unlocked
                     if role in by_fact and value is None:
                         cell.fill = ask_fill
-                if role in by_fact and by_fact[role].entry in _NUMBER_FORMATS:
-                    cell.number_format = _NUMBER_FORMATS[by_fact[role].entry]
-    for i in range(2 + n_rows, last + 1):  # room below: unlocked, formatted (a template's rows)
+                if fmt:
+                    cell.number_format = fmt
+    if template:  # the rows to come: formats on the columns (no sheet protection, nothing to unlock)
         for j, (role, _, _, _) in enumerate(columns, start=1):
-            if role in by_fact or template or role == "notes":
-                cell = sheet.cell(row=i, column=j)
-                cell.protection = Protection(locked=False)
-                if role in by_fact and by_fact[role].entry in _NUMBER_FORMATS:
-                    cell.number_format = _NUMBER_FORMATS[by_fact[role].entry]
+            if role in by_fact and by_fact[role].entry in _NUMBER_FORMATS:
+                sheet.column_dimensions[get_column_letter(j)].number_format = _NUMBER_FORMATS[by_fact[role].entry]
 
     # validation per fact, over the data rows and the room below
     list_col = 0

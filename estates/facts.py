@@ -366,9 +366,9 @@ def _address(row: Mapping[str, Any]) -> str:
     return ", ".join(str(p).strip() for p in parts if isinstance(p, str) and p.strip())
 
 
-def _agreed(values: pd.Series) -> tuple[object, str | None]:
+def _agreed(values: Sequence[object]) -> tuple[object, str | None]:
     """The one value the records agree on (None when none recorded), or None and a note when they differ."""
-    present = [v for v in values.tolist() if v is not None and not (isinstance(v, float) and np.isnan(v))
+    present = [v for v in values if v is not None and v is not pd.NA and not (isinstance(v, float) and np.isnan(v))
                and not (isinstance(v, str) and not v.strip())]
     distinct = list(dict.fromkeys(present))
     if len(distinct) <= 1:
@@ -401,39 +401,46 @@ def request_rows(frame: pd.DataFrame, partner: str, facts: Sequence[Fact]) -> pd
     KeyError
         When the store has no record of ``partner``.
     """
-    mine = frame[frame["partner"] == partner]
+    mine = frame[(frame["partner"] == partner).fillna(False).to_numpy(dtype=bool)]
     if mine.empty:
         raise KeyError(f"no records of partner {partner!r} in the store")
     wanted = {f.name: f for f in facts}
+    columns = ["building_id", "site_key", "name", "address_line_1", "address_line_2", "town", "postcode",
+               "effective_status", "rule_detail", *wanted]
+    records = pd.DataFrame({c: mine[c].astype(object).to_numpy() for c in columns}).to_dict("records")
+    sites: dict[object, list[dict[str, Any]]] = {}
+    for record in sorted(records, key=lambda r: str(r["building_id"])):
+        sites.setdefault(record["site_key"], []).append(record)
     rows = []
-    for site, group in mine.groupby("site_key", sort=False):
-        group = group.sort_values("building_id")
-        first = group.iloc[0].to_dict()
-        status = group["effective_status"].astype(object).where(group["effective_status"].notna(), NEEDS_DATA)
-        statuses = sorted(set(status.tolist()))
+    for site, group in sites.items():
+        first = group[0]
+        status = [NEEDS_DATA if r["effective_status"] is None or r["effective_status"] is pd.NA
+                  or (isinstance(r["effective_status"], float)) else str(r["effective_status"]) for r in group]
+        statuses = sorted(set(status))
         missing: list[str] = []
-        for detail, s in zip(group["rule_detail"].tolist(), status.tolist(), strict=True):
-            if s == NEEDS_DATA:
-                missing += [m for m in _detail(detail).get("missing_facts", []) if m in wanted]
-        ids = group["building_id"].astype(str).tolist()
+        for r, st in zip(group, status, strict=True):
+            if st == NEEDS_DATA:
+                missing += [m for m in _detail(r["rule_detail"]).get("missing_facts", []) if m in wanted]
+        ids = [str(r["building_id"]) for r in group]
         row: dict[str, Any] = {
             "key": "|".join([str(site), *ids]),
             "record_ids": "; ".join(ids),
-            "name": first.get("name"),
+            "name": _plain(first["name"]),
             "address": _address(first),
-            "postcode": first.get("postcode"),
+            "postcode": _plain(first["postcode"]),
             "status": NEEDS_DATA if NEEDS_DATA in statuses else " / ".join(statuses),
             "decided_by": ", ".join(wanted[m].label for m in dict.fromkeys(missing)),
         }
         notes = []
         for f in facts:
-            value, differ = _agreed(group[f.name])
-            row[f.name] = value
+            value, differ = _agreed([r[f.name] for r in group])
+            row[f.name] = _plain(value)
             if differ:
                 notes.append(f"{f.label} differs between the records: {differ}")
         row["notes"] = "; ".join(notes)
         rows.append(row)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=["key", "record_ids", "name", "address", "postcode", "status", "decided_by",
+                                        *wanted, "notes"])
     order = (table["status"] != NEEDS_DATA).astype(int)
     return (table.assign(_o=order, _n=table["name"].astype(str).str.casefold())
             .sort_values(["_o", "_n"], kind="stable").drop(columns=["_o", "_n"]).reset_index(drop=True))
