@@ -757,8 +757,12 @@ def preview_import(
                          "workbook (rows deleted): left unchanged")
 
     after = frame.copy()
-    for ch in changes:
-        after.loc[after["building_id"] == ch["building_id"], ch["fact"]] = ch["new"]
+    position = {bid: i for i, bid in enumerate(frame["building_id"].tolist())}
+    for fact_name, group in change_table.groupby("fact", sort=False):
+        values = after[fact_name].astype(object).to_numpy(copy=True)
+        for bid, new in zip(group["building_id"], group["new"], strict=True):
+            values[position[bid]] = new
+        after[fact_name] = values
     moves = _projected_moves(frame, after, rules, classify, today)
     return ImportPreview(file=name, sheet=returned.sheet, changes=change_table,
                          refused=refused_table.reset_index(drop=True), rows=pd.DataFrame(
