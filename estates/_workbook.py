@@ -22,6 +22,7 @@ import pandas as pd
 
 from estates.columns import NULL_TOKENS, name_key, recognise_name
 from estates.exports import neutralise_formulas
+from estates.validation import _CONDITION_WORDS as CONDITION_WORDS  # the grades' RICS words, read as registers are
 
 if TYPE_CHECKING:
     from estates.facts import Fact
@@ -605,11 +606,17 @@ def _parse_cell(f: Fact, cell: Any) -> ParsedFact:
             return ParsedFact(raw, refused=f"the number {raw} is not a date (write e.g. 31/03/2027)")
         return _date_text(raw)
     if f.entry == "grade":
+        word = CONDITION_WORDS.get(raw.strip().upper()) if f.name == "condition" else None
+        if word:  # the RICS words for the grades
+            return ParsedFact(raw, word, f"'{raw}' read as condition {word}")
         m = _GRADE.match(raw)
         grade = m.group(1).upper() if m else ""
         if grade not in f.choices:
             return ParsedFact(raw, refused=f"'{raw}' is not one of {', '.join(f.choices)}")
-        rest = raw[m.end():].strip(" -–:()") if m else ""
+        rest = raw[m.end():] if m else ""
+        if re.search(r"(?<![A-Za-z])[A-Ga-g](?![A-Za-z])", rest):
+            return ParsedFact(raw, refused=f"'{raw}' gives more than one grade: which one?")
+        rest = rest.strip(" -–:()")
         return ParsedFact(raw, grade, f"'{raw}' read as {grade}" if rest or raw != grade else None)
     text = " ".join(raw.split())
     if len(text) > 200:

@@ -155,6 +155,8 @@ def test_what_partners_do_to_spreadsheets(store_path: Path, tmp_path: Path, rule
     ws.cell(r2, col["Annual running cost (£)"]).value = "12k"
     ws.cell(r3, col["Key"]).value = None  # key deleted: matched by the record ids
     ws.cell(r3, col["Annual running cost (£)"]).value = "£12,500"
+    ws.cell(r3, col["Condition"]).value = "A/B"  # two grades
+    ws.cell(r5, col["Condition"]).value = "Poor"  # the RICS word
     ws.cell(r4, col["Key"]).value = None  # key and ids deleted: matched by name + postcode
     ws.cell(r4, col["Record ids"]).value = None
     ws.cell(r4, col["Energy rating"]).value = "=CHAR(67)"  # a formula
@@ -193,6 +195,8 @@ def test_what_partners_do_to_spreadsheets(store_path: Path, tmp_path: Path, rule
     assert "not one of A, B, C, D" in refused[(r2, "condition")]
     assert "not an amount" in refused[(r2, "annual_running_cost")]
     assert "formula" in refused[(r4, "energy_rating")]
+    assert "more than one grade" in refused[(r3, "condition")]
+    assert changes[(r5, "condition")].new == "C"
     assert "different values" in refused[(r6, "use")]
     assert "different values" in refused[(last, "use")]
     assert (r2, "utilisation_pct") not in refused
