@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from estates.app_data import missing_partner_types
+from estates.app_data import missing_partner_types, store_revision
 from estates.classification import DEFAULT_RULES, RuleSet, load_rules
 from estates.facts import (
     ImportPreview,
@@ -30,7 +30,7 @@ from estates.facts import (
     write_register_template,
     write_request,
 )
-from estates.store import StaleVersionError
+from estates.store import StaleVersionError, Store
 from pages import _auth
 from pages import _common as common
 
@@ -45,6 +45,12 @@ DONE = "facts_done"  # the last confirmed import's result text, shown once
 @st.cache_resource(show_spinner=False)
 def _rules(path: str) -> RuleSet:
     return load_rules(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _frame(location: str, revision: int, _store: Store) -> pd.DataFrame:
+    """The buildings with their facts, read once per store revision (every saved change bumps it)."""
+    return facts_frame(_store, requested_facts(_rules(str(DEFAULT_RULES))))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -70,7 +76,7 @@ def section(everything: pd.DataFrame) -> None:
     rules = _rules(str(DEFAULT_RULES))
     store = common.store()
     facts = requested_facts(rules)
-    frame = facts_frame(store, facts)
+    frame = _frame(store.location, store_revision(store), store)
     records, sites = needs_data_counts(frame)
 
     st.subheader("Partner data requests")
