@@ -400,16 +400,23 @@ def read_workbook(source: str | os.PathLike[str] | IO[bytes], *, facts: Sequence
     import openpyxl
 
     try:
-        book = openpyxl.load_workbook(source, data_only=False)
+        book = openpyxl.load_workbook(source, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many types for damaged or non-xlsx files
         raise ValueError(f"not an Excel workbook (.xlsx) that can be read: {exc}") from None
+    try:
+        return _read_book(book, facts)
+    finally:
+        book.close()  # read-only mode keeps the file open until closed
+
+
+def _read_book(book: Any, facts: Sequence[Fact]) -> ReturnedWorkbook:
     keys = _role_keys(facts)
     fact_names = {f.name for f in facts}
     best: tuple[int, str, int, dict[int, tuple[str, str, str]]] | None = None
     for ws in book.worksheets:
         if ws.sheet_state != "visible" and ws.title == LISTS_SHEET:
             continue
-        for r, cells in enumerate(ws.iter_rows(min_row=1, max_row=min(ws.max_row, 10), values_only=True), start=1):
+        for r, cells in enumerate(ws.iter_rows(min_row=1, max_row=10, values_only=True), start=1):
             found: dict[int, tuple[str, str, str]] = {}
             for c, value in enumerate(cells):
                 role, how = _header_role(value, facts, keys)
