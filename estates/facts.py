@@ -281,8 +281,8 @@ def needs_data_counts(frame: pd.DataFrame) -> tuple[int, int]:
     return int((status == NEEDS_DATA).sum()), int((site_statuses(frame) == NEEDS_DATA).sum())
 
 
-def completeness(frame: pd.DataFrame, facts: Sequence[Fact], *, by: str = "partner") -> pd.DataFrame:
-    """How many sites have each fact, per partner (or neighbourhood, or any column).
+def completeness(frame: pd.DataFrame, facts: Sequence[Fact], *, by: str | Sequence[str] = "partner") -> pd.DataFrame:
+    """How many sites have each fact, per partner, neighbourhood, or both (any columns).
 
     Parameters
     ----------
@@ -291,27 +291,29 @@ def completeness(frame: pd.DataFrame, facts: Sequence[Fact], *, by: str = "partn
     facts
         From :func:`requested_facts`.
     by
-        Column to group by.
+        Column(s) to group by, e.g. ``"partner"`` or ``("partner", "neighbourhood")``.
 
     Returns
     -------
     pandas.DataFrame
-        ``by``, ``sites`` (distinct sites with a record of the group), ``needs_data_sites`` (of those, sites one
-        of the group's records needs data on), then one column per fact (header as column name): sites where a
-        record of the group records it. Sorted by ``needs_data_sites``, most first.
+        The ``by`` column(s), ``sites`` (distinct sites with a record of the group), ``needs_data_sites`` (of those,
+        sites one of the group's records needs data on), then one column per fact (header as column name): sites
+        where a record of the group records it. Sorted by ``needs_data_sites``, most first.
     """
-    group = frame[by].astype(object).where(frame[by].notna(), "(none)")
+    keys = [by] if isinstance(by, str) else list(by)
     status = frame["effective_status"].astype(object).where(frame["effective_status"].notna(), NEEDS_DATA)
-    data = pd.DataFrame({by: group.to_numpy(), "site_key": frame["site_key"].to_numpy(),
-                         "needs": (status == NEEDS_DATA).to_numpy()})
+    data = pd.DataFrame({k: frame[k].astype(object).where(frame[k].notna(), "(none)").to_numpy() for k in keys})
+    data["site_key"] = frame["site_key"].to_numpy()
+    data["needs"] = (status == NEEDS_DATA).to_numpy()
     for f in facts:
         data[f.header] = frame[f.name].notna().to_numpy() & (frame[f.name].astype(str).str.strip() != "").to_numpy()
-    per_site = data.groupby([by, "site_key"], sort=False).any()
-    table = per_site.groupby(level=0).agg(["sum"])
-    table.columns = [c[0] for c in table.columns]
-    table.insert(0, "sites", per_site.groupby(level=0).size())
+    per_site = data.groupby([*keys, "site_key"], sort=False).any()
+    levels = list(range(len(keys)))
+    table = per_site.groupby(level=levels).sum()
+    table.insert(0, "sites", per_site.groupby(level=levels).size())
     table = table.rename(columns={"needs": "needs_data_sites"}).astype(int).reset_index()
-    return table.sort_values(["needs_data_sites", "sites", by], ascending=[False, False, True], ignore_index=True)
+    return table.sort_values(["needs_data_sites", "sites", *keys], ascending=[False, False] + [True] * len(keys),
+                             ignore_index=True)
 
 
 def deciding_facts(frame: pd.DataFrame, facts: Sequence[Fact], *, partner: str | None = None) -> pd.DataFrame:

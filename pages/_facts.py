@@ -86,8 +86,10 @@ def section(everything: pd.DataFrame) -> None:
     if done:
         st.success(done)
     with st.expander("Completeness: sites with each fact, and the facts that would decide the most"):
-        by = st.radio("Per", ["partner", "neighbourhood"], horizontal=True, key="facts_by")
-        st.dataframe(completeness(frame, facts, by=by), hide_index=True, width="stretch")
+        views = {"partner": "partner", "neighbourhood": "neighbourhood",
+                 "partner × neighbourhood": ("partner", "neighbourhood")}
+        by = st.radio("Per", list(views), horizontal=True, key="facts_by")
+        st.dataframe(completeness(frame, facts, by=views[by]), hide_index=True, width="stretch")
         st.markdown("**Missing facts that would decide the most \"needs data\" sites** — *decides*: a rule lacks "
                     "only this fact; *helps*: it is among the missing ones.")
         st.dataframe(deciding_facts(frame, facts), hide_index=True, width="stretch")

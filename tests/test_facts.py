@@ -238,6 +238,10 @@ def test_completeness_and_the_facts_that_would_decide(store_path: Path, rules) -
     # the council register records floor areas for some sites and no utilisation at all
     assert 0 < table.at[COUNCIL, "Floor area (m²)"] < table.at[COUNCIL, "sites"]
     assert table.at[COUNCIL, "Utilisation %"] == 0
+    both = completeness(frame, facts, by=("partner", "neighbourhood"))
+    council = both[both["partner"] == COUNCIL]
+    assert set(council["neighbourhood"]) >= {"North", "West", "Central", "South"}
+    assert council["needs_data_sites"].sum() >= table.at[COUNCIL, "needs_data_sites"]  # a site may span two
     deciding = deciding_facts(frame, facts).set_index("fact")
     assert deciding["decides_sites"].max() <= sites
     # utilisation alone would let 'barely-used' decide most of the sites that need data

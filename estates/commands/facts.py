@@ -71,7 +71,8 @@ def configure(parser: argparse.ArgumentParser) -> Handler:
     tpl.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     com = sub.add_parser("completeness", help="sites with each fact, per partner or neighbourhood; the facts that "
                                               "would decide the most 'needs data' sites")
-    com.add_argument("--by", default="partner", choices=("partner", "neighbourhood"))
+    com.add_argument("--by", default="partner", choices=("partner", "neighbourhood", "both"),
+                     help="group sites by partner, neighbourhood, or both (partner × neighbourhood)")
     for p in (exp, imp, tpl, com):
         _add_store_option(p)
         p.add_argument("--rules", type=Path, help="rules file (default: the place's classification.yaml)")
@@ -177,7 +178,8 @@ def _completeness(args: argparse.Namespace) -> int:
     records, sites = needs_data_counts(frame)
     print(f"needs data: {records} record(s) on {sites} site(s)")
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.max_rows", 200):
-        print(completeness(frame, facts, by=args.by).to_string(index=False))
+        by = ("partner", "neighbourhood") if args.by == "both" else args.by
+        print(completeness(frame, facts, by=by).to_string(index=False))
         print("\nmissing facts that would decide the most 'needs data' sites:")
         print(deciding_facts(frame, facts).to_string(index=False))
     return 0
