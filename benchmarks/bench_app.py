@@ -3,9 +3,14 @@
 Run from the project root::
 
     python benchmarks/bench_app.py [--starts 3] [--saves 5] [--large 50000]
+    python benchmarks/bench_app.py --cold-only [--baseline /tmp/before] [--quiet-wait 30]
 
 A bare one-line Streamlit page is timed first, the same way, as the machine's floor: cold-start figures only compare
-across machines next to it.
+across machines next to it. ``--cold-only`` times just the floor and the cold start, interleaved (a bare start, then
+the app's), and reports the cold start as a ratio to the floor (goal, issue 15: ≤ 2.0×). ``--baseline DIR`` adds a
+second checkout of the app (e.g. ``git worktree add /tmp/before <commit>``) to the same rounds, so a change is
+measured before and after on the same machine in one run; it runs with this interpreter and its own files
+(``.streamlit/config.toml``, ``var/cache``).
 
 Every measurement uses a real ``streamlit run app.py`` process on 127.0.0.1 and Debian's Chromium (headless, every
 outside host blocked), on a temporary store:
@@ -60,6 +65,7 @@ _COLOUR_JS = """([id, colour]) => { const l = Object.values(window.map._layers)
 
 
 _BUSY: list[bool] = []
+_QUIET_WAIT_S = [180.0]  # --quiet-wait
 
 
 def _note(quiet: bool) -> None:
@@ -87,20 +93,20 @@ def _wait_drawn(page, count: int, timeout_s: float = 120) -> None:  # noqa: ANN0
 
 
 def _located(store_path: Path) -> int:
-    from estates.app_data import load_estate
+    from estates.service import read_records
     from estates.store import open_store
 
     with open_store(store_path) as store:
-        return int(load_estate(store)["lat"].notna().sum())
+        return int(read_records(store)["lat"].notna().sum())
 
 
 def _seeded(folder: Path) -> Path:
-    from estates.app_data import seed_store
+    from estates.service import load_registers
     from estates.store import open_store
 
     path = folder / "estates.gpkg"
     with open_store(path) as store:
-        seed_store(store)
+        load_registers(store)
     return path
 
 
@@ -114,16 +120,18 @@ def _new_page(browser):  # noqa: ANN001, ANN202
 
 
 @contextmanager
-def _server(store_path: Path, port: int, *, app: Path = APP) -> Iterator[str]:
-    """``streamlit run <app>`` on a given loopback port (the harness picks a new port each time)."""
+def _server(store_path: Path, port: int, *, app: Path = APP, root: Path | None = None) -> Iterator[str]:
+    """``streamlit run <app>`` on a given loopback port (the harness picks a new port each time), run from ``root``
+    (default: this checkout)."""
     from tests.browser.harness import REPO_ROOT, _local_get
 
+    root = root or REPO_ROOT
     env = {**os.environ, "ESTATES_DATABASE_URL": str(store_path),
-           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+           "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)}
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
                "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none"]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 60
@@ -139,11 +147,13 @@ def _server(store_path: Path, port: int, *, app: Path = APP) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def cold_start(browser, store_path: Path, expected: int, *, returning=None, port: int | None = None) -> float:  # noqa: ANN001
+def cold_start(browser, store_path: Path, expected: int, *, returning=None, port: int | None = None,  # noqa: ANN001
+               root: Path | None = None) -> float:
     """Seconds from launching Streamlit to every building drawn on the estate map.
 
     A fresh browser profile, unless ``returning`` — a ``(context, guard)`` of :func:`_new_page` — is given: a
-    browser that visited before (same origin and port, so its HTTP cache is warm).
+    browser that visited before (same origin and port, so its HTTP cache is warm). ``root``: another checkout's
+    ``app.py`` (default this one).
     """
     from tests.browser.harness import free_port
 
@@ -152,9 +162,10 @@ def cold_start(browser, store_path: Path, expected: int, *, returning=None, port
     else:
         context, guard = returning
         page = context.new_page()
-    _note(wait_for_quiet())
+    _note(wait_for_quiet(give_up_s=_QUIET_WAIT_S[0]))
     started = time.perf_counter()
-    with _server(store_path, port or free_port()) as url:
+    app = (root / "app.py") if root is not None else APP
+    with _server(store_path, port or free_port(), app=app, root=root) as url:
         page.goto(url)
         _wait_drawn(page, expected)
         elapsed = time.perf_counter() - started
@@ -180,7 +191,7 @@ def bare_start(browser, folder: Path) -> float:  # noqa: ANN001
     app = folder / "bare_app.py"
     app.write_text(_BARE_APP, encoding="utf-8")
     context, page, _ = _new_page(browser)
-    _note(wait_for_quiet())
+    _note(wait_for_quiet(give_up_s=_QUIET_WAIT_S[0]))
     started = time.perf_counter()
     with _server(folder / "unused.gpkg", free_port(), app=app) as url:
         page.goto(url)
@@ -253,7 +264,16 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=3)
     parser.add_argument("--saves", type=int, default=5)
     parser.add_argument("--large", type=int, default=50_000, help="synthetic buildings for the large run (0: skip)")
+    parser.add_argument("--cold-only", action="store_true",
+                        help="only the floor and the cold start, interleaved, as a ratio to the floor")
+    parser.add_argument("--baseline", type=Path, help="with --cold-only: another checkout of the app to time too")
+    parser.add_argument("--quiet-wait", type=float, default=180.0,
+                        help="seconds each timed run waits at most for an idle machine")
     args = parser.parse_args()
+    _QUIET_WAIT_S[0] = args.quiet_wait
+    if args.cold_only:
+        cold_ratio(starts=args.starts, baseline=args.baseline)
+        return
 
     from playwright.sync_api import sync_playwright
 
@@ -336,6 +356,38 @@ def main() -> None:
         print(f"{what:<{width}}  {figure}  [{verdict}]")
     print(f"\nMeasured on {platform.platform()}, {os.cpu_count()} CPUs, Chromium headless; "
           f"{sum(_BUSY)} of {len(_BUSY)} timed runs started while other work kept the machine busy.")
+
+
+def cold_ratio(*, starts: int, baseline: Path | None) -> None:
+    """The cold start as a ratio to a bare Streamlit page, rounds interleaved (bare, app[, baseline]) in one run."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.harness import CHROMIUM_ARGS, CHROMIUM_PATH
+
+    apps = {"this checkout": None} | ({f"baseline {baseline}": baseline.resolve()} if baseline else {})
+    times: dict[str, list[float]] = {"bare page (floor)": [], **{name: [] for name in apps}}
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        folder = Path(tmp)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM_PATH), args=list(CHROMIUM_ARGS), headless=True)
+        store = _seeded(folder)
+        expected = _located(store)
+        for root in apps.values():  # once each, untimed: each checkout's var/cache as after any earlier start
+            cold_start(browser, store, expected, root=root)
+        _BUSY.clear()
+        for _ in range(starts):
+            times["bare page (floor)"].append(bare_start(browser, folder))
+            for name, root in apps.items():
+                times[name].append(cold_start(browser, store, expected, root=root))
+        browser.close()
+    floor = statistics.median(times["bare page (floor)"])
+    print(f"\ncold start to interactive map ({expected} buildings), fresh browser profile, {starts} interleaved rounds")
+    for name, runs in times.items():
+        median = statistics.median(runs)
+        print(f"  {name:<{max(map(len, times))}}  median {median:.2f} s  ({median / floor:.2f}x the floor; "
+              f"runs {', '.join(f'{t:.2f}' for t in runs)})")
+    print(f"goal ≤ 2.0x the floor. Measured on {platform.platform()}, {os.cpu_count()} CPUs, Chromium headless; "
+          f"{sum(_BUSY)} of {len(_BUSY)} timed runs started while other work kept the machine busy "
+          f"(load average {os.getloadavg()[0]:.1f} at the end).")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from estates.classification import DEFAULT_RULES, classify, load_rules, status_counts  # noqa: E402
+from estates.classification import DEFAULT_RULES, classify, load_rules, status_crosstab  # noqa: E402
 
 SAMPLE = ROOT / "tests" / "fixtures" / "classification_sample.csv"
 COUNCIL = (ROOT.parent / "shared" / "data" / "raw" / "trafford-council-open-data" / "transparency_code"
@@ -115,11 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"throughput: {args.rows / median:,.0f} buildings/s")
     print()
     print("statuses of the drawn buildings (partner × status):")
-    print(status_counts(frame, result).to_string())
+    print(status_crosstab(frame, result).to_string())
     print()
     real = classify(base, rules, today=TODAY)
     print(f"the {len(base)} real records as they are (partner × status):")
-    print(status_counts(base, real).to_string())
+    print(status_crosstab(base, real).to_string())
     return 0 if median <= TARGET_S else 1
 
 

@@ -31,9 +31,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "store")]
 from pg_cluster import PostgresUnavailable, throwaway_postgres  # noqa: E402
 from store_helpers import trafford_records  # noqa: E402
 
-from estates.classification import DEFAULT_RULES, classify, load_rules  # noqa: E402
+from estates.classification import (  # noqa: E402
+    DEFAULT_RULES,
+    classify,
+    load_rules,
+    rule_columns,  # noqa: E402
+)
 from estates.schema import STATUSES  # noqa: E402
-from estates.store import Store, open_store, rule_columns  # noqa: E402
+from estates.store import Store, open_store  # noqa: E402
 
 OVERRIDE_TARGET_MS = 50.0
 RECLASSIFY_TARGET_S = 2.0

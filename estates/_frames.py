@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-__all__ = ["map_unique"]
+__all__ = ["is_missing", "map_unique"]
 
 
 def map_unique(values: pd.Series, func: Callable[[pd.Series], pd.Series], *, dtype: object = object) -> pd.Series:
@@ -34,3 +34,11 @@ def map_unique(values: pd.Series, func: Callable[[pd.Series], pd.Series], *, dty
     out[present] = mapped[codes[present]]
     out[~present] = missing
     return pd.Series(out, index=values.index, dtype=dtype)
+
+
+def is_missing(value: object) -> bool:
+    """True for a missing scalar: None, NaN, ``pd.NA`` and ``NaT`` (lists, dicts and text are values, even empty)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float | np.floating) and bool(np.isnan(value))
+

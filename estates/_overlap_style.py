@@ -11,8 +11,6 @@ from estates.schema import STATUSES
 #: Paul Tol's "bright" colours (distinguishable with the common colour-vision deficiencies), in PCN-name order.
 PCN_PALETTE: tuple[str, ...] = ("#CCBB44", "#AA3377", "#228833", "#EE6677", "#4477AA", "#66CCEE", "#BBBBBB")
 
-#: Building status colours (points on the maps).
-STATUS_COLOURS: dict[str, str] = {"key": "#B2182B", "core": "#2166AC", "surplus": "#F28E2B", "needs data": "#7F7F7F"}
 
 #: Neighbourhood boundary line.
 NEIGHBOURHOOD_LINE = "#1A1A1A"

@@ -1,10 +1,7 @@
-"""What the app reads and writes, as plain functions on a :class:`estates.store.Store` (no Streamlit here).
+"""What the app shows, as plain functions (no Streamlit here): details panels, register counts, column mapping.
 
-Data flows one way: register → geocode → tag → classify → **store** → pages. The app never runs the pipeline on a
-normal start: it reads the estate from the store (:func:`load_estate`, a few hundredths of a second for the demo
-estate). Only a new, empty store is seeded from the partner list (:func:`seed_store`: pipeline, site matching,
-rules), once. :func:`store_revision` is a cheap number that changes whenever anything is saved, so pages can cache
-the estate per revision and show a save at once. Every write here goes through the store API with an actor.
+The estate itself — reading it, loading registers, match decisions, statuses — is :mod:`estates.service`'s; this
+module turns what the service reads into the tables and labelled sections the pages draw.
 """
 
 from __future__ import annotations
@@ -12,273 +9,34 @@ from __future__ import annotations
 import json
 import math
 import os
-import threading
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from estates.schema import FIELDS, PARTNER_TYPES, PROVENANCE_FIELDS, STATUSES
-from estates.store import ENV_URL, Store
+from estates.schema import FIELDS, PARTNER_TYPES, PROVENANCE_FIELDS
+from estates.store import Store
 from geo.place import Place, load_place
 from geo.tagging import TAG_COLUMNS
 
+if TYPE_CHECKING:
+    from estates.service import Estate
+
 __all__ = [
-    "INGEST_ACTOR",
-    "MATCH_ACTOR",
-    "RULES_ACTOR",
+        "site_details",
     "DetailSection",
-    "LiveEstate",
-    "SeedReport",
     "attention_rows",
     "building_details",
     "building_record",
     "KEEP_AS_EXTRA",
-    "ingest_into_store",
     "mapping_overrides",
     "mapping_table",
-    "load_estate",
     "missing_partner_types",
     "register_counts",
-    "reposition_tags",
-    "seed_store",
-    "store_revision",
-    "store_target",
 ]
-
-#: Actors of the machine runs the app starts (people's changes carry the person's name).
-INGEST_ACTOR = "ingest"
-RULES_ACTOR = "rules"
-MATCH_ACTOR = "matching"
-
-Progress = Callable[[str, float], None]
-
-_revision_lock = threading.Lock()
-_revisions: dict[str, int] = {}
-
-
-def store_target(environ: Mapping[str, str] | None = None) -> str:
-    """Where the app's store lives: ``ESTATES_DATABASE_URL``, else the embedded default file.
-
-    Parameters
-    ----------
-    environ
-        Environment to read (default ``os.environ``).
-
-    Returns
-    -------
-    str
-        A ``postgresql://`` URL or a ``.gpkg`` path (the embedded default is ``estates.estate.DEFAULT_STORE_PATH``,
-        created on first use).
-    """
-    from estates.estate import DEFAULT_STORE_PATH
-
-    environ = os.environ if environ is None else environ
-    return environ.get(ENV_URL) or os.fspath(DEFAULT_STORE_PATH)
-
-
-def store_revision(store: Store) -> int:
-    """A number that grows whenever a change is saved: the id of the store's latest audit row (0 when empty).
-
-    Reads only the audit rows added since the last call for this store, so calling it on every page run is cheap.
-
-    Parameters
-    ----------
-    store
-        An open store.
-
-    Returns
-    -------
-    int
-        The revision; cache the estate on it (``load_estate`` once per revision).
-    """
-    with _revision_lock:
-        known = _revisions.get(store.location, 0)
-    newer = store.audit_log(since_id=known)
-    if len(newer):
-        known = max(known, int(newer["id"].max()))
-    elif known and len(store.audit_log(since_id=known - 1)) == 0:
-        # The row we last saw is gone: a store replaced under the same name (a restored backup). Start again.
-        everything = store.audit_log(since_id=0)
-        known = int(everything["id"].max()) if len(everything) else 0
-    with _revision_lock:
-        _revisions[store.location] = known
-    return known
-
-
-@dataclass
-class SeedReport:
-    """What :func:`seed_store` did.
-
-    Attributes
-    ----------
-    buildings
-        ``upsert_buildings`` counts (inserted / updated / unchanged).
-    sites
-        ``save_site_matches`` counts.
-    rule_changes
-        Buildings whose rule status changed.
-    registers
-        Registers read; ``errors`` lists ``(partner, message)`` for those that could not be read.
-    """
-
-    buildings: dict[str, int]
-    sites: dict[str, int]
-    rule_changes: int
-    registers: int
-    errors: list[tuple[str, str]] = field(default_factory=list)
-
-
-def seed_store(
-    store: Store,
-    *,
-    config: str | os.PathLike[str] | None = None,
-    place: Place | None = None,
-    progress: Progress | None = None,
-) -> SeedReport:
-    """Fill a store from a partner list: ingest every register, match sites, classify, save all (audited).
-
-    Idempotent: running it on a store that already holds the same records changes nothing.
-
-    Parameters
-    ----------
-    store
-        The store to fill.
-    config
-        Partner list (default: the demo estate, ``data/registers/registers.yaml``).
-    place
-        The place (default: the partner list's).
-    progress
-        ``progress(label, fraction)`` with fraction 0–1, e.g. to drive a progress bar.
-
-    Returns
-    -------
-    SeedReport
-    """
-    from estates.classification import DEFAULT_RULES, classify, load_rules
-    from estates.ingest import run_pipeline
-    from estates.matching import SiteMatches
-
-    report = progress or (lambda _label, _fraction: None)
-    pipeline_share = 0.8
-
-    def pipeline_progress(label: str, done: int, total: int) -> None:
-        report(f"Reading registers: {label}" if label != "done" else "Registers read",
-               pipeline_share * done / max(total, 1))
-
-    pipeline = run_pipeline(config, progress=pipeline_progress, place=place)
-    records = pipeline.records
-    report("Saving buildings", 0.85)
-    counts = store.upsert_buildings(records, actor=INGEST_ACTOR, source="partner registers (seed)")
-    report("Saving sites", 0.9)
-    membership = records.loc[records["site_id"].notna(), ["building_id", "site_id"]].reset_index(drop=True)
-    sites = store.save_site_matches(SiteMatches(matches=pipeline.matches, sites=pipeline.sites,
-                                                membership=membership),
-                                    actor=MATCH_ACTOR, source="partner registers (seed)")
-    report("Classifying", 0.95)
-    rules = classify(records, load_rules(DEFAULT_RULES))
-    changed = store.save_rule_results(rules, actor=RULES_ACTOR)
-    report("Done", 1.0)
-    return SeedReport(buildings=counts, sites=sites, rule_changes=changed, registers=len(pipeline.summary),
-                      errors=list(pipeline.errors))
-
-
-def load_estate(store: Store, *, ids: Iterable[str] | None = None) -> pd.DataFrame:
-    """The estate as the store holds it now: one row per building, with its effective status.
-
-    Parameters
-    ----------
-    store
-        An open store.
-    ids
-        Only these buildings (default: all).
-
-    Returns
-    -------
-    pandas.DataFrame
-        The store's building columns (record, geocode, tags, provenance, ``site_id``, ``version``,
-        ``position_source``, ``rule_status``/``rule_id``, ``override_*``), ``status`` (the status that counts:
-        override, else rule) and ``status_source`` (``override`` / ``rule``), without the geometry column
-        (``lon``/``lat`` hold the position), sorted by ``building_id``. The rules' long explanations are left out:
-        :func:`building_record` has them for one building.
-    """
-    frame = pd.DataFrame(store.buildings(ids=None if ids is None else list(ids)).drop(columns="geometry"))
-    frame["status"] = frame["effective_status"]
-    if "historic" in frame:
-        frame["historic"] = frame["historic"].astype("boolean").fillna(False).astype(bool)
-    return frame.sort_values("building_id", kind="stable", ignore_index=True)
-
-
-class LiveEstate:
-    """The estate of a store, kept in step cheaply: after a save only the buildings that changed are read again.
-
-    Each :meth:`snapshot` asks the store for the audit rows written since the last one (usually none) and re-reads
-    just the buildings they name, so a person's save shows at once without re-reading the whole estate — which
-    matters at 50,000 buildings. Safe to share between threads (one per store per process, e.g. in
-    ``st.cache_resource``).
-
-    Parameters
-    ----------
-    store
-        An open store.
-    full_reload_share
-        Re-read everything instead when more than this share of the estate changed (e.g. a rule run).
-
-    Notes
-    -----
-    Site matching is not audited (it is a machine suggestion): after a register is loaded and sites matched again,
-    call :meth:`reload`.
-    """
-
-    def __init__(self, store: Store, *, full_reload_share: float = 0.2) -> None:
-        self._store = store
-        self._share = full_reload_share
-        self._lock = threading.Lock()
-        self._frame: pd.DataFrame | None = None
-        self._revision = 0
-
-    @property
-    def loaded(self) -> bool:
-        """True once the estate has been read (the next :meth:`snapshot` is cheap)."""
-        return self._frame is not None
-
-    def reload(self) -> None:
-        """Forget the cached estate: the next :meth:`snapshot` reads all of it."""
-        with self._lock:
-            self._frame = None
-
-    def snapshot(self) -> tuple[int, pd.DataFrame]:
-        """The store's revision and its estate now (treat the frame as read-only: it is shared).
-
-        Returns
-        -------
-        tuple
-            ``(revision, frame)``: the id of the latest audit row seen, and :func:`load_estate` output.
-        """
-        with self._lock:
-            if self._frame is None:
-                # The process-wide revision: after the first look it costs two tiny queries, where reading the
-                # whole audit log again (as many rows as buildings, and more) would not.
-                revision = store_revision(self._store)
-                self._frame, self._revision = load_estate(self._store), revision
-                return self._revision, self._frame
-            newer = self._store.audit_log(since_id=self._revision)
-            if not len(newer):
-                return self._revision, self._frame
-            changed = newer["building_id"].dropna().astype("str").unique()
-            if len(changed) > self._share * max(len(self._frame), 1):
-                self._frame = load_estate(self._store)
-            else:
-                fresh = load_estate(self._store, ids=changed)
-                kept = self._frame[~self._frame["building_id"].isin(changed)]
-                self._frame = pd.concat([kept, fresh], ignore_index=True).sort_values(
-                    "building_id", kind="stable", ignore_index=True)
-            self._revision = int(newer["id"].max())
-            return self._revision, self._frame
-
 
 def building_record(store: Store, building_id: str) -> dict[str, Any]:
     """One building as the store holds it now, with the rules' explanation (which :func:`load_estate` leaves out).
@@ -433,62 +191,42 @@ def building_details(record: Mapping[str, Any], *, place: Place | None = None) -
     return [s for s in sections if s.rows]
 
 
-def reposition_tags(lon: float, lat: float, *, place: Place | None = None) -> dict[str, Any]:
-    """Location tags and grid coordinates for a point placed by hand (for ``Store.reposition(tags=...)``).
-
-    Parameters
-    ----------
-    lon, lat
-        The new position (WGS84).
-    place
-        The place (default: the current place).
-
-    Returns
-    -------
-    dict
-        ``geo.tagging.tag`` columns (ward, neighbourhood, LSOA and IMD, PCN, outside flag) with missing values as
-        None.
-    """
-    from geo.tagging import tag
-
-    place = place if place is not None else load_place()
-    tagged = tag(pd.DataFrame({"lon": [float(lon)], "lat": [float(lat)]}), place=place).iloc[0]
-    tags: dict[str, Any] = {}
-    for column in (*TAG_COLUMNS, place.outside_column):
-        value = tagged[column]
-        tags[column] = None if pd.isna(value) else (value.item() if hasattr(value, "item") else value)
-    return tags
-
-
 # ------------------------------------------------------------------------------------------------ registers
 
 
-def register_counts(estate: pd.DataFrame) -> pd.DataFrame:
+def register_counts(records: pd.DataFrame, rejected: pd.DataFrame | None = None) -> pd.DataFrame:
     """Registers loaded, one row per partner and file, with their ingest counts.
 
     Parameters
     ----------
-    estate
-        :func:`load_estate` output.
+    records
+        The estate's records (``estates.service.read_estate(...).records``).
+    rejected
+        The loads' rejected rows (``Store.rejected_rows()``).
 
     Returns
     -------
     pandas.DataFrame
         ``partner``, ``partner_type``, ``source_file``, ``rows``, ``accepted``, ``warned``, ``rejected``,
-        ``located`` (rows with a position), ``needs_attention`` (warned + rejected), ``historic`` (the source is
+        ``located`` (records with a position), ``needs_attention`` (warned + rejected), ``historic`` (the source is
         known to be out of date), sorted by rows, most first.
     """
-    outcome = estate["outcome"].astype("str")
+    outcome = records["outcome"].astype("str")
     table = pd.DataFrame({
-        "partner": estate["partner"].astype("str"),
-        "partner_type": estate["partner_type"].astype("str"),
-        "source_file": estate["source_file"].astype("str").fillna("(unknown)"),
+        "partner": records["partner"].astype("str"),
+        "partner_type": records["partner_type"].astype("str"),
+        "source_file": records["source_file"].astype("str").fillna("(unknown)"),
         "accepted": (outcome == "accepted").to_numpy(),
         "warned": (outcome == "warned").to_numpy(),
-        "rejected": (outcome == "rejected").to_numpy(),
-        "located": estate["lat"].notna().to_numpy(),
-        "historic": estate["historic"].astype(bool).to_numpy() if "historic" in estate else False,
+        "rejected": False,
+        "located": records["lat"].notna().to_numpy(),
+        "historic": records["historic"].astype(bool).to_numpy() if "historic" in records else False,
     })
+    if rejected is not None and len(rejected):
+        table = pd.concat([table, pd.DataFrame({
+            "partner": rejected["partner"].astype("str"), "partner_type": rejected["partner_type"].astype("str"),
+            "source_file": rejected["source_file"].astype("str"), "accepted": False, "warned": False,
+            "rejected": True, "located": False, "historic": False})], ignore_index=True)
     grouped = table.groupby(["partner", "partner_type", "source_file"], dropna=False, sort=False)
     counts = grouped.agg(rows=("accepted", "size"), accepted=("accepted", "sum"), warned=("warned", "sum"),
                          rejected=("rejected", "sum"), located=("located", "sum"),
@@ -499,24 +237,33 @@ def register_counts(estate: pd.DataFrame) -> pd.DataFrame:
     return counts[columns].sort_values(["rows", "partner"], ascending=[False, True], ignore_index=True)
 
 
-def attention_rows(estate: pd.DataFrame) -> pd.DataFrame:
-    """Rows that need a person's attention: rejected, or accepted with warnings, with every reason.
+def attention_rows(records: pd.DataFrame, rejected: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rows that need a person's attention: rejected rows of the loads, then records accepted with warnings.
 
     Parameters
     ----------
-    estate
-        :func:`load_estate` output (or pipeline records).
+    records
+        The estate's records (or pipeline records, whose rejected rows are then included).
+    rejected
+        The loads' rejected rows (``Store.rejected_rows()``): never records, listed here with their reasons.
 
     Returns
     -------
     pandas.DataFrame
-        ``partner``, ``source_file``, ``source_row``, ``building_id``, ``name``, ``postcode``, ``outcome``,
-        ``issues``; rejected rows first, then by partner and row. Register text is as written: neutralise
-        formulas before writing it to a spreadsheet (``estates.exports.neutralise_formulas``).
+        ``partner``, ``source_file``, ``source_row``, ``building_id`` (the row's id), ``name``, ``postcode``,
+        ``outcome``, ``issues``; rejected rows first, then by partner and row. Register text is as written:
+        neutralise formulas before writing it to a spreadsheet (``estates.exports.neutralise_formulas``).
     """
-    rows = estate[estate["outcome"].astype("str").isin(["warned", "rejected"])]
     columns = ["partner", "source_file", "source_row", "building_id", "name", "postcode", "outcome", "issues"]
-    table = rows[[c for c in columns if c in rows]].copy()
+    rows = records[records["outcome"].astype("str").isin(["warned", "rejected"])]
+    parts = [rows[[c for c in columns if c in rows]]]
+    if rejected is not None and len(rejected):
+        parts.append(pd.DataFrame({
+            "partner": rejected["partner"], "source_file": rejected["source_file"],
+            "source_row": rejected["source_row"], "building_id": rejected["row_id"], "name": rejected["name"],
+            "postcode": rejected["postcode"], "outcome": "rejected", "issues": rejected["issues"]}))
+    table = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \
+        else pd.DataFrame(columns=columns)
     table["_order"] = (table["outcome"] != "rejected").astype(int)
     return table.sort_values(["_order", "partner", "source_row"], ignore_index=True).drop(columns="_order")
 
@@ -614,66 +361,100 @@ def mapping_overrides(table: pd.DataFrame, mapping: Any) -> dict[str, list[str] 
     return overrides
 
 
-def ingest_into_store(
-    store: Store,
-    records: pd.DataFrame,
-    *,
-    actor: str,
-    source: str,
-    config: str | os.PathLike[str] | None = None,
-    progress: Progress | None = None,
-) -> dict[str, int]:
-    """Write an ingested register to the store, then match sites and classify the whole estate again.
-
-    Parameters
-    ----------
-    store
-        The store.
-    records
-        ``estates.ingest.ingest_register(...).records`` (rejected rows included: they are kept with their reasons).
-    actor
-        The person loading the register (audited as ``ingest`` by them).
-    source
-        The file's name, for the audit.
-    config
-        Partner list whose match decisions file also applies (default: the demo estate's).
-    progress
-        ``progress(label, fraction)``.
-
-    Returns
-    -------
-    dict
-        ``inserted``, ``updated``, ``unchanged`` (buildings), ``sites``, ``rule_changes``.
-    """
-    from estates.classification import DEFAULT_RULES, load_rules
-    from estates.matching import load_decisions, match_sites
-    from estates.partners import load_registers_config
-    from estates.store import reclassify
-
-    report = progress or (lambda _label, _fraction: None)
-    report("Saving buildings", 0.1)
-    counts = store.upsert_buildings(records, actor=actor, source=source)
-    report("Matching sites", 0.4)
-    estate = load_estate(store)
-    decisions_file = load_registers_config(config).decisions
-    decisions = pd.concat([load_decisions(decisions_file), store.match_decisions()], ignore_index=True)
-    matched = match_sites(estate.drop(columns=["site_id", "site_partner_count"], errors="ignore"),
-                          decisions=decisions)
-    sites = store.save_site_matches(matched, actor=MATCH_ACTOR, source=source)
-    report("Classifying", 0.8)
-    changed = reclassify(store, load_rules(DEFAULT_RULES), actor=RULES_ACTOR)
-    report("Done", 1.0)
-    return {**counts, "sites": int(sites.get("sites", 0)), "rule_changes": int(changed)}
-
-
-def status_counts(estate: pd.DataFrame) -> dict[str, int]:
-    """Buildings per status, every status present (0 when none)."""
-    counts = estate["status"].astype("str").value_counts()
-    return {s: int(counts.get(s, 0)) for s in STATUSES}
-
-
 def demo_config_path() -> Path:
     """The demo estate's partner list (``data/registers/registers.yaml``)."""
     from estates.partners import DEFAULT_CONFIG
 
     return Path(DEFAULT_CONFIG)
+
+
+# ------------------------------------------------------------------------------------------------ sites
+
+_SITE_SUMMARY = (("status", "Status"), ("partners", "Occupants (partner organisations)"),
+                 ("record_count", "Register records"), ("address_line_1", "Address"), ("town", "Town"),
+                 ("postcode", "Postcode"), ("uprn", "UPRN"), ("ward_name", "Ward"), ("neighbourhood", "Neighbourhood"),
+                 ("pcn_name", "PCN"), ("lsoa_name", "LSOA"), ("imd_decile", "IMD 2019 decile (1 = most deprived)"),
+                 ("geocode_precision", "Location precision"), ("match_reason", "Why these records are one site"),
+                 ("proposed", "Proposed matches awaiting a decision"), ("site_id", "Site id"))
+
+
+def site_details(estate: Estate, site_id: str, *, pairs: pd.DataFrame | None = None,
+                 explanation: str | None = None) -> tuple[list[DetailSection], pd.DataFrame]:
+    """Everything about one site, for a details panel: a summary, how its status was decided, and its records.
+
+    Parameters
+    ----------
+    estate
+        ``estates.service.read_estate`` output.
+    site_id
+        The site.
+    pairs
+        ``Store.site_matches()``: says which decision put each record on the site.
+    explanation
+        The rules' explanation of the deciding record (``building_record(...)["rule_explanation"]``).
+
+    Returns
+    -------
+    tuple
+        The sections ("Site", "Classification") and one row per record: ``record_id``, ``partner``,
+        ``organisation``, ``name``, ``source``, ``rules suggest``, ``on this site because``, the main facts.
+    """
+    site = estate.sites[estate.sites["site_id"].astype("str") == str(site_id)].iloc[0].to_dict()
+    summary = tuple((label, text) for key, label in _SITE_SUMMARY
+                    if (text := _shown(site.get(key))) is not None and not (key == "proposed" and text == "0"))
+    decided: list[tuple[str, str]] = []
+    if site.get("status_source") == "override":
+        decided += [("Decided by", "a person (override)"), ("Set by", _shown(site.get("override_by")) or ""),
+                    ("Set at", _shown(site.get("override_at")) or ""),
+                    ("Reason", _shown(site.get("override_reason")) or "")]
+        if site.get("rule_status"):
+            decided.append(("Rules suggest", str(site["rule_status"])))
+    else:
+        decided.append(("Decided by", "the rules"))
+    records = estate.site_records(site_id)
+    decider = records[records["building_id"].astype("str") == str(site.get("rule_record"))]
+    if len(decider):
+        row = decider.iloc[0]
+        decided.append(("Deciding record", f"{_shown(row.get('name')) or '(no name)'} — {row['partner']} "
+                                           f"({row['building_id']}), rule {_shown(row.get('rule_id')) or '–'}"))
+    if explanation:
+        decided.append(("Why", explanation))
+    reasons = _joined_because(records, pairs)
+    table = pd.DataFrame({
+        "record_id": records["building_id"].astype("str"),
+        "partner": records["partner"].astype("str"),
+        "organisation": records["organisation"] if "organisation" in records else records["partner"],
+        "name": records["name"],
+        "source": [f"{f} row {int(r)}" if pd.notna(r) else str(f) for f, r in
+                   zip(records["source_file"].astype("str"), records["source_row"], strict=True)],
+        "rules suggest": records["rule_status"],
+        "on this site because": [reasons.get(str(i), "") for i in records["building_id"]],
+        **{_LABELS[c]: records[c] for c in ("use", "tenure_detail", "gia_m2", "utilisation_pct", "condition",
+                                            "lease_end") if c in records},
+    })
+    sections = [DetailSection("Site", summary), DetailSection("Classification", tuple(decided))]
+    return sections, table.reset_index(drop=True)
+
+
+def _joined_because(records: pd.DataFrame, pairs: pd.DataFrame | None) -> dict[str, str]:
+    """For each record, the applied pairs that tie it to the site's other records, as readable text."""
+    ids = set(records["building_id"].astype("str"))
+    if len(ids) == 1:
+        return dict.fromkeys(ids, "the only record of this site")
+    because: dict[str, list[str]] = {i: [] for i in ids}
+    if pairs is not None and len(pairs):
+        inside = pairs[pairs["building_id_a"].astype("str").isin(ids) & pairs["building_id_b"].astype("str").isin(ids)]
+        for row in inside.itertuples(index=False):
+            decision = str(row.decision) if isinstance(row.decision, str) else ""
+            if decision == "reject":
+                continue
+            if decision == "confirm":
+                text = f"confirmed by {row.decided_by}: {row.decision_note}"
+            elif str(row.status) == "matched":
+                text = f"{row.reason} (score {row.score:.0f})" if pd.notna(row.score) else str(row.reason)
+            else:
+                continue
+            because[str(row.building_id_a)].append(f"{text} — with {row.building_id_b}")
+            because[str(row.building_id_b)].append(f"{text} — with {row.building_id_a}")
+    return {i: "; ".join(v) for i, v in because.items()}
+

@@ -51,7 +51,8 @@ __all__ = [
     "classify",
     "load_rules",
     "parse_rules",
-    "status_counts",
+    "rule_columns",
+    "status_crosstab",
 ]
 
 #: The current place's rules file (``[config] classification`` in its place.toml; ``ESTATES_PLACE`` picks the place).
@@ -182,14 +183,22 @@ class _Facts:
         return self._cache[key]
 
     def _partners_per_site(self) -> np.ndarray:
-        """Distinct partners with a current record on each row's ``site_id`` (NaN where there is no site_id).
+        """Distinct partner organisations with a current record on each row's ``site_id`` (NaN where no site_id).
 
-        Records flagged ``historic`` are not counted: a 2018 list is no evidence that a partner is there now.
+        Several registers of one organisation count once (:func:`estates.sites.organisations`). Records flagged
+        ``historic`` are not counted: a 2018 list is no evidence that a partner is there now.
         """
-        site, partner = self.text("site_id"), self.text("partner")
+        from estates.sites import organisations
+
+        site = self.text("site_id")
+        if "partner" in self.frame:
+            org_codes = pd.factorize(organisations(self.frame).where(self.frame["partner"].notna()),
+                                     use_na_sentinel=True)[0]
+        else:
+            org_codes = np.full(self.n, -1)
         historic, _ = self.flag("historic")
-        known = ~site.missing & ~partner.missing & ~historic
-        pairs = np.unique(np.stack([site.codes[known], partner.codes[known]]), axis=1)
+        known = ~site.missing & (org_codes >= 0) & ~historic
+        pairs = np.unique(np.stack([site.codes[known], org_codes[known]]), axis=1)
         per_site = np.bincount(pairs[0], minlength=len(site.raw)).astype(float)
         values = np.append(per_site, np.nan)[site.codes]
         values[site.missing] = np.nan
@@ -676,8 +685,8 @@ def classify(frame: pd.DataFrame, rules: RuleSet, *, today: date | None = None) 
     )
 
 
-def status_counts(frame: pd.DataFrame, classified: pd.DataFrame, *, by: str = "partner",
-                  margins: bool = True) -> pd.DataFrame:
+def status_crosstab(frame: pd.DataFrame, classified: pd.DataFrame, *, by: str = "partner",
+                    margins: bool = True) -> pd.DataFrame:
     """Count buildings by ``by`` (default partner) × status.
 
     Parameters
@@ -704,3 +713,37 @@ def status_counts(frame: pd.DataFrame, classified: pd.DataFrame, *, by: str = "p
         table["total"] = table.sum(axis=1)
         table.loc["total"] = table.sum(axis=0)
     return table
+
+
+#: Record columns the classifier reads whatever the rules say: partners and sites (designated key sites, the
+#: whole-site rule and the partner count fallback).
+_CLASSIFIER_BASE = ("partner", "organisation", "partner_type", "historic", "name", "postcode", "uprn", "site_id",
+                    "site_partner_count")
+
+
+def rule_columns(rules: RuleSet) -> list[str] | None:
+    """The store columns ``classify`` needs for these rules (reading only those is ~3× faster at 100,000).
+
+    Parameters
+    ----------
+    rules
+        The rule set.
+
+    Returns
+    -------
+    list of str or None
+        Column names for ``Store.buildings(columns=...)``, or ``None`` (read everything) when a field cannot be
+        resolved.
+    """
+    needed = dict.fromkeys(_CLASSIFIER_BASE)
+    for name in rules.fields:
+        if name.startswith(EXTRA_PREFIX):
+            needed["extra"] = None
+            continue
+        try:
+            info = field_info(name)
+        except (KeyError, ValueError):
+            return None
+        for column in info.inputs or (name,):
+            needed[column] = None
+    return list(needed)

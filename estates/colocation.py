@@ -4,7 +4,8 @@ Distances are straight lines in British National Grid metres (``easting``/``nort
 short walk; 400 m (about five minutes) is the default.
 
 **Clusters** (:func:`colocation_clusters`). Each cluster is a *hub* building and every other building within the
-distance of it; a cluster counts when its buildings belong to at least two partners on at least two sites (two
+distance of it; a cluster counts when its buildings belong to at least two partner organisations (several registers
+of one organisation count once, :func:`estates.sites.organisations`) on at least two sites (two
 registers describing one building — the council as landlord and the school as occupier — are one site, already
 shared, not an opportunity). Hubs are chosen greedily: the building whose neighbourhood holds the most partners
 (then sites, then buildings, then the shortest total distance) becomes a hub, its buildings are taken, and the next
@@ -31,6 +32,8 @@ import pandas as pd
 import shapely
 
 from estates.schema import STATUSES
+from estates.sites import organisations
+from geo.proximity import pairs_within
 
 __all__ = ["DEFAULT_DISTANCE_M", "colocation_clusters", "eligible_buildings", "surplus_near_key"]
 
@@ -85,12 +88,6 @@ def _sites(frame: pd.DataFrame) -> np.ndarray:
     return np.asarray(site.where(site.notna(), own).astype("str"))
 
 
-def _neighbours(east: np.ndarray, north: np.ndarray, distance_m: float) -> tuple[np.ndarray, np.ndarray]:
-    points = shapely.points(east, north)
-    tree = shapely.STRtree(points)
-    return tree.query(points, predicate="dwithin", distance=distance_m)
-
-
 def colocation_clusters(
     buildings: pd.DataFrame,
     *,
@@ -134,11 +131,10 @@ def colocation_clusters(
         return empty
     east = frame["easting"].to_numpy(dtype=float)
     north = frame["northing"].to_numpy(dtype=float)
-    partners = frame["partner"].astype("str").to_numpy()
+    # Partners are organisations: three GP registers of one practice are one partner, not three.
+    partners = organisations(frame).to_numpy()
     sites = _sites(frame)
-    source, target = _neighbours(east, north, distance_m)
-    order = np.argsort(source, kind="stable")
-    source, target = source[order], target[order]
+    source, target = pairs_within(east, north, distance_m)
     starts = np.searchsorted(source, np.arange(len(frame) + 1))
     near = [target[starts[i]:starts[i + 1]] for i in range(len(frame))]
     taken = np.zeros(len(frame), dtype=bool)
@@ -191,7 +187,7 @@ def colocation_clusters(
         })
         members_out.append(pd.DataFrame({
             "cluster_id": cluster_id, "building_id": part["building_id"].to_numpy(),
-            "name": part["name"].to_numpy() if "name" in part else None, "partner": part["partner"].to_numpy(),
+            "name": part["name"].to_numpy() if "name" in part else None, "partner": partners[members],
             "status": status.to_numpy(), "distance_m": distances,
         }))
     if not clusters:

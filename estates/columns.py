@@ -35,7 +35,7 @@ __all__ = [
 #: Canonical fields a register column can fill (the rest are set by ingest, geocoding or classification).
 MAPPABLE_FIELDS: tuple[str, ...] = tuple(
     f.name for f in FIELDS
-    if f.name not in {"building_id", "partner", "partner_type", "historic", "footprint_wkt", "extra"}
+    if f.name not in {"building_id", "partner", "partner_type", "organisation", "historic", "footprint_wkt", "extra"}
 )
 
 #: Recognised column names per field, as :func:`name_key` keys, best first. ``street_number`` is a helper:

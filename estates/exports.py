@@ -23,6 +23,9 @@ Safety rules every writer follows:
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import json
 import os
 import re
@@ -36,7 +39,11 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
+from estates._frames import is_missing
 from geo.geometry import clean_polygons
 from geo.place import Place, load_place
 from geo.projection import BNG, WGS84
@@ -44,6 +51,8 @@ from geo.projection import BNG, WGS84
 __all__ = [
     "EXPORT_FORMATS",
     "EXPORT_KINDS",
+    "export_sites",
+    "site_list",
     "MIME_TYPES",
     "TABLE_FORMATS",
     "ExportError",
@@ -67,7 +76,7 @@ TABLE_FORMATS = (".csv", ".xlsx", ".geojson", ".gpkg")
 EXPORT_FORMATS: tuple[str, ...] = ("html", "png", "pdf", "gpkg", "geojson", "csv", "xlsx")
 
 #: What can be exported.
-EXPORT_KINDS: tuple[str, ...] = ("overlap", "buildings")
+EXPORT_KINDS: tuple[str, ...] = ("overlap", "buildings", "sites")
 
 #: MIME type of each export format (for downloads).
 MIME_TYPES: dict[str, str] = {
@@ -98,13 +107,46 @@ def _neutralise(value: object) -> object:
     return value
 
 
+def _neutralised_column(values: pd.Series) -> pd.Series | None:
+    """``values`` with its formula cells prefixed by an apostrophe, or ``None`` when no cell is one.
+
+    Vectorised: the first character of every cell against the trigger characters (Arrow kernels for Arrow-backed
+    text), the plain-number test only on the cells that start with one, and a new column only when a cell changes.
+    """
+    try:
+        first = values.str[:1]
+    except AttributeError:  # an object column without a single string
+        return None
+    triggered = np.flatnonzero(first.isin(_FORMULA_START).to_numpy(dtype=bool, na_value=False))
+    if not len(triggered):
+        return None
+    candidates = values.iloc[triggered]
+    plain = candidates.str.fullmatch(_PLAIN_NUMBER).to_numpy(dtype=bool, na_value=False)
+    if plain.all():
+        return None
+    out = values.copy()
+    out.iloc[triggered[~plain]] = ("'" + candidates[~plain]).to_numpy()
+    return out
+
+
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return a copy whose text cells cannot run as spreadsheet formulas (CSV/formula injection)."""
-    out = frame.copy()
-    for column in out.columns:
-        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
-            out[column] = out[column].map(_neutralise, na_action="ignore")
-    out.columns = [_neutralise(str(c)) for c in out.columns]
+    """Return ``frame`` with text cells that cannot run as spreadsheet formulas (CSV/formula injection).
+
+    Only text columns are looked at and only the columns with a formula cell are replaced; ``frame`` itself is left
+    unchanged. Column names are neutralised too.
+    """
+    out = frame.copy(deep=False)
+    for position in range(frame.shape[1]):
+        values = frame.iloc[:, position]
+        fixed = None
+        if pd.api.types.is_string_dtype(values.dtype):
+            fixed = _neutralised_column(values)
+        elif isinstance(values.dtype, pd.CategoricalDtype) and _neutralised_column(
+                pd.Series(values.cat.categories, dtype=object)) is not None:
+            fixed = _neutralised_column(values.astype(object))
+        if fixed is not None:
+            out.isetitem(position, fixed)
+    out.columns = [_neutralise(str(c)) for c in frame.columns]
     return out
 
 
@@ -231,25 +273,59 @@ def _write_files(files: Sequence[tuple[Path, Callable[[Path], None]]], *, force:
 # ------------------------------------------------------------------------------------------------ format writers
 
 
+def _as_text(values: pd.Series) -> pd.Series:
+    """An object column as plain strings (JSON for dicts/lists), missing kept missing."""
+    return values.map(lambda v: None if is_missing(v)
+                      else json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict | list) else str(v))
+
+
 def _text_columns_for_layers(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object columns as plain strings (JSON for dicts/lists) so GDAL drivers accept them."""
-    out = frame.copy()
-    for column in out.columns:
-        if column == "geometry" or out[column].dtype != object:
-            continue
-        out[column] = out[column].map(
-            lambda v: None if _is_missing(v)
-            else json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict | list) else str(v))
+    """Object columns as plain strings (JSON for dicts/lists) so GDAL drivers accept them.
+
+    Columns that are not ``object`` (numbers, booleans, pandas/Arrow strings) are passed through untouched, and
+    ``frame`` is returned as it is when it has no other column.
+    """
+    objects = [i for i, (name, dtype) in enumerate(frame.dtypes.items())
+               if dtype == np.dtype(object) and name != "geometry"]
+    if not objects:
+        return frame
+    out = frame.copy(deep=False)
+    for position in objects:
+        out.isetitem(position, _as_text(frame.iloc[:, position]))
     return out
 
 
+def _arrow_column(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """One column for the CSV writer: as Arrow keeps it, but booleans and times written as pandas wrote them."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values.dtype):
+        values = values.astype("string")  # 2026-01-02 10:00:00+00:00, as before (Arrow would write …00.000000Z)
+    try:
+        array = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # mixed objects
+        array = None
+    if array is None or pa.types.is_nested(array.type):  # dicts and lists as JSON text, mixed values as text
+        array = pa.array(_as_text(values), type=pa.string(), from_pandas=True)
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    if pa.types.is_boolean(array.type):
+        array = pc.if_else(array, "True", "False")
+    return array
+
+
 def _write_csv(frame: pd.DataFrame, path: Path, *, bom: bool = False) -> None:
+    """CSV through Arrow's writer: formulas neutralised, text values quoted, missing values empty (UTF-8, BOM if asked).
+
+    Booleans are written ``True``/``False`` and times as pandas writes them, so files read as they always did.
+    """
     table = neutralise_formulas(pd.DataFrame(frame).drop(columns="geometry", errors="ignore"))
-    table.to_csv(path, index=False, encoding="utf-8-sig" if bom else "utf-8")
-
-
-def _is_missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+    arrow = pa.Table.from_arrays([_arrow_column(table.iloc[:, i]) for i in range(table.shape[1])],
+                                 names=[str(c) for c in table.columns])
+    # The header as the csv module writes it (quoted only where needed); Arrow would quote every name.
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(arrow.column_names)
+    with pa.OSFile(os.fspath(path), "wb") as sink:
+        sink.write((codecs.BOM_UTF8 if bom else b"") + header.getvalue().encode("utf-8"))
+        pa_csv.write_csv(arrow, sink, write_options=pa_csv.WriteOptions(include_header=False, batch_size=64 * 1024))
 
 
 def _naive_utc(frame: pd.DataFrame) -> pd.DataFrame:
@@ -270,14 +346,20 @@ def _write_xlsx(sheets: Sequence[tuple[str, pd.DataFrame]], path: Path) -> None:
             sheet = writer.sheets[name[:31]]
             sheet.freeze_panes(1, 0)
             for i, column in enumerate(table.columns):
-                lengths = [len(str(v)) for v in table[column].head(200).tolist() if not _is_missing(v)]
+                lengths = [len(str(v)) for v in table[column].head(200).tolist() if not is_missing(v)]
                 width = max([len(str(column)), *lengths])
                 sheet.set_column(i, i, min(max(width + 2, 8), 60))
 
 
+def _in_wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` in WGS84 (not reprojected when it already is), polygons repaired for GDAL."""
+    return clean_polygons(frame if frame.crs is not None and frame.crs.equals(WGS84) else frame.to_crs(WGS84))
+
+
 def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
-    layer = _text_columns_for_layers(clean_polygons(frame.to_crs(WGS84)))
-    layer.to_file(path, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"})
+    layer = _text_columns_for_layers(_in_wgs84(frame))
+    layer.to_file(path, driver="GeoJSON", engine="pyogrio", use_arrow=True,
+                  layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"})
 
 
 def _write_gpkg(layers: Sequence[tuple[str, pd.DataFrame]], path: Path) -> None:
@@ -286,10 +368,10 @@ def _write_gpkg(layers: Sequence[tuple[str, pd.DataFrame]], path: Path) -> None:
     for name, frame in layers:
         table = _text_columns_for_layers(frame)
         if isinstance(table, gpd.GeoDataFrame):
-            clean_polygons(table.to_crs(WGS84)).to_file(path, driver="GPKG", layer=name, engine="pyogrio", mode="a"
-                                        if path.exists() else "w")
+            _in_wgs84(table).to_file(path, driver="GPKG", layer=name, engine="pyogrio", use_arrow=True,
+                                     mode="a" if path.exists() else "w")
         else:
-            pyogrio.write_dataframe(table, path, layer=name, driver="GPKG", append=False)
+            pyogrio.write_dataframe(table, path, layer=name, driver="GPKG", append=False, use_arrow=True)
 
 
 def write_table(frame: pd.DataFrame, path: Path, *, force: bool = False, layer: str = "rows") -> None:
@@ -362,11 +444,12 @@ def _overlap(place: Place | None, sliver_ha: float, buildings: pd.DataFrame | No
 
 #: Columns of the building list, first in this order (the rest follow as they come).
 _BUILDING_COLUMNS_FIRST = (
-    "building_id", "name", "partner", "partner_type", "status", "status_source", "rule_status", "rule_id",
-    "use", "tenure", "tenure_detail", "holding_type", "gia_m2", "land_area_ha", "address_line_1", "address_line_2",
+    "building_id", "site_id", "name", "partner", "organisation", "partner_type", "status", "status_source",
+    "rule_status", "rule_id", "use", "tenure", "tenure_detail", "holding_type", "gia_m2", "land_area_ha",
+    "address_line_1", "address_line_2",
     "town", "postcode", "uprn", "lon", "lat", "easting", "northing", "geocode_method", "geocode_precision",
     "geocode_issue", "ward_code", "ward_name", "neighbourhood", "pcn_code", "pcn_name", "piece", "lsoa_code",
-    "lsoa_name", "imd_decile", "site_id", "outcome", "issues",
+    "lsoa_name", "imd_decile", "outcome", "issues",
 )
 _BUILDING_COLUMNS_DROPPED = ("geometry", "explanation_detail", "rule_detail", "in_piece", "piece_is_sliver")
 
@@ -677,6 +760,72 @@ def export_buildings(
     return _write_files([(target, writer)], force=force)
 
 
+#: Columns of the site list that read as people's words first (the rest of :func:`estates.sites.site_table` follows).
+_SITE_COLUMNS_FIRST = ("site_id", "name", "status", "status_source", "partners", "partner_count", "record_count",
+                       "record_ids")
+
+
+def site_list(sites: pd.DataFrame) -> pd.DataFrame:
+    """The site list as exported: one row per site, ``site_id``, ``name``, ``status``, ``partners`` (occupant
+    organisations, "; "-joined), ``record_ids`` ("; "-joined), then the location and tags."""
+    first = [c for c in _SITE_COLUMNS_FIRST if c in sites.columns]
+    return pd.DataFrame(sites[first + [c for c in sites.columns if c not in first]]).reset_index(drop=True)
+
+
+def export_sites(
+    fmt: str | None,
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    sites: pd.DataFrame | None = None,
+    place: Place | None = None,
+    sliver_ha: float | None = None,
+) -> list[Path]:
+    """Export the estate's sites: one row (or point) per site, its status, occupants and records.
+
+    Parameters
+    ----------
+    fmt, path, force, place, sliver_ha
+        As :func:`export_buildings`.
+    sites
+        The sites (default: :func:`estates.estate.current_sites`).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The file written.
+
+    Notes
+    -----
+    ``csv``/``xlsx``: the site list (:func:`site_list`). ``geojson``/``gpkg``: site points (RFC 7946 / a ``sites``
+    layer for QGIS). ``html``, ``png``, ``pdf``: the overlap map titled for the sites, coloured by status.
+    """
+    from geo.overlap import DEFAULT_SLIVER_HA
+
+    target, fmt, _ = resolve_output(path, fmt, folder_ok=False)
+    place = place if place is not None else load_place()
+    if sites is None:
+        from estates.estate import current_sites
+
+        sites = current_sites(place).sites
+    table = site_list(sites)
+    if fmt in ("html", "png", "pdf"):
+        drawn = table.assign(partner=table["partners"])  # the maps label points by partner
+        data = _overlap(place, DEFAULT_SLIVER_HA if sliver_ha is None else float(sliver_ha), drawn)
+        title = f"{place.name} estate: sites by status"
+        writer: Callable[[Path], None] = ((lambda p: _write_html(data, p, title=title)) if fmt == "html"
+                                          else (lambda p: _write_static(data, p, fmt, title=title)))
+    elif fmt == "gpkg":
+        writer = lambda p: _write_gpkg([("sites", to_geodataframe(table))], p)  # noqa: E731
+    elif fmt == "geojson":
+        writer = lambda p: _write_geojson(to_geodataframe(table), p)  # noqa: E731
+    elif fmt == "csv":
+        writer = lambda p: _write_csv(table, p, bom=True)  # noqa: E731
+    else:
+        writer = lambda p: _write_xlsx([("sites", table)], p)  # noqa: E731
+    return _write_files([(target, writer)], force=force)
+
+
 @dataclass(frozen=True)
 class ExportFile:
     """An export held in memory, for a download button.
@@ -733,6 +882,9 @@ def export_bytes(
     name = export_filename(kind, fmt, place=place)
     with tempfile.TemporaryDirectory(prefix="estates-export-") as scratch:
         path = Path(scratch) / name
-        exporter = export_overlap if kind == "overlap" else export_buildings
-        exporter(fmt, path, place=place, sliver_ha=sliver_ha, buildings=buildings)
+        if kind == "sites":
+            export_sites(fmt, path, place=place, sliver_ha=sliver_ha)
+        else:
+            exporter = export_overlap if kind == "overlap" else export_buildings
+            exporter(fmt, path, place=place, sliver_ha=sliver_ha, buildings=buildings)
         return ExportFile(name=name, mime=MIME_TYPES[fmt], data=path.read_bytes())

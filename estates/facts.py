@@ -71,8 +71,9 @@ NEEDS_DATA = "needs data"
 
 #: Record fields that say what and where a building is, never asked for as facts.
 _IDENTITY = frozenset({
-    "building_id", "partner", "partner_type", "source_id", "name", "address_line_1", "address_line_2", "town",
-    "postcode", "uprn", "x", "y", "historic", "footprint_wkt", "extra", "holding_type", "land_area_ha",
+    "building_id", "partner", "partner_type", "organisation", "source_id", "name", "address_line_1",
+    "address_line_2", "town", "postcode", "uprn", "x", "y", "historic", "footprint_wkt", "extra",
+    "holding_type", "land_area_ha",
 })
 
 #: Facts asked for even when no rule tests them today (the issue's list), and the order of the columns.
@@ -666,8 +667,7 @@ def preview_import(
         When the file is not a workbook with a recognisable facts sheet (the message says why).
     """
     from estates._workbook import read_workbook
-    from estates.classification import classify
-    from estates.store import rule_columns
+    from estates.classification import classify, rule_columns
 
     name = file_name or (Path(os.fspath(source)).name if isinstance(source, (str, os.PathLike)) else "workbook.xlsx")
     facts = requested_facts(rules)
@@ -830,7 +830,7 @@ def apply_import(store: Store, preview: ImportPreview, rules: RuleSet, *, actor:
     ValueError
         No reason given.
     """
-    from estates.store import reclassify
+    from estates.service import reclassify
 
     if not isinstance(reason, str) or not reason.strip():
         raise ValueError("a reason is required: say why these facts are recorded (e.g. the partner's return)")

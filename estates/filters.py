@@ -11,11 +11,12 @@ import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["DIMENSIONS", "MISSING_LABEL", "Filters", "filter_buildings", "filter_options"]
+__all__ = ["DIMENSIONS", "MISSING_LABEL", "Filters", "filter_buildings", "filter_options", "filter_sites"]
 
 #: How a missing value is offered in a choice list and matched.
 MISSING_LABEL = "(none)"
@@ -180,3 +181,37 @@ def filter_buildings(buildings: pd.DataFrame, filters: Filters | Mapping[str, ob
         mask &= ~buildings["historic"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     mask &= _search_mask(buildings, filters.search)
     return buildings[mask]
+
+
+def filter_sites(estate: Any, filters: Filters | Mapping[str, object] | None) -> pd.DataFrame:
+    """The sites that pass the filters: a site matches when any of its records does.
+
+    A partner filter therefore matches a site when any occupant matches; ``status`` is the site's (every record
+    carries its site's status). Searching finds a site by any record's name, postcode, UPRN or id, or by site id.
+
+    Parameters
+    ----------
+    estate
+        An :class:`estates.service.Estate` (``records`` and ``sites``).
+    filters
+        As :func:`filter_buildings`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows of ``estate.sites``, in their order.
+    """
+    if filters is None:
+        return estate.sites
+    if not isinstance(filters, Filters):
+        filters = Filters().replace(**dict(filters))
+    if not filters.active:
+        return estate.sites
+    matched = set(filter_buildings(estate.records, filters)["site_id"].astype("str"))
+    query = filters.search.strip().casefold()
+    by_id = estate.sites["site_id"].astype("str")
+    mask = by_id.isin(matched)
+    if query and not filters.replace(search="").active:
+        mask |= by_id.str.casefold().str.contains(query, regex=False)
+    return estate.sites[mask.to_numpy(dtype=bool)]
+

@@ -54,6 +54,7 @@ __all__ = [
     "building_ids",
     "ingest_register",
     "update_records",
+    "rejected_rows",
     "run_pipeline",
     "format_ingest_summary",
     "format_pipeline_summary",
@@ -232,6 +233,7 @@ def ingest_register(
     ingested_at: str | None = None,
     online: OnlineSettings | None = None,
     online_progress: Callable[[int, int], None] | None = None,
+    organisation: str | None = None,
 ) -> IngestResult:
     """Ingest one partner register.
 
@@ -241,6 +243,8 @@ def ingest_register(
         The register file (CSV, XLSX, GeoJSON, GeoPackage).
     partner, partner_type
         Who holds it; ``partner`` also makes the building ids (see :func:`building_ids`).
+    organisation
+        The organisation the register belongs to (default: ``partner``; see ``registers.yaml``).
     mapping
         Column mapping overrides for this partner (field -> column(s) or ``None``), as in ``registers.yaml``.
     units
@@ -313,6 +317,7 @@ def ingest_register(
     records["building_id"] = ids
     records["partner"] = partner
     records["partner_type"] = partner_type
+    records["organisation"] = organisation or partner
     records["historic"] = bool(historic)
     if raw.geometry is not None:
         records["footprint_wkt"] = raw.geometry["footprint_wkt"].to_numpy()
@@ -483,6 +488,7 @@ def run_pipeline(
     locate: bool = True,
     online: OnlineSettings | None = None,
     online_progress: Callable[[str, int, int], None] | None = None,
+    match: bool = True,
 ) -> PipelineResult:
     """Ingest every register of a partner list, geocode and tag, check, and match sites across partners.
 
@@ -503,6 +509,9 @@ def run_pipeline(
         Online geocoding settings, as for :func:`ingest_register` (default: offline only).
     online_progress
         ``online_progress(register_key, done, total)`` over each register's rows that need online help.
+    match
+        Match sites across partners in memory (default), with the decisions file. ``False`` when the store will
+        match them with its own decisions (:func:`estates.service.load_registers`).
 
     Returns
     -------
@@ -537,20 +546,25 @@ def run_pipeline(
             result = ingest_register(spec.file, partner=spec.partner, partner_type=spec.partner_type,
                                      mapping=spec.columns, units=spec.units, sheet=spec.sheet,
                                      historic=spec.historic, locate=locate, place=place, ingested_at=stamp,
-                                     online=online, online_progress=register_progress)
+                                     online=online, online_progress=register_progress,
+                                     organisation=spec.organisation)
             results.append((spec, result, ""))
         except IngestError as exc:
             results.append((spec, None, str(exc)))
-    step("matching sites")
+    step("matching sites" if match else "done")
     ingested = [r.records for _, r, _ in results if r is not None]
     records = pd.concat(ingested, ignore_index=True) if ingested else pd.DataFrame(columns=list(RECORD_COLUMNS))
     issue_tables = [r.issues for _, r, _ in results if r is not None and len(r.issues)]
     issues = pd.concat(issue_tables, ignore_index=True) if issue_tables else pd.DataFrame(columns=_ISSUE_OUTPUT)
-    decisions_file = Path(decisions_path) if decisions_path is not None else config.decisions
-    decisions = load_decisions(decisions_file) if decisions_file is not None else None
-    matched = match_sites(records, decisions=decisions)
+    if match:
+        decisions_file = Path(decisions_path) if decisions_path is not None else config.decisions
+        decisions = load_decisions(decisions_file) if decisions_file is not None else None
+        matched = match_sites(records, decisions=decisions)
+        records = records.merge(matched.membership, on="building_id", how="left")
+        sites, matches = matched.sites, matched.matches
+    else:
+        sites, matches = pd.DataFrame(), pd.DataFrame()
     finish()
-    records = records.merge(matched.membership, on="building_id", how="left")
     summary = _pipeline_summary(results, records)
     online_runs = [r.online for _, r, _ in results if r is not None and r.online is not None]
     online_summary = None
@@ -558,10 +572,39 @@ def run_pipeline(
         from geo.online import OnlineSummary
 
         online_summary = OnlineSummary.combine(online_runs)
-    return PipelineResult(records=records, issues=issues, summary=summary, sites=matched.sites,
-                          matches=matched.matches, no_register=config.no_register,
+    return PipelineResult(records=records, issues=issues, summary=summary, sites=sites,
+                          matches=matches, no_register=config.no_register,
                           errors=[(spec.partner, message) for spec, r, message in results if r is None],
                           seconds=time.perf_counter() - started, online=online_summary)
+
+
+def rejected_rows(records: pd.DataFrame) -> pd.DataFrame:
+    """The rejected rows of ingested records, as a load keeps them (``Store.save_rejected_rows``).
+
+    Parameters
+    ----------
+    records
+        ``IngestResult.records`` or pipeline records.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``row_id`` (the row's building id), ``partner``, ``partner_type``, ``source_file``, ``source_sheet``,
+        ``source_row``, ``name``, ``postcode``, ``issues`` and ``record`` (the whole row as JSON, so a person can
+        see what was in it).
+    """
+    import json
+
+    rows = records[records["outcome"].astype("str") == "rejected"]
+    columns = ["partner", "partner_type", "source_file", "source_sheet", "source_row", "name", "postcode", "issues"]
+    table = pd.DataFrame({"row_id": rows["building_id"].astype("str")})
+    for column in columns:
+        table[column] = rows.get(column, None)
+    table["record"] = [json.dumps({k: v for k, v in row.items() if v is not None and not (isinstance(v, float)
+                                                                                       and np.isnan(v))},
+                                  ensure_ascii=False, default=str)
+                       for row in rows.astype(object).where(rows.notna(), None).to_dict("records")]
+    return table.reset_index(drop=True)
 
 
 def _pipeline_summary(results: list[tuple[RegisterSpec, IngestResult | None, str]],

@@ -50,7 +50,6 @@ from folium.map import Layer
 from folium.template import Template
 
 from estates._offline import offline_map
-from estates._template_cache import CACHE_DIR, write_cache_file
 from estates.schema import STATUSES
 from geo import boundaries
 from geo.place import Place, load_place
@@ -85,8 +84,10 @@ __all__ = [
 # folium's default for tile layers, so tiled and tile-less maps zoom alike.
 _MAX_ZOOM = 18
 
-#: Building status colours (ColorBrewer RdBu ends, orange and grey: distinct with common colour-vision deficiencies).
+#: Status colours of every map (ColorBrewer RdBu ends, orange and grey: distinct with common colour-vision
+#: deficiencies).
 STATUS_COLOURS: dict[str, str] = {"key": "#B2182B", "core": "#2166AC", "surplus": "#F28E2B", "needs data": "#7F7F7F"}
+
 
 #: IMD 2019 decile fills, decile 1 (most deprived 10 % of England) darkest.
 IMD_COLOURS: dict[int, str] = {
@@ -438,9 +439,10 @@ _BOUNDARY_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-#: Where display versions of boundary layers (and the bounds maps fit to) are kept between runs: the app's one cache
-#: directory (``var/cache``, git-ignored, shared with the compiled templates); unwritable: no cache.
-DISPLAY_CACHE_DIR: Path = CACHE_DIR
+#: Where display versions of boundary layers (and the bounds maps fit to) are kept between runs (``var/cache``,
+#: git-ignored); unwritable: no cache. A plain file cache rather than ``st.cache_data(persist="disk")``: the map
+#: builders here also serve the CLI's exports and the tests, and ``estates`` never imports Streamlit.
+DISPLAY_CACHE_DIR: Path = Path(__file__).resolve().parent.parent / "var" / "cache"
 #: Bump when the display format changes (simplification, properties, escaping), so old cache files are not used.
 _DISPLAY_FORMAT = 1
 
@@ -472,6 +474,14 @@ def _build_display(place: Place, layer: str) -> tuple[str, Bounds]:
     return text.replace("<", "\\u003c").replace(">", "\\u003e"), ((south, west), (north, east))
 
 
+def _write_cache_file(path: Path, data: bytes) -> None:
+    """Write one cache file atomically: another process reads the old file or the whole new one (``OSError``: none)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
 def _cached_display(place: Place, key: str, build: Callable[[], dict[str, Any]], parse: Callable[[Any], _T]) -> _T:
     """``parse(build())`` for one display artefact of a place, the JSON payload kept in :data:`DISPLAY_CACHE_DIR`.
 
@@ -489,7 +499,7 @@ def _cached_display(place: Place, key: str, build: Callable[[], dict[str, Any]],
     payload = build()
     if cache is not None:
         with contextlib.suppress(OSError):
-            write_cache_file(cache, json.dumps(payload).encode("utf-8"))
+            _write_cache_file(cache, json.dumps(payload).encode("utf-8"))
     return parse(payload)
 
 
@@ -805,20 +815,21 @@ class _Points:
         return len(self.lat)
 
     @classmethod
-    def of(cls, buildings: pd.DataFrame) -> _Points:
+    def of(cls, buildings: pd.DataFrame, *, id_column: str = "building_id") -> _Points:
         """The rows of ``buildings`` that have a location (see :class:`BuildingPoints` for the columns)."""
         located = buildings[buildings["lat"].notna() & buildings["lon"].notna()]
         n = len(located)
         index = {s: i for i, s in enumerate(STATUSES)}
         status = located["status"].astype("str").tolist() if "status" in located else [None] * n
-        partner = located["partner"].astype("str").fillna("").tolist() if "partner" in located else [""] * n
+        who = "partner" if "partner" in located else "partners"  # a site lists its occupants
+        partner = located[who].astype("str").fillna("").tolist() if who in located else [""] * n
         by_hand = (located["status_source"].astype("str") == "override").tolist() if "status_source" in located \
             else [False] * n
         return cls(
             lat=np.round(located["lat"].to_numpy(dtype=float), _COORD_DECIMALS).tolist(),
             lon=np.round(located["lon"].to_numpy(dtype=float), _COORD_DECIMALS).tolist(),
             status=[index.get(s, len(STATUSES)) for s in status],
-            ids=located["building_id"].astype("str").tolist(),
+            ids=located[id_column].astype("str").tolist(),
             names=[escape_text(_text(v)) for v in located["name"]] if "name" in located else [""] * n,
             partners=partner,
             by_hand=[int(h) for h in by_hand],
@@ -836,19 +847,23 @@ def building_layers(
     by: str = "partner",
     selected: Iterable[str] = (),
     radius: int = _BUILDING_RADIUS_PX,
+    id_column: str = "building_id",
 ) -> list[folium.FeatureGroup]:
-    """Buildings as one toggleable feature group per partner (or per ``by`` value), plus the selection.
+    """Buildings (or sites) as one toggleable feature group per partner (or per ``by`` value), plus the selection.
 
     Parameters
     ----------
     buildings
-        Rows with ``lat``, ``lon``, ``building_id``, ``status``, ``name``, ``partner`` (unlocated rows are skipped).
+        Rows with ``lat``, ``lon``, the id, ``status``, ``name``, ``partner`` (or a site's ``partners``); unlocated
+        rows are skipped.
     by
         Column that splits the layers (``partner`` by default; ``status`` or ``partner_type`` work too).
     selected
         Building ids to ring in black (a last, non-clickable "Selected" layer).
     radius
         Marker radius in pixels (1–10).
+    id_column
+        The rows' id (``building_id``; ``site_id`` for sites): what ``selected`` names and markers carry.
 
     Returns
     -------
@@ -857,10 +872,10 @@ def building_layers(
         through :func:`estates._offline.offline_map` (or add them to a map that is) before rendering.
     """
     groups: list[folium.FeatureGroup] = []
-    columns = list(dict.fromkeys(c for c in ("lat", "lon", "building_id", "status", "name", "partner",
+    columns = list(dict.fromkeys(c for c in ("lat", "lon", id_column, "status", "name", "partner", "partners",
                                              "status_source", by) if c in buildings))
     located = buildings.loc[(buildings["lat"].notna() & buildings["lon"].notna()).to_numpy(), columns]
-    points = _Points.of(located)
+    points = _Points.of(located, id_column=id_column)
     layer_rows: dict[str, list[int]] = {}
     for row, value in enumerate(located[by].astype("str").fillna("(none)").tolist() if len(located) else []):
         layer_rows.setdefault(value, []).append(row)
@@ -869,7 +884,7 @@ def building_layers(
         group = folium.FeatureGroup(name=escape_text(f"{value} ({len(rows):,})"), show=True)
         BuildingPoints(points.take(rows), radius=radius).add_to(group)
         groups.append(group)
-    chosen = located[located["building_id"].astype("str").isin({str(s) for s in selected})]
+    chosen = located[located[id_column].astype("str").isin({str(s) for s in selected})]
     if len(chosen):
         ring = folium.FeatureGroup(name=f"Selected ({len(chosen)})", show=True)
         for row in chosen[["lat", "lon"]].itertuples(index=False):

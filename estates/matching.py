@@ -10,16 +10,15 @@ NHS trusts share buildings. Pairs of records from *different* partners are score
 4. **the same name** within :data:`SAME_NAME_RADIUS_M` metres (proposed only).
 
 A pair scoring at least :data:`CONFIDENT` is applied; from :data:`PROPOSE` up to that it is *proposed* — shown
-for a person to confirm or reject, not applied. Decisions live in a small CSV (``match_decisions.csv``) keyed
-by the two stable building ids, so they survive re-ingests. Applied pairs join records into **sites** (connected
-groups); every record not rejected is in exactly one site, alone or shared. Method and thresholds are documented
-in ``docs/schema.md``.
+for a person to confirm or reject, not applied. People's decisions are kept in the store, keyed by the two stable
+building ids, so they survive re-ingests (:func:`estates.service.decide_match`); a partner list's decisions CSV
+(:func:`load_decisions`) is imported once when the registers are first loaded. Applied pairs join records into
+**sites** (connected groups); every record not rejected is in exactly one site, alone or shared. Method and
+thresholds are documented in ``docs/schema.md``.
 """
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +46,6 @@ __all__ = [
     "candidate_pairs",
     "match_sites",
     "load_decisions",
-    "record_decision",
 ]
 
 #: Score from which a match is applied without review.
@@ -224,23 +222,12 @@ def _pairs_within_groups(keys: np.ndarray, partners: np.ndarray, valid: np.ndarr
 
 def _pairs_nearby(east: np.ndarray, north: np.ndarray, partners: np.ndarray, valid: np.ndarray,
                   distance: float) -> set[tuple[int, int]]:
-    """Cross-partner pairs within ``distance`` metres, by joining grid cells with their 8 neighbours."""
-    positions = np.flatnonzero(valid & np.isfinite(east) & np.isfinite(north))
-    if len(positions) < 2:
-        return set()
-    cells = pd.DataFrame({"i": positions, "cx": np.floor(east[positions] / distance).astype(np.int64),
-                          "cy": np.floor(north[positions] / distance).astype(np.int64)})
-    found: set[tuple[int, int]] = set()
-    for dx in (-1, 0, 1):
-        for dy in (-1, 0, 1):
-            shifted = cells.assign(cx=cells["cx"] + dx, cy=cells["cy"] + dy)
-            joined = cells.merge(shifted, on=["cx", "cy"], suffixes=("_a", "_b"))
-            joined = joined[joined["i_a"] < joined["i_b"]]
-            a, b = joined["i_a"].to_numpy(), joined["i_b"].to_numpy()
-            close = np.hypot(east[a] - east[b], north[a] - north[b]) <= distance
-            close &= partners[a] != partners[b]
-            found.update(zip(a[close].tolist(), b[close].tolist(), strict=True))
-    return found
+    """Cross-partner pairs within ``distance`` metres (one spatial-index query: :func:`geo.proximity.pairs_within`)."""
+    from geo.proximity import pairs_within
+
+    a, b = pairs_within(np.where(valid, east, np.nan), np.where(valid, north, np.nan), distance)
+    keep = (a < b) & (partners[a] != partners[b])
+    return set(zip(a[keep].tolist(), b[keep].tolist(), strict=True))
 
 
 def _footprint_pairs(table: pd.DataFrame, distance: float) -> dict[tuple[int, int], float]:
@@ -465,11 +452,15 @@ def _site_table(live: pd.DataFrame, membership: pd.DataFrame, pairs: pd.DataFram
     proposed = pairs[pairs["status"] == "proposed"]
     touching = pd.concat([proposed["building_id_a"].map(site_of), proposed["building_id_b"].map(site_of)])
     proposed_count = touching.value_counts()
+    from estates.sites import organisations
+
+    frame = frame.assign(_org=organisations(frame).to_numpy())
     grouped = frame.groupby("site_id")
     sites = pd.DataFrame({
         "name": head["name"],
-        "partners": grouped["partner"].agg(lambda p: "; ".join(sorted(set(p)))),
-        "partner_count": grouped["partner"].nunique(),
+        # Occupants are organisations: several registers of one organisation count once.
+        "partners": grouped["_org"].agg(lambda p: "; ".join(sorted(set(p)))),
+        "partner_count": grouped["_org"].nunique(),
         "building_count": grouped.size(),
         "building_ids": grouped["building_id"].agg(lambda b: "; ".join(sorted(b))),
         "lon": head["lon"], "lat": head["lat"], "easting": head["easting"], "northing": head["northing"],
@@ -505,36 +496,3 @@ def load_decisions(path: str | Path | None) -> pd.DataFrame:
         if column not in table:
             table[column] = ""
     return table[list(DECISION_COLUMNS)]
-
-
-def record_decision(path: str | Path, building_id_a: str, building_id_b: str, decision: str, *,
-                    decided_by: str = "", note: str = "", decided_at: str | None = None) -> None:
-    """Append a confirm/reject decision for a pair of building ids to the decisions file.
-
-    Parameters
-    ----------
-    path
-        The decisions CSV (created with its header when missing).
-    building_id_a, building_id_b
-        The two records (order does not matter).
-    decision
-        ``"confirm"`` or ``"reject"``.
-    decided_by, note
-        Who decided and why (free text).
-    decided_at
-        ISO timestamp (default: now, UTC).
-    """
-    decision = decision.strip().lower()
-    if decision not in ("confirm", "reject"):
-        raise ValueError(f"decision must be 'confirm' or 'reject', not {decision!r}")
-    if building_id_a == building_id_b:
-        raise ValueError("a record cannot be matched with itself")
-    a, b = _key(building_id_a, building_id_b)
-    path = Path(path)
-    new = not path.exists() or path.stat().st_size == 0
-    stamp = decided_at or dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    with path.open("a", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        if new:
-            writer.writerow(DECISION_COLUMNS)
-        writer.writerow([a, b, decision, stamp, decided_by, note])

@@ -22,12 +22,11 @@ from folium.template import Template
 from estates._offline import offline_map
 from estates._overlap_style import (
     NEIGHBOURHOOD_LINE,
-    STATUS_COLOURS,
     fmt_number,
     pcn_colours,
     piece_html,
 )
-from estates.maps import attribution_text, base_map, escape_text
+from estates.maps import STATUS_COLOURS, attribution_text, base_map, escape_text
 from estates.overlap import locate_in_pieces, pieces_with_estate
 from estates.schema import STATUSES
 from geo import boundaries

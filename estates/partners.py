@@ -32,7 +32,8 @@ __all__ = [
 #: The demo estate's partner list.
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "data" / "registers" / "registers.yaml"
 
-_REGISTER_KEYS = {"key", "partner", "partner_type", "file", "sheet", "columns", "units", "historic", "note"}
+_REGISTER_KEYS = {"key", "partner", "partner_type", "file", "sheet", "columns", "units", "historic", "note",
+                  "organisation"}
 
 
 class ConfigError(ValueError):
@@ -76,6 +77,9 @@ class RegisterSpec:
         True when the register is known to be out of date.
     note
         Shown next to the partner's counts.
+    organisation
+        The organisation the register belongs to (default: ``partner``): registers of one organisation count as
+        one occupant of a site.
     """
 
     key: str
@@ -87,6 +91,7 @@ class RegisterSpec:
     units: Mapping[str, str] = field(default_factory=dict)
     historic: bool = False
     note: str = ""
+    organisation: str = ""
 
     @property
     def slug(self) -> str:
@@ -191,6 +196,7 @@ def _register(entry: object, folder: Path, number: int) -> RegisterSpec:
         units={str(k): str(v) for k, v in units.items()},
         historic=historic,
         note=_text(entry, "note", where, required=False),
+        organisation=_text(entry, "organisation", where, required=False) or _text(entry, "partner", where),
     )
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from estates._frames import map_unique
+from estates._frames import is_missing, map_unique
 from estates.columns import recognise_name
 
 __all__ = ["RawRegister", "RegisterError", "read_register", "detect_encoding", "detect_delimiter",
@@ -484,7 +484,7 @@ def _read_geo(path: Path, register: RawRegister, *, layer: str | None) -> None:
     ys = np.array([p.y if p is not None else np.nan for p in points], dtype=float)
     register.geometry = pd.DataFrame({"x": xs, "y": ys, "footprint_wkt": pd.Series(footprints, dtype=object)})
     properties = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-    text = pd.DataFrame({name: [cell_text(v) if not _is_missing(v) else None for v in properties[name]]
+    text = pd.DataFrame({name: [cell_text(v) if not is_missing(v) else None for v in properties[name]]
                          for name in properties.columns}, dtype=object)
     text.columns = _header_names(list(properties.columns))
     register.frame = _tidy_text(text) if len(text.columns) else pd.DataFrame(index=range(len(frame)))
@@ -502,15 +502,6 @@ def _looks_binary(head: bytes) -> bool:
         return False  # UTF-16 text
     control = sum(1 for b in head if b < 9 or 13 < b < 32)
     return control > len(head) // 10
-
-
-def _is_missing(value: object) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 # ------------------------------------------------------------------------------------------------------ API

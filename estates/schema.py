@@ -57,6 +57,9 @@ FIELDS: tuple[Field, ...] = (
     Field("partner_type", "code", "Partner type",
           description="council, school, gp, pcn, nhs_trust, central_government, dwp, police, fire, "
                       "housing_association, probation, development_land, leisure, library, community, other."),
+    Field("organisation", "text", "Organisation",
+          description="The partner organisation the register belongs to: several registers of one organisation "
+                      "(e.g. NHS GP practice lists) count as one occupant of a site. Default: the partner."),
     Field("source_id", "text", "Partner's own id", description="The id as written in the partner's register."),
     Field("name", "text", "Name"),
     Field("address_line_1", "text", "Address line 1"),

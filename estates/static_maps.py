@@ -23,8 +23,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from estates._overlap_style import NEIGHBOURHOOD_LINE, STATUS_COLOURS, pcn_colours
-from estates.maps import attribution_text
+from estates._overlap_style import NEIGHBOURHOOD_LINE, pcn_colours
+from estates.maps import STATUS_COLOURS, attribution_text
 from estates.overlap import locate_in_pieces
 from estates.schema import STATUSES
 from geo import boundaries

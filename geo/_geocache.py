@@ -1,9 +1,11 @@
 """On-disk answer cache for the online geocoders (private to :mod:`geo.online`).
 
 One SQLite file (WAL journal) holds every answer a service gave, keyed by
-``(service, normalised query)``. Negative answers (the service said "no such
-postcode" / "nothing found") are stored as JSON ``null`` so they are not asked
-again either. Failures (timeouts, HTTP 5xx, ...) are never stored.
+``(service, normalised query)``, with when it was fetched. Negative answers (the
+service said "no such postcode" / "nothing found") are stored as JSON ``null``
+so they are not asked again either, but expire sooner than positive ones (new
+postcodes and new map objects appear). Failures (timeouts, HTTP 5xx, ...) are
+never stored.
 
 The cache is safe to share between threads (one connection guarded by a lock)
 and between processes (SQLite locking, WAL, busy timeout).
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
@@ -78,8 +81,9 @@ class GeoCache:
         return conn
 
     # ----------------------------------------------------------------- access
-    def get_many(self, service: str, queries: Iterable[str]) -> dict[str, Any]:
-        """Return the stored answers for ``queries``.
+    def get_many(self, service: str, queries: Iterable[str], *, max_age_s: float = math.inf,
+                 negative_max_age_s: float = math.inf) -> dict[str, Any]:
+        """Return the stored answers for ``queries`` that are still fresh.
 
         Parameters
         ----------
@@ -87,32 +91,38 @@ class GeoCache:
             Service name, e.g. ``"postcodes_io"``.
         queries : iterable of str
             Normalised query keys.
+        max_age_s, negative_max_age_s : float
+            Oldest answer used (seconds since it was fetched): a positive one, and a negative one (``null``).
 
         Returns
         -------
         dict
-            ``{query: answer}`` for the queries found; a stored negative answer
-            is present with value ``None``. Queries not in the cache are absent.
+            ``{query: answer}`` for the queries found and fresh; a stored negative answer is present with value
+            ``None``. Queries not in the cache, expired or unreadable are absent (to be asked again).
         """
         keys = list(dict.fromkeys(queries))
         found: dict[str, Any] = {}
+        now = datetime.now(UTC)
         with self._lock:
             for start in range(0, len(keys), _CHUNK):
                 chunk = keys[start : start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
                 try:
                     rows = self._conn.execute(
-                        f"SELECT query, answer FROM answers WHERE service = ? AND query IN ({marks})",
+                        f"SELECT query, answer, fetched_at FROM answers WHERE service = ? AND query IN ({marks})",
                         [service, *chunk],
                     ).fetchall()
                 except sqlite3.Error as exc:
                     _log.warning("online geocoding cache read failed: %s", exc)
                     return found
-                for query, answer in rows:
+                for query, answer, fetched_at in rows:
                     try:
-                        found[query] = json.loads(answer)
-                    except ValueError:
+                        value = json.loads(answer)
+                        age = (now - datetime.fromisoformat(fetched_at)).total_seconds()
+                    except (ValueError, TypeError):
                         continue  # unreadable entry: ask again
+                    if 0 <= age <= (negative_max_age_s if value is None else max_age_s):
+                        found[query] = value
         return found
 
     def put_many(self, service: str, answers: Mapping[str, Any]) -> None:

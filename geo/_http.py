@@ -1,93 +1,79 @@
 """HTTP plumbing for the online geocoders (private to :mod:`geo.online`).
 
+* :class:`ServiceClient` - one JSON request through a requests session whose
+  ``HTTPAdapter`` carries a :class:`urllib3.util.Retry` (retries, exponential
+  backoff, ``Retry-After``). What urllib3 and requests do not give is added
+  here: a hard limit per attempt (connect + headers + body, enforced by a
+  watchdog that shuts the socket down, so a server that drips its headers one
+  byte a second cannot hold an attempt), a cap on every ``Retry-After``, a
+  deadline for the whole run, a body-size cap, no redirect to another host, and
+  content-type / JSON / shape checks. Every failure ends in
+  :class:`ServiceUnavailable` carrying a readable reason.
 * :class:`RateLimiter` - minimum spacing between requests to one host, shared
   process-wide (:func:`rate_limiter_for`) and safe across threads.
 * :class:`CircuitBreaker` - stops talking to a service after N consecutive
   failed attempts (per run).
-* :class:`ServiceClient` - one JSON request with a hard total deadline,
-  retries with exponential backoff (honouring ``Retry-After``), content-type
-  and JSON checks. Every failure ends in :class:`ServiceUnavailable` carrying
-  a readable reason; nothing can hang.
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import json
-import math
+import socket
 import threading
 import time
 from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
+from urllib3.util import Retry
 
-__all__ = [
-    "AttemptFailed",
-    "CircuitBreaker",
-    "JsonResponse",
-    "RateLimiter",
-    "ServiceClient",
-    "ServiceUnavailable",
-    "rate_limiter_for",
-]
+__all__ = ["CircuitBreaker", "JsonResponse", "RateLimiter", "ServiceClient", "ServiceUnavailable", "rate_limiter_for"]
 
-#: Largest response body accepted (bytes); protects against runaway answers.
+#: Largest response body accepted (bytes, after decompression); protects against runaway answers.
 MAX_BODY_BYTES = 16 * 1024 * 1024
-
-
-# --------------------------------------------------------------------------- errors
-class AttemptFailed(Exception):
-    """One HTTP attempt failed.
-
-    Parameters
-    ----------
-    reason : str
-        Short readable reason, e.g. ``"HTTP 503"`` or ``"timed out after 10 s"``.
-    retryable : bool
-        Whether another attempt may help.
-    retry_after : float or None
-        Seconds the server asked us to wait (``Retry-After``), if any.
-    """
-
-    def __init__(self, reason: str, *, retryable: bool = True, retry_after: float | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.retryable = retryable
-        self.retry_after = retry_after
+#: Same-host redirects followed for one request (a redirect to another host is never followed).
+MAX_REDIRECTS = 5
+_RETRY_STATUSES = frozenset({429, *range(500, 600)})
 
 
 class ServiceUnavailable(Exception):
-    """A request gave up (retries exhausted, not retryable, or circuit open).
+    """A request gave up (retries exhausted, not retryable, circuit open or run deadline passed).
 
     Parameters
     ----------
     message : str
         Readable description for ``geocode_issue``.
-    circuit_open : bool
-        True when no request was (or will be) sent because the breaker is open.
     """
 
-    def __init__(self, message: str, *, circuit_open: bool = False):
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-        self.circuit_open = circuit_open
+
+
+class _AnswerError(Exception):
+    """An answer that arrived but cannot be used (bad body, status, type or shape)."""
+
+    def __init__(self, reason: str, *, retryable: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
 
 
 # --------------------------------------------------------------------- rate limiter
 class RateLimiter:
     """Keeps at least ``min_interval`` seconds between requests to one host.
 
-    The interval is measured from the *end* of the previous request to the
-    start of the next one, and requests through one limiter are serialised, so
-    the server never sees two requests closer than the interval (this is what
-    the Nominatim usage policy asks for: no parallel requests, at most one per
-    second).
+    Measured from the *end* of one request to the start of the next, and requests through one limiter are
+    serialised, so the server never sees two requests closer than the interval (the Nominatim usage policy: no
+    parallel requests, at most one per second).
     """
 
     def __init__(self) -> None:
@@ -95,22 +81,11 @@ class RateLimiter:
         self._last_end: float | None = None
 
     @contextlib.contextmanager
-    def slot(self, min_interval: float, *, sleep: Callable[[float], None] = time.sleep) -> Iterator[None]:
-        """Wait for this host's next free slot and hold it while the request runs.
-
-        Parameters
-        ----------
-        min_interval : float
-            Seconds required since the previous request ended.
-        sleep : callable, optional
-            Sleep function (for tests).
-        """
+    def slot(self, min_interval: float) -> Iterator[None]:
+        """Wait for this host's next free slot and hold it while the request (and its retries) runs."""
         with self._lock:
-            if self._last_end is not None and min_interval > 0:
-                wait = self._last_end + min_interval - time.monotonic()
-                while wait > 0:
-                    sleep(wait)
-                    wait = self._last_end + min_interval - time.monotonic()
+            while self._last_end is not None and (wait := self._last_end + min_interval - time.monotonic()) > 0:
+                time.sleep(wait)
             try:
                 yield
             finally:
@@ -122,25 +97,10 @@ _LIMITERS_LOCK = threading.Lock()
 
 
 def rate_limiter_for(url: str) -> RateLimiter:
-    """Return the process-wide rate limiter of the host serving ``url``.
-
-    Parameters
-    ----------
-    url : str
-        Any URL on the host (scheme and ``host:port`` form the key).
-
-    Returns
-    -------
-    RateLimiter
-        The same object for every caller in this process.
-    """
+    """Return the process-wide rate limiter of the host serving ``url`` (scheme and ``host:port`` form the key)."""
     parts = urlsplit(url)
-    key = f"{parts.scheme}://{parts.netloc}".lower()
     with _LIMITERS_LOCK:
-        limiter = _LIMITERS.get(key)
-        if limiter is None:
-            limiter = _LIMITERS[key] = RateLimiter()
-        return limiter
+        return _LIMITERS.setdefault(f"{parts.scheme}://{parts.netloc}".lower(), RateLimiter())
 
 
 # ------------------------------------------------------------------- circuit breaker
@@ -160,7 +120,6 @@ class CircuitBreaker:
         self.threshold = max(1, int(threshold))
         self._lock = threading.Lock()
         self.consecutive_failures = 0
-        self.total_failures = 0
         self.last_reason = ""
         self.is_open = False
 
@@ -173,15 +132,94 @@ class CircuitBreaker:
         """Count one failed attempt; open the breaker at the threshold."""
         with self._lock:
             self.consecutive_failures += 1
-            self.total_failures += 1
             self.last_reason = reason
-            if self.consecutive_failures >= self.threshold:
-                self.is_open = True
+            self.is_open = self.is_open or self.consecutive_failures >= self.threshold
 
     def describe(self) -> str:
         """Readable state, e.g. ``"postcodes.io: 3 failures, last: HTTP 503"``."""
         with self._lock:
             return f"{self.name}: {self.consecutive_failures} failures, last: {self.last_reason}"
+
+
+# ------------------------------------------------------- urllib3: retry and watchdog
+class _Retry(Retry):
+    """urllib3's Retry reporting every failed attempt to its client, which may stop the retries.
+
+    The client stops them when the breaker opens, when the server asks (``Retry-After``) for longer than the cap,
+    or when the wait would pass the run's deadline; urllib3 then returns the last response or raises.
+    """
+
+    client: ServiceClient
+
+    def new(self, **kw: Any) -> _Retry:
+        retry = super().new(**kw)
+        retry.client = self.client
+        return retry
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        try:
+            return super().parse_retry_after(retry_after)
+        except urllib3.exceptions.InvalidHeader:
+            return 0.0  # unreadable: the normal backoff applies
+
+    def get_backoff_time(self) -> float:
+        return max(super().get_backoff_time(), self.client.min_interval_s)  # a retry is a request too
+
+    def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
+                  error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> _Retry:
+        client = self.client
+        wait = self.get_retry_after(response) if response is not None else None
+        client.attempt_failed(error, response, wait)
+        if (wait is not None and wait > client.max_retry_after_s) or client.stopped(wait):
+            raise MaxRetryError(_pool, url or "", error)
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        if client.stopped(wait or retry.get_backoff_time()):
+            raise MaxRetryError(_pool, url or "", error)
+        return retry
+
+
+_LOCAL = threading.local()  # .client: the ServiceClient sending on this thread (for the connections' watchdog)
+
+
+class _WatchedConnection(HTTPConnection):
+    """An HTTP connection that starts its client's per-attempt watchdog when it connects or sends."""
+
+    def connect(self) -> None:
+        if (client := getattr(_LOCAL, "client", None)) is not None:
+            client.attempt_started(self)
+        super().connect()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        if (client := getattr(_LOCAL, "client", None)) is not None:
+            client.attempt_started(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
+    """HTTPS flavour of :class:`_WatchedConnection` (the TLS handshake is inside the attempt's limit too)."""
+
+
+class _WatchedPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """requests' HTTPAdapter whose pools (direct or through an HTTP proxy) make watched connections."""
+
+    _POOLS = {"http": _WatchedPool, "https": _WatchedHTTPSPool}  # noqa: RUF012 - read only
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = self._POOLS
+        return manager
 
 
 # ------------------------------------------------------------------------ client
@@ -193,116 +231,151 @@ class JsonResponse:
     data: Any
 
 
-def _parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def _describe_connection_error(exc: BaseException) -> str:
-    """Short reason for a requests connection-level exception."""
-    text = repr(exc)
-    if "NewConnectionError" in text or "Connection refused" in text or "Failed to establish" in text:
-        return "could not connect (connection refused or host unreachable)"
-    if "NameResolutionError" in text or "getaddrinfo" in text or "Name or service" in text:
-        return "could not resolve the host name"
-    if "timed out" in text.lower():
-        return "timed out"
-    if "SSLError" in text or "CERTIFICATE" in text:
-        return "TLS/SSL error"
-    return "connection dropped"
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 class ServiceClient:
-    """JSON over HTTP for one service, with deadline, retries and a breaker.
+    """JSON over HTTP for one service: urllib3 retries plus per-attempt and run deadlines, caps and a breaker.
 
     Parameters
     ----------
     name : str
         Service name for messages.
-    session : requests.Session
-        Session to send through (owned by the caller).
     user_agent : str
         ``User-Agent`` header.
     timeout_s : float
-        Hard limit for one attempt, connect + full body (seconds).
+        Hard limit for one attempt: connect + headers + whole body (seconds).
     max_retries : int
         Extra attempts after the first.
     backoff_s : float
-        First retry delay; doubles on every retry.
+        urllib3's ``backoff_factor``: the n-th consecutive retry waits ``backoff_s * 2**(n-1)`` (the first none).
     max_backoff_s : float
         Ceiling for one backoff delay.
     max_retry_after_s : float
-        Longest ``Retry-After`` honoured; a longer one gives up at once
-        (waiting longer would stall the run; retrying sooner would be rude).
+        Longest ``Retry-After`` honoured (any status); a longer one gives up at once (waiting longer would stall
+        the run; retrying sooner would be rude).
+    deadline : float
+        :func:`time.monotonic` time after which no attempt runs and no request is sent (the run's deadline).
+    run_deadline_s : float
+        The run's length, for messages.
     breaker : CircuitBreaker
         Breaker for this service (per run).
     limiter : RateLimiter or None
         Shared rate limiter; ``None`` for no spacing.
     min_interval_s : float
-        Spacing used with ``limiter``.
-    sleep : callable, optional
-        Sleep function (tests).
+        Spacing between requests (with ``limiter``), retries included.
+    trust_env : bool
+        Let requests use proxy settings / .netrc from the environment.
     """
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        session: requests.Session,
-        user_agent: str,
-        timeout_s: float,
-        max_retries: int,
-        backoff_s: float,
-        max_backoff_s: float,
-        max_retry_after_s: float,
-        breaker: CircuitBreaker,
-        limiter: RateLimiter | None = None,
-        min_interval_s: float = 0.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.name = name
-        self.session = session
-        self.user_agent = user_agent
-        self.timeout_s = float(timeout_s)
-        self.max_retries = max(0, int(max_retries))
-        self.backoff_s = max(0.0, float(backoff_s))
-        self.max_backoff_s = max(0.0, float(max_backoff_s))
-        self.max_retry_after_s = max(0.0, float(max_retry_after_s))
-        self.breaker = breaker
-        self.limiter = limiter
-        self.min_interval_s = float(min_interval_s)
-        self._sleep = sleep
+    def __init__(self, *, name: str, user_agent: str, timeout_s: float, max_retries: int, backoff_s: float,
+                 max_backoff_s: float, max_retry_after_s: float, deadline: float, run_deadline_s: float,
+                 breaker: CircuitBreaker, limiter: RateLimiter | None = None, min_interval_s: float = 0.0,
+                 trust_env: bool = True) -> None:
+        self.name, self.breaker, self.limiter = name, breaker, limiter
+        self.timeout_s, self.max_retry_after_s = float(timeout_s), float(max_retry_after_s)
+        self.deadline, self.run_deadline_s = deadline, float(run_deadline_s)
+        self.min_interval_s = float(min_interval_s) if limiter is not None else 0.0
         #: HTTP attempts actually sent (for the run summary).
         self.attempts = 0
+        self.failures = 0
+        self.out_of_time = False
+        self._retry = _Retry(total=max(0, int(max_retries)), allowed_methods=frozenset({"GET", "POST"}),
+                             status_forcelist=_RETRY_STATUSES, backoff_factor=backoff_s, backoff_max=max_backoff_s,
+                             raise_on_status=False)
+        self._retry.client = self
+        self._adapter = _WatchedAdapter(max_retries=self._retry)
+        self._session = requests.Session()
+        self._session.trust_env = trust_env
+        self._session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
+        for prefix in ("http://", "https://"):
+            self._session.mount(prefix, self._adapter)
+        self._lock = threading.Lock()
+        self._watchdog: threading.Timer | None = None
+        self._timed_out = self._failed = False
+        self._last_reason = ""
 
-    # ------------------------------------------------------------------ public
-    def request_json(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json_body: Any = None,
-        accept_status: Container[int] = (200,),
-        parse_status: Container[int] = (200,),
-        validate: Callable[[Any], None] | None = None,
-    ) -> JsonResponse:
-        """Send one logical request, retrying transient failures.
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._session.close()
+
+    # ------------------------------------------------------------- attempts
+    def attempt_started(self, conn: HTTPConnection) -> None:
+        """Start the watchdog of a new attempt on ``conn`` (no-op within one: it connects, then sends)."""
+        with self._lock:
+            if self._watchdog is not None and not self._failed:
+                return
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+            self.attempts += 1
+            self._failed = False
+            self._timed_out = False
+            limit = max(0.0, min(self.timeout_s, self.deadline - time.monotonic()))
+            self._watchdog = threading.Timer(limit, self._expire, (conn,))
+            self._watchdog.daemon = True
+            self._watchdog.start()
+
+    def _expire(self, conn: HTTPConnection) -> None:
+        with self._lock:
+            if self._watchdog is None or threading.current_thread() is not self._watchdog:
+                return  # that attempt already ended
+            self._timed_out = True
+            if conn.sock is not None:  # wakes a blocked read: the attempt fails at once
+                with contextlib.suppress(OSError):
+                    conn.sock.shutdown(socket.SHUT_RDWR)
+
+    def _attempt_ended(self) -> None:
+        with self._lock:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+                self._watchdog = None
+
+    def attempt_failed(self, error: BaseException | None, response: Any = None, retry_after: float | None = None,
+                       ) -> None:
+        """Count the attempt on the breaker with its readable reason.
+
+        Its watchdog runs on until the next attempt starts: urllib3 still reads the rest of a failed answer.
+        """
+        with self._lock:
+            self._failed = True
+        reason = self._describe(error, response)
+        if retry_after is not None and retry_after > self.max_retry_after_s:
+            reason += f" (Retry-After {retry_after:g} s is longer than {self.max_retry_after_s:g} s)"
+        self._last_reason = reason
+        self.failures += 1
+        self.breaker.record_failure(reason)
+
+    def stopped(self, wait: float | None = 0.0) -> bool:
+        """Whether no further attempt may start (after ``wait`` seconds): breaker open or run deadline passed."""
+        if time.monotonic() + (wait or 0.0) >= self.deadline:
+            self.out_of_time = True
+        return self.out_of_time or self.breaker.is_open
+
+    def _describe(self, error: BaseException | None, response: Any) -> str:
+        if response is not None:
+            return f"HTTP {response.status}"
+        if isinstance(error, (requests.RequestException, MaxRetryError)):  # the cause, not the wrapper
+            inner = error.args[0] if isinstance(error, requests.RequestException) and error.args else error
+            error = inner.reason if isinstance(inner, MaxRetryError) and inner.reason is not None else inner
+        if isinstance(error, _AnswerError):
+            return error.reason
+        if isinstance(error, NameResolutionError):
+            return "could not resolve the host name"
+        if isinstance(error, NewConnectionError):
+            return "could not connect (connection refused or host unreachable)"
+        if self._timed_out or isinstance(error, (TimeoutError, urllib3.exceptions.TimeoutError, requests.Timeout)):
+            return f"timed out after {self.timeout_s:g} s"
+        if isinstance(error, (urllib3.exceptions.SSLError, requests.exceptions.SSLError)):
+            return "TLS/SSL error"
+        return "connection dropped"
+
+    # --------------------------------------------------------------- public
+    def request_json(self, method: str, url: str, *, params: Mapping[str, str] | None = None, json_body: Any = None,
+                     accept_status: Container[int] = (200,), parse_status: Container[int] = (200,),
+                     validate: Callable[[Any], None] | None = None) -> JsonResponse:
+        """Send one logical request; transient failures are retried (urllib3 Retry), others fail at once.
 
         Parameters
         ----------
@@ -313,15 +386,13 @@ class ServiceClient:
         json_body : object, optional
             Body sent as JSON.
         accept_status : container of int
-            Statuses that are answers (e.g. ``(200, 404)`` when 404 means
-            "not found"). 429 and 5xx are always retried; other statuses fail
-            without retry.
+            Statuses that are answers (e.g. ``(200, 404)`` when 404 means "not found"). 429 and 5xx are retried;
+            other statuses fail without retry.
         parse_status : container of int
-            Accepted statuses whose body must be JSON; for the others ``data``
-            is ``None`` and the body is ignored.
+            Accepted statuses whose body must be JSON; for the others ``data`` is ``None``.
         validate : callable, optional
-            Called with the parsed JSON; raises ``ValueError`` when the shape
-            is wrong (counted as a failed attempt, retried).
+            Called with the parsed JSON; raises ``ValueError`` (or ``TypeError``/``KeyError``) when the shape is
+            wrong (a failed attempt, retried).
 
         Returns
         -------
@@ -332,147 +403,108 @@ class ServiceClient:
         ServiceUnavailable
             When no usable answer could be obtained.
         """
-        attempt = 0
-        while True:
-            if self.breaker.is_open:
-                raise ServiceUnavailable(f"online geocoding unavailable ({self.breaker.describe()})", circuit_open=True)
-            try:
-                response = self._attempt(
-                    method,
-                    url,
-                    params=params,
-                    json_body=json_body,
-                    accept_status=accept_status,
-                    parse_status=parse_status,
-                    validate=validate,
-                )
-            except AttemptFailed as failure:
-                self.breaker.record_failure(failure.reason)
-                attempts = attempt + 1
-                if self.breaker.is_open:
-                    raise ServiceUnavailable(
-                        f"online geocoding unavailable ({self.breaker.describe()})",
-                        circuit_open=True,
-                    ) from failure
-                if not failure.retryable or attempt >= self.max_retries:
-                    plural = "attempt" if attempts == 1 else "attempts"
-                    raise ServiceUnavailable(
-                        f"online geocoding failed ({self.name}: {failure.reason} after {attempts} {plural})"
-                    ) from failure
-                if failure.retry_after is not None:
-                    delay = failure.retry_after
-                else:
-                    delay = min(self.backoff_s * (2**attempt), self.max_backoff_s)
-                if delay > 0:
-                    self._sleep(delay)
-                attempt += 1
-                continue
-            self.breaker.record_success()
-            return response
-
-    # ----------------------------------------------------------------- private
-    def _attempt(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, str] | None,
-        json_body: Any,
-        accept_status: Container[int],
-        parse_status: Container[int],
-        validate: Callable[[Any], None] | None,
-    ) -> JsonResponse:
-        slot = (
-            self.limiter.slot(self.min_interval_s, sleep=self._sleep)
-            if self.limiter is not None
-            else contextlib.nullcontext()
-        )
+        slot = self.limiter.slot(self.min_interval_s) if self.limiter is not None else contextlib.nullcontext()
+        first, retry, redirects = self.attempts, self._retry, 0
         with slot:
-            deadline = time.monotonic() + self.timeout_s
-            headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
-            self.attempts += 1
-            try:
-                resp = self.session.request(
-                    method,
-                    url,
-                    params=dict(params) if params else None,
-                    json=json_body,
-                    headers=headers,
-                    timeout=(self.timeout_s, self.timeout_s),
-                    stream=True,
-                )
-            except requests.Timeout as exc:
-                raise AttemptFailed(f"timed out after {self.timeout_s:g} s") from exc
-            except requests.ConnectionError as exc:
-                raise AttemptFailed(_describe_connection_error(exc)) from exc
-            except requests.RequestException as exc:
-                raise AttemptFailed(f"request error ({type(exc).__name__})") from exc
-            try:
-                return self._read(resp, deadline, accept_status, parse_status, validate)
-            finally:
-                resp.close()
+            while True:
+                if self.stopped():
+                    raise self._unavailable()
+                self._adapter.max_retries = retry  # the budget left after the answer-level failures below
+                _LOCAL.client, failures = self, self.failures
+                try:
+                    resp = self._session.request(method, url, params=params, json=json_body, stream=True,
+                                                 timeout=(self.timeout_s, self.timeout_s), allow_redirects=False)
+                except requests.RequestException as exc:
+                    if self.failures == failures:  # failed without going through Retry (not retryable)
+                        self.attempt_failed(exc)
+                    self._attempt_ended()
+                    raise self._failure(first) from exc
+                finally:
+                    _LOCAL.client = None
+                try:
+                    if resp.status_code in _RETRY_STATUSES:  # urllib3 gave up on it, its reason is recorded
+                        raise self._failure(first)
+                    if resp.is_redirect:
+                        url, params = self._redirect_target(url, resp, redirects), None
+                        redirects += 1
+                        continue
+                    answer = self._answer(resp, accept_status, parse_status, validate)
+                except _AnswerError as exc:
+                    if exc.retryable:
+                        try:
+                            retry = resp.raw.retries.increment(method, url, error=exc)
+                        except MaxRetryError:
+                            raise self._failure(first) from exc
+                        retry.sleep()
+                        continue
+                    self.attempt_failed(exc)
+                    raise self._failure(first) from exc
+                finally:
+                    resp.close()
+                    self._attempt_ended()
+                self.breaker.record_success()
+                return answer
 
-    def _read(
-        self,
-        resp: requests.Response,
-        deadline: float,
-        accept_status: Container[int],
-        parse_status: Container[int],
-        validate: Callable[[Any], None] | None,
-    ) -> JsonResponse:
+    # -------------------------------------------------------------- private
+    def _unavailable(self) -> ServiceUnavailable:
+        if self.breaker.is_open:
+            return ServiceUnavailable(f"online geocoding unavailable ({self.breaker.describe()})")
+        return ServiceUnavailable(f"online geocoding stopped ({self.name}: the run's deadline of "
+                                  f"{self.run_deadline_s:g} s passed)")
+
+    def _failure(self, first: int) -> ServiceUnavailable:
+        if self.stopped():
+            return self._unavailable()
+        attempts = self.attempts - first
+        plural = "attempt" if attempts == 1 else "attempts"
+        return ServiceUnavailable(f"online geocoding failed ({self.name}: {self._last_reason} after {attempts} "
+                                  f"{plural})")
+
+    def _redirect_target(self, url: str, resp: requests.Response, redirects: int) -> str:
+        target = urljoin(url, resp.headers.get("Location", ""))
+        if _origin(target) != _origin(url):  # no request leaves the configured host
+            raise _AnswerError(f"HTTP {resp.status_code} redirect to another host ({urlsplit(target).netloc}) "
+                               "refused", retryable=False)
+        if resp.status_code == 303 or redirects >= MAX_REDIRECTS:
+            raise _AnswerError(f"HTTP {resp.status_code} redirect not followed", retryable=False)
+        return target
+
+    def _answer(self, resp: requests.Response, accept_status: Container[int], parse_status: Container[int],
+                validate: Callable[[Any], None] | None) -> JsonResponse:
         status = resp.status_code
-        if status == 429:
-            retry_after = _parse_retry_after(resp.headers.get("Retry-After"))
-            if retry_after is not None and retry_after > self.max_retry_after_s:
-                raise AttemptFailed(
-                    f"HTTP 429 (Retry-After {retry_after:g} s is longer than {self.max_retry_after_s:g} s)",
-                    retryable=False,
-                )
-            raise AttemptFailed("HTTP 429 (too many requests)", retry_after=retry_after)
-        if status >= 500:
-            raise AttemptFailed(f"HTTP {status}", retry_after=_parse_retry_after(resp.headers.get("Retry-After")))
         if status not in accept_status:
-            raise AttemptFailed(f"HTTP {status}", retryable=False)
-        body = self._read_body(resp, deadline)
+            raise _AnswerError(f"HTTP {status}", retryable=False)
+        body = self._read_body(resp)
         if status not in parse_status:
             return JsonResponse(status, None)
         content_type = resp.headers.get("Content-Type", "")
         if "json" not in content_type.lower():
-            shown = content_type.split(";")[0].strip() or "none"
-            raise AttemptFailed(f"unexpected content type '{shown}'")
+            raise _AnswerError(f"unexpected content type '{content_type.split(';')[0].strip() or 'none'}'")
         try:
             data = json.loads(body.decode(resp.encoding or "utf-8"))
         except (ValueError, LookupError) as exc:
-            raise AttemptFailed("malformed JSON response") from exc
+            raise _AnswerError("malformed JSON response") from exc
         if validate is not None:
             try:
                 validate(data)
             except (ValueError, TypeError, KeyError) as exc:
-                raise AttemptFailed(f"unexpected response shape ({exc})") from exc
+                raise _AnswerError(f"unexpected response shape ({exc})") from exc
         return JsonResponse(status, data)
 
-    def _read_body(self, resp: requests.Response, deadline: float) -> bytes:
-        # read1 returns as soon as *some* bytes arrive, so a server that trickles
-        # its body cannot keep us past the deadline (each read is itself bounded
-        # by the socket timeout).
+    def _read_body(self, resp: requests.Response) -> bytes:
+        # read1 returns as soon as *some* bytes arrive; the watchdog ends a trickle at the attempt's limit.
         chunks: list[bytes] = []
         size = 0
-        raw = resp.raw
-        while True:
-            if time.monotonic() > deadline:
-                raise AttemptFailed(f"timed out after {self.timeout_s:g} s")
-            try:
-                chunk = raw.read1(65536, decode_content=True)
-            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
-                if "timed out" in repr(exc).lower():
-                    raise AttemptFailed(f"timed out after {self.timeout_s:g} s") from exc
-                raise AttemptFailed("connection dropped while reading the response") from exc
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise AttemptFailed("response too large", retryable=False)
-        if time.monotonic() > deadline:
-            raise AttemptFailed(f"timed out after {self.timeout_s:g} s")
+        try:
+            while chunk := resp.raw.read1(65536, decode_content=True):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise _AnswerError("response too large", retryable=False)
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+            if self._timed_out or isinstance(exc, urllib3.exceptions.TimeoutError):
+                raise _AnswerError(f"timed out after {self.timeout_s:g} s") from exc
+            raise _AnswerError("connection dropped while reading the response") from exc
+        if self._timed_out:
+            raise _AnswerError(f"timed out after {self.timeout_s:g} s")
         return b"".join(chunks)

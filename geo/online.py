@@ -1,49 +1,33 @@
 """Optional online geocoding: postcodes.io for postcodes, Nominatim for addresses.
 
-Off by default. The offline geocoder (:mod:`geo.geocoder`) runs first; this module
-only fills its gaps, and only when :class:`OnlineSettings` ``enabled=True``:
+Off by default. The offline geocoder (:mod:`geo.geocoder`) runs first; this module only fills its gaps, and only
+when :class:`OnlineSettings` ``enabled=True``:
 
-1. rows whose ``geocode_precision`` is ``none``/``low`` and that carry a
-   full-format postcode (e.g. a new-build, or a postcode from outside the
-   place's table) are looked up on postcodes.io in bulk (<= 100 per request);
-   postcodes unknown there are checked against ``/terminated_postcodes``;
-2. rows that still have no ``medium``/``high`` location but have address text
-   are searched on Nominatim (at most one request per second, biased to the
-   place's bounding box, results further than ``accept_within_km`` from it are
-   rejected).
+1. rows whose ``geocode_precision`` is ``none``/``low`` and that carry a full-format postcode are looked up on
+   postcodes.io in bulk (<= 100 per request); postcodes unknown there are checked on ``/terminated_postcodes``
+   (a terminated postcode is located at its last centroid, ``low``, and flagged);
+2. rows that still have no ``medium``/``high`` location but have address text are searched on Nominatim (at most
+   one request per second, biased to the place's bounding box; results further than ``accept_within_km`` from it
+   are rejected; :func:`nominatim_precision` grades a match, and an area-level one never replaces an offline
+   ``low`` result).
 
-Every answer (also "not found") is cached on disk, so a query is never sent
-twice; failures keep the offline result and explain why in ``geocode_issue``.
-See ``docs/online_geocoding.md``.
-
-Precision of online results
----------------------------
-* postcodes.io live postcode: ``medium`` (unit centroid, same as offline).
-* postcodes.io terminated postcode: ``low``, method
-  ``online_postcodes_io_terminated``, located at the postcode's last centroid
-  with an issue saying when it was terminated. A terminated unit centroid is
-  usually within a few hundred metres of the building and much better than a
-  sector/district centroid, so it is used, but flagged so the register can be
-  corrected.
-* Nominatim (see :func:`nominatim_precision`): ``medium`` when the match is a
-  building/address-level object (OSM category ``building``, ``amenity``,
-  ``office``, ``shop``, ``craft``, ``healthcare``, ``tourism``, ``leisure``,
-  ``emergency``, ``historic``, ``club``, ``man_made``, ``railway``,
-  ``public_transport``, or ``place=house/building``); ``low`` for streets
-  (``highway``) and areas (suburb, town, postcode, boundary, landuse, ...).
-  An *area*-level match never replaces an offline ``low`` result (a sector or
-  district centroid is as good); a street-level one does.
+Every answer (also "not found") is cached on disk for a while, so a query is not sent twice; failures and answers
+with impossible coordinates keep the offline result and explain why in ``geocode_issue``. Transport, retries and
+deadlines: :mod:`geo._http`. See ``docs/online_geocoding.md``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
+import numbers
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+import typing
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -51,7 +35,6 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import numpy as np
 import pandas as pd
-import requests
 
 from geo._geocache import GeoCache
 from geo._http import CircuitBreaker, ServiceClient, ServiceUnavailable, rate_limiter_for
@@ -73,10 +56,10 @@ __all__ = [
     "OnlineSummary",
     "ProgressCallback",
     "fill_online",
-    "online_settings_for_place",
     "fill_online_with_summary",
     "load_online_settings",
     "nominatim_precision",
+    "online_settings_for_place",
 ]
 
 _log = logging.getLogger(__name__)
@@ -97,25 +80,10 @@ ProgressCallback = Callable[[int, int], None]
 _PUBLIC_NOMINATIM_HOST = "nominatim.openstreetmap.org"
 _APP = "trafford-estates-mapper/1.0"
 _POSTCODES_IO_MAX_BATCH = 100
+_DAY_S = 86400.0
 
-_MEDIUM_CATEGORIES = frozenset(
-    {
-        "building",
-        "amenity",
-        "office",
-        "shop",
-        "craft",
-        "healthcare",
-        "tourism",
-        "leisure",
-        "emergency",
-        "historic",
-        "club",
-        "man_made",
-        "railway",
-        "public_transport",
-    }
-)
+_MEDIUM_CATEGORIES = frozenset({"building", "amenity", "office", "shop", "craft", "healthcare", "tourism", "leisure",
+                                "emergency", "historic", "club", "man_made", "railway", "public_transport"})
 _HOUSE_TYPES = frozenset({"house", "building", "house_number"})
 _STREET_CATEGORIES = frozenset({"highway"})
 _STREET_TYPES = frozenset({"street", "road"})
@@ -129,6 +97,10 @@ _FALSE = frozenset({"0", "false", "no", "off", "n", ""})
 class OnlineSettings:
     """How (and whether) to geocode online. Immutable; use :meth:`replace`.
 
+    Every field is checked and converted on construction (``"2.5"`` -> 2.5, ``"yes"`` -> True,
+    ``"min_lon,min_lat,max_lon,max_lat"`` -> a tuple); numbers must be finite. A bad value raises ``ValueError``
+    naming the field.
+
     Parameters
     ----------
     enabled : bool
@@ -136,45 +108,46 @@ class OnlineSettings:
     use_postcodes_io, use_nominatim : bool
         Per-service switches (e.g. allow postcodes but never send addresses).
     postcodes_io_url, nominatim_url : str
-        Base URLs; point them at a council's own postcodes.io instance or a
-        Nominatim mirror.
+        Base URLs (a council's own postcodes.io instance, a Nominatim mirror). No request leaves their host: a
+        redirect to another host is refused.
     contact : str
-        Contact (e-mail or URL) put in the User-Agent, as the Nominatim usage
-        policy asks. Empty gives a "contact not configured" placeholder.
+        Contact (e-mail or URL) put in the User-Agent, as the Nominatim usage policy asks.
     user_agent : str or None
-        Full User-Agent override; ``None`` builds one from the app name and
-        ``contact``.
+        Full User-Agent override; ``None`` builds one from the app name and ``contact``.
     timeout_s : float
-        Hard limit for one HTTP attempt (connect + whole body), seconds.
+        Hard limit for one HTTP attempt: connect + headers + whole body, seconds.
     max_retries : int
-        Retries after the first attempt (timeouts, connection errors, 429,
-        5xx, malformed/non-JSON answers).
+        Retries after the first attempt (timeouts, connection errors, 429, 5xx, malformed/non-JSON answers).
     backoff : float
-        First retry delay in seconds; doubles each retry (capped by
-        ``max_backoff_s``). ``Retry-After`` replaces it when the server sends one.
+        urllib3 backoff factor: the n-th consecutive retry waits ``backoff * 2**(n-1)`` s (the first at once),
+        at most ``max_backoff_s``; a ``Retry-After`` replaces it.
     max_backoff_s : float
         Ceiling of one backoff delay.
     max_retry_after_s : float
-        Longest ``Retry-After`` honoured; longer ones fail the request at once.
+        Longest ``Retry-After`` honoured (429, 503, any status); a longer one fails the request at once.
+    run_deadline_s : float
+        Deadline of a whole run (one :class:`OnlineGeocoder`, e.g. one register): no attempt runs past it, the
+        rows left keep their offline result.
     nominatim_min_interval_s : float
-        Minimum gap between Nominatim requests (process-wide per host). Must be
-        >= 1 for the public server (its usage policy).
+        Minimum gap between Nominatim requests, retries included (process-wide per host); >= 1 for the public
+        server (its usage policy).
     circuit_breaker_failures : int
-        Consecutive failed attempts after which a service is not called again
-        in this run.
+        Consecutive failed attempts after which a service is not called again in this run.
     cache_path : pathlib.Path or None
         SQLite answer cache; ``None`` uses :data:`DEFAULT_CACHE_PATH`.
+    cache_max_age_days, negative_cache_max_age_days : float
+        How long a cached answer is used: a found place, and a "not found" (sooner: new postcodes and new OSM
+        objects appear).
     refresh : bool
         Ignore cached answers (still store the new ones).
     place_name : str
         Place name for messages ("Trafford").
     place_bbox : tuple of float or None
-        ``(min_lon, min_lat, max_lon, max_lat)`` of the place: Nominatim
-        ``viewbox`` bias and the acceptance check. ``None`` disables both.
+        ``(min_lon, min_lat, max_lon, max_lat)``: Nominatim ``viewbox`` bias and the acceptance check.
     accept_within_km : float
         Nominatim results further than this from ``place_bbox`` are rejected.
     postcodes_io_batch_size : int
-        Postcodes per bulk request (1-100; postcodes.io allows 100).
+        Postcodes per bulk request (1-100).
     trust_env : bool
         Let requests use proxy settings / .netrc from the environment.
     """
@@ -191,9 +164,12 @@ class OnlineSettings:
     backoff: float = 0.5
     max_backoff_s: float = 30.0
     max_retry_after_s: float = 120.0
+    run_deadline_s: float = 1800.0
     nominatim_min_interval_s: float = 1.0
     circuit_breaker_failures: int = 5
     cache_path: Path | None = None
+    cache_max_age_days: float = 365.0
+    negative_cache_max_age_days: float = 30.0
     refresh: bool = False
     place_name: str = ""
     place_bbox: tuple[float, float, float, float] | None = None
@@ -202,44 +178,37 @@ class OnlineSettings:
     trust_env: bool = True
 
     def __post_init__(self) -> None:
-        if self.cache_path is not None and not isinstance(self.cache_path, Path):
-            object.__setattr__(self, "cache_path", Path(self.cache_path))
+        for name, (kind, optional) in _field_kinds().items():
+            value = getattr(self, name)
+            try:
+                object.__setattr__(self, name, _convert(value, kind, optional))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"online geocoding setting {name}={value!r}: {exc}") from None
         if self.place_bbox is not None:
-            bbox = tuple(float(v) for v in self.place_bbox)
-            if len(bbox) != 4:
+            if len(self.place_bbox) != 4:
                 raise ValueError("place_bbox must be (min_lon, min_lat, max_lon, max_lat)")
-            min_lon, min_lat, max_lon, max_lat = bbox
+            min_lon, min_lat, max_lon, max_lat = self.place_bbox
             if not (-180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90):
-                raise ValueError(f"place_bbox {bbox} is not (min_lon, min_lat, max_lon, max_lat)")
-            object.__setattr__(self, "place_bbox", bbox)
+                raise ValueError(f"place_bbox {self.place_bbox} is not (min_lon, min_lat, max_lon, max_lat)")
         for name in ("postcodes_io_url", "nominatim_url"):
-            url = getattr(self, name)
-            parts = urlsplit(url)
+            parts = urlsplit(url := getattr(self, name))
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError(f"{name} must be an http(s) URL, got {url!r}")
             object.__setattr__(self, name, url.rstrip("/"))
-        if not self.timeout_s > 0:
-            raise ValueError("timeout_s must be > 0")
-        if self.max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
-        if self.backoff < 0 or self.max_backoff_s < 0 or self.max_retry_after_s < 0:
-            raise ValueError("backoff, max_backoff_s and max_retry_after_s must be >= 0")
-        if self.circuit_breaker_failures < 1:
-            raise ValueError("circuit_breaker_failures must be >= 1")
+        for name in ("timeout_s", "run_deadline_s", "circuit_breaker_failures"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
+        for name in ("max_retries", "backoff", "max_backoff_s", "max_retry_after_s", "nominatim_min_interval_s",
+                     "accept_within_km", "cache_max_age_days", "negative_cache_max_age_days"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
         if not 1 <= self.postcodes_io_batch_size <= _POSTCODES_IO_MAX_BATCH:
             raise ValueError(f"postcodes_io_batch_size must be 1..{_POSTCODES_IO_MAX_BATCH}")
-        if self.accept_within_km < 0:
-            raise ValueError("accept_within_km must be >= 0")
-        if self.nominatim_min_interval_s < 0:
-            raise ValueError("nominatim_min_interval_s must be >= 0")
         host = (urlsplit(self.nominatim_url).hostname or "").lower()
         if host == _PUBLIC_NOMINATIM_HOST and self.nominatim_min_interval_s < 1.0:
-            raise ValueError(
-                "the public Nominatim server allows at most 1 request per second "
-                "(nominatim_min_interval_s must be >= 1.0)"
-            )
+            raise ValueError("the public Nominatim server allows at most 1 request per second "
+                             "(nominatim_min_interval_s must be >= 1.0)")
 
-    # ---------------------------------------------------------------- derived
     @property
     def effective_user_agent(self) -> str:
         """The User-Agent sent with every request."""
@@ -270,105 +239,89 @@ class OnlineSettings:
             bbox = (west, south, east, north)
         return self.replace(place_name=self.place_name or place.name, place_bbox=bbox)
 
-    # ---------------------------------------------------------------- loaders
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> Self:
-        """Build settings from a dict (e.g. a config file section).
-
-        Parameters
-        ----------
-        mapping : mapping
-            Field names to values; strings are parsed (``"true"``, ``"2.5"``,
-            ``"min_lon,min_lat,max_lon,max_lat"``), ``None`` / ``""`` for an
-            optional field means unset.
-
-        Returns
-        -------
-        OnlineSettings
-
-        Raises
-        ------
-        ValueError
-            On an unknown key or an unparsable value.
-        """
-        return cls(**_parse_fields(mapping, source="settings"))
+        """Build settings from a dict (e.g. a config file section); ``ValueError`` on an unknown key or bad value."""
+        return cls(**_known(mapping, "setting"))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, prefix: str = ENV_PREFIX) -> Self:
-        """Build settings from environment variables ``<prefix><FIELD>``.
+        """Build settings from environment variables ``<prefix><FIELD>`` (default :data:`os.environ`).
 
-        Parameters
-        ----------
-        environ : mapping, optional
-            Defaults to :data:`os.environ`.
-        prefix : str
-            Variable prefix, e.g. ``ESTATES_ONLINE_ENABLED=1``,
-            ``ESTATES_ONLINE_NOMINATIM_URL=https://nominatim.council.example``.
-
-        Returns
-        -------
-        OnlineSettings
+        e.g. ``ESTATES_ONLINE_ENABLED=1``, ``ESTATES_ONLINE_NOMINATIM_URL=https://nominatim.council.example``.
         """
         return cls(**_env_fields(environ, prefix))
 
 
-def _field_types() -> dict[str, str]:
-    return {f.name: str(f.type) for f in dataclasses.fields(OnlineSettings)}
+@functools.cache
+def _field_kinds() -> dict[str, tuple[type, bool]]:
+    """``{field: (type, optional)}`` of :class:`OnlineSettings`, from its resolved type hints."""
+    kinds: dict[str, tuple[type, bool]] = {}
+    for name, hint in typing.get_type_hints(OnlineSettings).items():
+        args = typing.get_args(hint)
+        optional = type(None) in args
+        base = next(a for a in args if a is not type(None)) if optional else hint
+        kinds[name] = (typing.get_origin(base) or base, optional)
+    return kinds
 
 
-def _parse_value(name: str, kind: str, value: Any) -> Any:
-    if isinstance(value, str):
-        text = value.strip()
-        if kind == "bool":
-            if text.lower() in _TRUE:
-                return True
-            if text.lower() in _FALSE:
-                return False
-            raise ValueError(f"{name}: expected a yes/no value, got {value!r}")
-        if "None" in kind and text == "":
-            return None
-        if kind.startswith("float"):
-            return float(text)
-        if kind.startswith("int"):
-            return int(text)
-        if kind.startswith("Path"):
-            return Path(text).expanduser()
-        if kind.startswith("tuple"):
-            parts = [p for p in re.split(r"[,\s]+", text) if p]
-            return tuple(float(p) for p in parts)
-        return text
-    if kind == "bool" and not isinstance(value, bool):
-        raise ValueError(f"{name}: expected a bool, got {value!r}")
+def _convert(value: Any, kind: type, optional: bool) -> Any:
+    """``value`` (a string from the environment or config, or already typed) as ``kind``; numbers finite."""
+    text = value.strip() if isinstance(value, str) else None
+    if optional and (value is None or text == ""):
+        return None
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if text is not None and text.lower() in _TRUE | _FALSE:
+            return text.lower() in _TRUE
+        raise ValueError("expected a yes/no value")
+    if kind in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (str, numbers.Real)):
+            raise TypeError(f"expected a number, got {type(value).__name__}")
+        number = float(text if text is not None else value)
+        if not math.isfinite(number):
+            raise ValueError("expected a finite number")
+        if kind is float:
+            return number
+        if text is not None:
+            return int(text)  # "2.5" is refused
+        if not number.is_integer():
+            raise ValueError("expected a whole number")
+        return int(number)
+    if kind is tuple:
+        parts = [p for p in re.split(r"[,\s]+", text) if p] if text is not None else list(value)
+        return tuple(_convert(p, float, False) for p in parts)
+    if kind is Path:
+        return Path(value).expanduser()
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {type(value).__name__}")
     return value
 
 
-def _parse_fields(mapping: Mapping[str, Any], *, source: str) -> dict[str, Any]:
-    types = _field_types()
-    unknown = sorted(set(mapping) - set(types))
+def _known(mapping: Mapping[str, Any], source: str) -> dict[str, Any]:
+    unknown = sorted(set(mapping) - {f.name for f in dataclasses.fields(OnlineSettings)})
     if unknown:
         raise ValueError(f"unknown online geocoding {source}: {', '.join(unknown)}")
-    parsed: dict[str, Any] = {}
-    for name, value in mapping.items():
-        try:
-            parsed[name] = _parse_value(name, types[name], value)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"online geocoding {source} {name}={value!r}: {exc}") from None
-    return parsed
+    return dict(mapping)
 
 
 def _env_fields(environ: Mapping[str, str] | None, prefix: str) -> dict[str, Any]:
     env = os.environ if environ is None else environ
-    found = {name: env[prefix + name.upper()] for name in _field_types() if prefix + name.upper() in env}
-    return _parse_fields(found, source="environment variable")
+    kinds = _field_kinds()
+    found: dict[str, Any] = {}
+    for name, (kind, optional) in kinds.items():
+        if (variable := prefix + name.upper()) in env:
+            try:
+                found[name] = _convert(env[variable], kind, optional)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"online geocoding setting {name}={env[variable]!r} (from {variable}): {exc}",
+                                 ) from None
+    return found
 
 
-def load_online_settings(
-    mapping: Mapping[str, Any] | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    prefix: str = ENV_PREFIX,
-    **overrides: Any,
-) -> OnlineSettings:
+def load_online_settings(mapping: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None,
+                         prefix: str = ENV_PREFIX, **overrides: Any) -> OnlineSettings:
     """Settings from defaults < ``mapping`` (config) < environment < ``overrides`` (CLI).
 
     Parameters
@@ -380,18 +333,20 @@ def load_online_settings(
     prefix : str
         Environment variable prefix.
     **overrides
-        Final values, e.g. ``enabled=args.online, refresh=args.refresh``; a
-        value of ``None`` is ignored (flag not given).
+        Final values, e.g. ``enabled=args.online, refresh=args.refresh``; ``None`` is ignored (flag not given).
 
     Returns
     -------
     OnlineSettings
+
+    Raises
+    ------
+    ValueError
+        On an unknown key or a value that is not of the field's type (one line naming the field).
     """
-    values: dict[str, Any] = {}
-    if mapping:
-        values.update(_parse_fields(mapping, source="settings"))
+    values = _known(mapping or {}, "setting")
     values.update(_env_fields(environ, prefix))
-    values.update(_parse_fields({k: v for k, v in overrides.items() if v is not None}, source="option"))
+    values.update(_known({k: v for k, v in overrides.items() if v is not None}, "option"))
     return OnlineSettings(**values)
 
 
@@ -586,36 +541,25 @@ def _aligned(series: pd.Series | pd.DataFrame, frame: pd.DataFrame, name: str) -
 
 
 #: Fields of a postcodes.io ``/postcodes`` result kept in the cache.
-_POSTCODE_FIELDS = (
-    "postcode",
-    "longitude",
-    "latitude",
-    "eastings",
-    "northings",
-    "admin_district",
-    "admin_ward",
-    "lsoa",
-    "codes",
-)
+_POSTCODE_FIELDS = ("postcode", "longitude", "latitude", "eastings", "northings", "admin_district", "admin_ward",
+                    "lsoa", "codes")
 #: Fields of a postcodes.io ``/terminated_postcodes`` result kept in the cache.
-_TERMINATED_FIELDS = (
-    "postcode",
-    "year_terminated",
-    "month_terminated",
-    "longitude",
-    "latitude",
-    "eastings",
-    "northings",
-)
+_TERMINATED_FIELDS = ("postcode", "year_terminated", "month_terminated", "longitude", "latitude", "eastings",
+                      "northings")
 #: Fields of a Nominatim jsonv2 search result kept in the cache.
 _NOMINATIM_FIELDS = ("lat", "lon", "category", "class", "type", "addresstype", "place_rank", "display_name")
+#: Valid range of each coordinate an answer may carry (British National Grid for eastings/northings).
+_COORDINATE_RANGES = {"longitude": (-180, 180), "latitude": (-90, 90), "lon": (-180, 180), "lat": (-90, 90),
+                      "eastings": (0, 800_000), "northings": (0, 1_400_000)}
 
 
-def _trimmed(result: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
-    """What the cache keeps of a service's answer: those of ``fields`` the answer has.
+def _usable(service: str, query: str, result: Mapping[str, Any], fields: Iterable[str]) -> Any:
+    """What the cache keeps of a service's answer (those of ``fields`` it has), or why it cannot be used.
 
     Parameters
     ----------
+    service, query : str
+        Service name and query, for the message.
     result : mapping
         One result object from postcodes.io or Nominatim.
     fields : iterable of str
@@ -623,10 +567,24 @@ def _trimmed(result: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]
 
     Returns
     -------
-    dict
-        The kept fields, in ``fields`` order; a field the answer lacks is left out, not set to ``None``.
+    dict or ServiceUnavailable
+        The kept fields in ``fields`` order (a field the answer lacks is left out); a :class:`ServiceUnavailable`
+        (a failed lookup, never cached) when a coordinate is not a finite number in its range, e.g. longitude 1e308.
     """
-    return {k: result.get(k) for k in fields if k in result}
+    kept = {k: result.get(k) for k in fields if k in result}
+    if (bad := _bad_coordinate(kept)) is not None:
+        return ServiceUnavailable(f"online geocoding failed ({service} answered {bad[0]} {bad[1]!r} for '{query}', "
+                                  "not a valid coordinate; answer not used)")
+    return kept
+
+
+def _bad_coordinate(answer: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """The first coordinate field of ``answer`` that is not a finite number in its range, with its value."""
+    for key, (low, high) in _COORDINATE_RANGES.items():
+        value = answer.get(key)
+        if value is not None and not ((number := _number(value)) is not None and low <= number <= high):
+            return key, value
+    return None
 
 
 def _validate_bulk(batch: list[str]) -> Callable[[Any], None]:
@@ -637,12 +595,10 @@ def _validate_bulk(batch: list[str]) -> Callable[[Any], None]:
         for item in data["result"]:
             if not isinstance(item, dict) or "query" not in item:
                 raise ValueError("result item without 'query'")
-            inner = item.get("result")
-            if inner is not None and not isinstance(inner, dict):
+            if item.get("result") is not None and not isinstance(item["result"], dict):
                 raise ValueError("result item is not an object or null")
             seen.add(_full_postcode(item["query"]))
-        missing = [pc for pc in batch if pc not in seen]
-        if missing:
+        if missing := [pc for pc in batch if pc not in seen]:
             raise ValueError(f"no answer for {len(missing)} postcodes")
 
     return check
@@ -656,10 +612,10 @@ def _validate_terminated(data: Any) -> None:
 def _validate_search(data: Any) -> None:
     if not isinstance(data, list):
         raise ValueError("search answer is not a list")
-    if data:
-        first = data[0]
-        if not isinstance(first, dict) or _number(first.get("lat")) is None or _number(first.get("lon")) is None:
-            raise ValueError("search result without lat/lon")
+    if data and not isinstance(data[0], dict):
+        raise ValueError("search result is not an object")
+    if data and ("lat" not in data[0] or "lon" not in data[0]):
+        raise ValueError("search result without lat/lon")  # (their values are checked by _usable)
 
 
 def _column_like(values: list[Any], original: pd.Series | None, index: pd.Index) -> pd.Series:
@@ -678,6 +634,9 @@ def _column_like(values: list[Any], original: pd.Series | None, index: pd.Index)
 
 
 # ======================================================================== geocoder
+_NOT_FOUND, _REJECTED, _FAILED = 1, 2, 3  # why a row kept its offline result; the worst one counts
+
+
 @dataclass
 class _Rows:
     """Mutable per-row geocode state while a run is in progress."""
@@ -691,70 +650,61 @@ class _Rows:
     precision: list[str]
     offline_issue: list[str]
     notes: list[list[str]]
-    online: np.ndarray
-    failed: np.ndarray
-    not_found: np.ndarray
-    rejected: np.ndarray
+    online: np.ndarray  # located online
+    outcome: np.ndarray  # 0, or _NOT_FOUND / _REJECTED / _FAILED
+
+    def keep_offline(self, i: int, note: str, outcome: int = 0) -> None:
+        """Row ``i`` keeps its offline result, saying why (``outcome`` counts it in the summary)."""
+        self.notes[i].append(note)
+        self.outcome[i] = max(self.outcome[i], outcome)
+
+
+Answer = dict[str, Any] | None | ServiceUnavailable
+"""One lookup's outcome: the (trimmed) answer, ``None`` for "not found", or why it failed."""
 
 
 class OnlineGeocoder:
-    """Online lookups for one run; owns an HTTP session and the cache connection.
+    """Online lookups for one run; owns the HTTP sessions, the cache connection and the run's deadline.
 
     Parameters
     ----------
     settings : OnlineSettings
         Configuration. Nothing is opened when ``settings.enabled`` is False.
-    session : requests.Session, optional
-        Session to use (closed by :meth:`close` only when created here).
 
     Notes
     -----
-    Use one instance per thread and run (``with OnlineGeocoder(s) as g: ...``).
-    The Nominatim rate limit is shared by every instance in the process.
+    Use one instance per thread and run (``with OnlineGeocoder(s) as g: ...``); the run's deadline
+    (``settings.run_deadline_s``) starts here. The Nominatim rate limit is shared by every instance in the process.
     """
 
-    def __init__(self, settings: OnlineSettings, *, session: requests.Session | None = None) -> None:
+    def __init__(self, settings: OnlineSettings) -> None:
         self.settings = settings
-        self._own_session = session is None
-        self._session: requests.Session | None = None
         self._cache: GeoCache | None = None
-        self.breakers = {
-            "postcodes.io": CircuitBreaker("postcodes.io", settings.circuit_breaker_failures),
-            "Nominatim": CircuitBreaker("Nominatim", settings.circuit_breaker_failures),
-        }
+        self.breakers = {name: CircuitBreaker(name, settings.circuit_breaker_failures)
+                         for name in ("postcodes.io", "Nominatim")}
+        self._clients: dict[str, ServiceClient] = {}
         if not settings.enabled:
             return
-        self._session = session if session is not None else requests.Session()
-        if self._own_session:
-            self._session.trust_env = settings.trust_env
         self._cache = GeoCache(settings.effective_cache_path)
-        common = {
-            "session": self._session,
-            "user_agent": settings.effective_user_agent,
-            "timeout_s": settings.timeout_s,
-            "max_retries": settings.max_retries,
-            "backoff_s": settings.backoff,
-            "max_backoff_s": settings.max_backoff_s,
-            "max_retry_after_s": settings.max_retry_after_s,
-        }
-        self._postcodes = ServiceClient(name="postcodes.io", breaker=self.breakers["postcodes.io"], **common)
-        self._nominatim = ServiceClient(
-            name="Nominatim",
-            breaker=self.breakers["Nominatim"],
-            limiter=rate_limiter_for(settings.nominatim_url),
-            min_interval_s=settings.nominatim_min_interval_s,
-            **common,
-        )
+        deadline = time.monotonic() + settings.run_deadline_s
+        for name, url in (("postcodes.io", settings.postcodes_io_url), ("Nominatim", settings.nominatim_url)):
+            spaced = name == "Nominatim"
+            self._clients[name] = ServiceClient(
+                name=name, user_agent=settings.effective_user_agent, timeout_s=settings.timeout_s,
+                max_retries=settings.max_retries, backoff_s=settings.backoff, max_backoff_s=settings.max_backoff_s,
+                max_retry_after_s=settings.max_retry_after_s, deadline=deadline,
+                run_deadline_s=settings.run_deadline_s, breaker=self.breakers[name],
+                limiter=rate_limiter_for(url) if spaced else None,
+                min_interval_s=settings.nominatim_min_interval_s if spaced else 0.0, trust_env=settings.trust_env)
 
     # ---------------------------------------------------------------- lifecycle
     def close(self) -> None:
-        """Close the cache and (if owned) the HTTP session."""
+        """Close the cache and the HTTP sessions."""
         if self._cache is not None:
             self._cache.close()
             self._cache = None
-        if self._session is not None and self._own_session:
-            self._session.close()
-        self._session = None
+        for client in self._clients.values():
+            client.close()
 
     def __enter__(self) -> Self:
         return self
@@ -765,9 +715,7 @@ class OnlineGeocoder:
     @property
     def http_requests(self) -> int:
         """HTTP attempts made so far by this instance."""
-        if not self.settings.enabled:
-            return 0
-        return self._postcodes.attempts + self._nominatim.attempts
+        return sum(client.attempts for client in self._clients.values())
 
     # ------------------------------------------------------------ raw lookups
     def _require_enabled(self) -> GeoCache:
@@ -775,9 +723,18 @@ class OnlineGeocoder:
             raise RuntimeError("online geocoding is disabled (OnlineSettings.enabled=False)")
         return self._cache
 
-    def lookup_postcodes(
-        self, postcodes: Iterable[str], *, summary: OnlineSummary | None = None
-    ) -> dict[str, dict[str, Any] | None | ServiceUnavailable]:
+    def _cached(self, service: str, keys: list[str]) -> dict[str, Any]:
+        """Cached answers still fresh for ``keys`` (none with ``refresh``; one with impossible coordinates, stored by
+        an older version, is asked again)."""
+        if self.settings.refresh:
+            return {}
+        hits = self._require_enabled().get_many(
+            service, keys, max_age_s=self.settings.cache_max_age_days * _DAY_S,
+            negative_max_age_s=self.settings.negative_cache_max_age_days * _DAY_S)
+        return {k: v for k, v in hits.items() if not isinstance(v, dict) or _bad_coordinate(v) is None}
+
+    def lookup_postcodes(self, postcodes: Iterable[str], *, summary: OnlineSummary | None = None,
+                         ) -> dict[str, Answer]:
         """Look up full postcodes on postcodes.io (cache first, bulk <= 100).
 
         Parameters
@@ -792,139 +749,118 @@ class OnlineGeocoder:
         dict
             ``{normalised postcode: result dict | None (unknown) | ServiceUnavailable}``.
         """
-        results: dict[str, dict[str, Any] | None | ServiceUnavailable] = {}
+        results: dict[str, Answer] = {}
         for batch_results in self._iter_postcode_batches(postcodes, summary):
             results.update(batch_results)
         return results
 
-    def _iter_postcode_batches(
-        self, postcodes: Iterable[str], summary: OnlineSummary | None
-    ) -> Iterable[dict[str, dict[str, Any] | None | ServiceUnavailable]]:
+    def _iter_postcode_batches(self, postcodes: Iterable[str], summary: OnlineSummary | None,
+                               ) -> Iterator[dict[str, Answer]]:
         cache = self._require_enabled()
         summary = summary if summary is not None else OnlineSummary()
         unique = [pc for pc in dict.fromkeys(_full_postcode(p) for p in postcodes) if pc]
-        cached = {} if self.settings.refresh else cache.get_many("postcodes_io", unique)
+        cached = self._cached("postcodes_io", unique)
         summary.postcodes_unique += len(unique)
         summary.postcodes_cached += len(cached)
         if cached:
             yield dict(cached)
         to_send = [pc for pc in unique if pc not in cached]
-        size = min(self.settings.postcodes_io_batch_size, _POSTCODES_IO_MAX_BATCH)
-        url = f"{self.settings.postcodes_io_url}/postcodes"
+        size = self.settings.postcodes_io_batch_size
         for start in range(0, len(to_send), size):
             batch = to_send[start : start + size]
-            answers: dict[str, dict[str, Any] | None | ServiceUnavailable] = {}
             if not self.breakers["postcodes.io"].is_open:
                 summary.postcodes_sent += len(batch)
             try:
-                response = self._postcodes.request_json(
-                    "POST", url, json_body={"postcodes": batch}, validate=_validate_bulk(batch)
-                )
+                response = self._clients["postcodes.io"].request_json(
+                    "POST", f"{self.settings.postcodes_io_url}/postcodes", json_body={"postcodes": batch},
+                    validate=_validate_bulk(batch))
             except ServiceUnavailable as exc:
-                answers = dict.fromkeys(batch, exc)
-            else:
-                by_query = {_full_postcode(item["query"]): item.get("result") for item in response.data["result"]}
-                fresh = {pc: _trimmed(by_query[pc], _POSTCODE_FIELDS) if by_query[pc] else None for pc in batch}
-                cache.put_many("postcodes_io", fresh)
-                answers = dict(fresh)
+                yield dict.fromkeys(batch, exc)
+                continue
+            by_query = {_full_postcode(item["query"]): item.get("result") for item in response.data["result"]}
+            answers: dict[str, Answer] = {
+                pc: _usable("postcodes.io", pc, by_query[pc], _POSTCODE_FIELDS) if by_query[pc] else None
+                for pc in batch}
+            cache.put_many("postcodes_io", {k: v for k, v in answers.items() if not isinstance(v, Exception)})
             yield answers
 
-    def lookup_terminated(
-        self, postcode: str, *, summary: OnlineSummary | None = None
-    ) -> dict[str, Any] | None | ServiceUnavailable:
+    def lookup_terminated(self, postcode: str, *, summary: OnlineSummary | None = None) -> Answer:
         """Check one postcode on ``/terminated_postcodes``.
 
         Returns
         -------
         dict, None or ServiceUnavailable
-            The termination record, ``None`` when not a terminated postcode
-            (HTTP 404), or the failure.
+            The termination record, ``None`` when not a terminated postcode (HTTP 404), or the failure.
         """
-        cache = self._require_enabled()
         summary = summary if summary is not None else OnlineSummary()
-        pc = _full_postcode(postcode)
-        if pc is None:
+        if (pc := _full_postcode(postcode)) is None:
             return None
-        if not self.settings.refresh:
-            hit = cache.get_many("postcodes_io_terminated", [pc])
-            if pc in hit:
-                summary.terminated_cached += 1
-                return hit[pc]
-        url = f"{self.settings.postcodes_io_url}/terminated_postcodes/{quote(pc)}"
+        if pc in (hit := self._cached("postcodes_io_terminated", [pc])):
+            summary.terminated_cached += 1
+            return hit[pc]
         if not self.breakers["postcodes.io"].is_open:
             summary.terminated_sent += 1
         try:
-            response = self._postcodes.request_json("GET", url, accept_status=(200, 404), validate=_validate_terminated)
+            response = self._clients["postcodes.io"].request_json(
+                "GET", f"{self.settings.postcodes_io_url}/terminated_postcodes/{quote(pc)}", accept_status=(200, 404),
+                validate=_validate_terminated)
         except ServiceUnavailable as exc:
             return exc
-        answer = _trimmed(response.data["result"], _TERMINATED_FIELDS) if response.status == 200 else None
-        cache.put_many("postcodes_io_terminated", {pc: answer})
+        if response.status != 200:
+            answer = None
+        elif isinstance(answer := _usable("postcodes.io", pc, response.data["result"], _TERMINATED_FIELDS),
+                        ServiceUnavailable):
+            return answer
+        self._require_enabled().put_many("postcodes_io_terminated", {pc: answer})
         return answer
 
     def _search_params(self, query: Mapping[str, str]) -> tuple[dict[str, str], str]:
-        params = {"format": "jsonv2", "countrycodes": "gb", "limit": "1", "addressdetails": "0"}
-        params.update(query)
+        params = {"format": "jsonv2", "countrycodes": "gb", "limit": "1", "addressdetails": "0", **query}
         key_parts = {k: v.casefold() for k, v in query.items()}
         key_parts["countrycodes"] = "gb"
-        bbox = self.settings.place_bbox
-        if bbox is not None:
+        if (bbox := self.settings.place_bbox) is not None:
             viewbox = ",".join(f"{v:.6f}" for v in bbox)
-            params["viewbox"] = viewbox  # bias only: no bounded=1, so near-border still works
-            key_parts["viewbox"] = viewbox
+            params["viewbox"] = key_parts["viewbox"] = viewbox  # bias only: no bounded=1, near-border still works
         return params, urlencode(sorted(key_parts.items()))
 
-    def search_address(
-        self, query: Mapping[str, str] | str, *, summary: OnlineSummary | None = None
-    ) -> dict[str, Any] | None | ServiceUnavailable:
+    def search_address(self, query: Mapping[str, str] | str, *, summary: OnlineSummary | None = None) -> Answer:
         """Search one address on Nominatim (cache first; rate limited).
 
         Parameters
         ----------
         query : str or mapping
-            Free text (sent as ``q``) or structured fields
-            (:data:`NOMINATIM_STRUCTURED_FIELDS`).
+            Free text (sent as ``q``) or structured fields (:data:`NOMINATIM_STRUCTURED_FIELDS`).
 
         Returns
         -------
         dict, None or ServiceUnavailable
-            The first result (trimmed jsonv2 object), ``None`` when nothing was
-            found, or the failure.
+            The first result (trimmed jsonv2 object), ``None`` when nothing was found, or the failure.
         """
-        cache = self._require_enabled()
         summary = summary if summary is not None else OnlineSummary()
         fields = {"q": _text(query)} if isinstance(query, str) else {k: _text(v) for k, v in query.items() if _text(v)}
         if not any(fields.values()):
             return None
         params, key = self._search_params(fields)
-        if not self.settings.refresh:
-            hit = cache.get_many("nominatim", [key])
-            if key in hit:
-                summary.addresses_cached += 1
-                return hit[key]
+        if key in (hit := self._cached("nominatim", [key])):
+            summary.addresses_cached += 1
+            return hit[key]
         if not self.breakers["Nominatim"].is_open:
             summary.addresses_sent += 1
         try:
-            response = self._nominatim.request_json(
-                "GET",
-                f"{self.settings.nominatim_url}/search",
-                params=params,
-                validate=_validate_search,
-            )
+            response = self._clients["Nominatim"].request_json(
+                "GET", f"{self.settings.nominatim_url}/search", params=params, validate=_validate_search)
         except ServiceUnavailable as exc:
             return exc
-        answer = _trimmed(response.data[0], _NOMINATIM_FIELDS) if response.data else None
-        cache.put_many("nominatim", {key: answer})
+        shown = fields.get("q") or ", ".join(fields.values())
+        answer = _usable("Nominatim", shown, response.data[0], _NOMINATIM_FIELDS) if response.data else None
+        if not isinstance(answer, ServiceUnavailable):
+            self._require_enabled().put_many("nominatim", {key: answer})
         return answer
 
     # ------------------------------------------------------------------ table
-    def fill(
-        self,
-        frame: pd.DataFrame,
-        *,
-        postcode: pd.Series | None = None,
-        address: pd.Series | pd.DataFrame | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> tuple[pd.DataFrame, OnlineSummary]:
+    def fill(self, frame: pd.DataFrame, *, postcode: pd.Series | None = None,
+             address: pd.Series | pd.DataFrame | None = None, progress: ProgressCallback | None = None,
+             ) -> tuple[pd.DataFrame, OnlineSummary]:
         """Fill the gaps of an offline-geocoded frame. See :func:`fill_online`."""
         started = time.monotonic()
         out = frame.copy()
@@ -982,33 +918,27 @@ class OnlineGeocoder:
         summary.http_requests = self.http_requests - requests_before
         for name, breaker in self.breakers.items():
             if breaker.is_open:
-                summary.messages.append(
-                    f"{name} circuit breaker opened ({breaker.describe().split(': ', 1)[1]}); "
-                    "no more requests were sent this run"
-                )
-        for i in range(n):
-            if rows.online[i]:
-                summary.located[rows.method[i]] = summary.located.get(rows.method[i], 0) + 1
-        kept = ~rows.online
-        summary.rows_failed = int(np.count_nonzero(rows.failed & kept))
-        summary.rows_rejected = int(np.count_nonzero(rows.rejected & kept & ~rows.failed))
-        summary.rows_not_found = int(np.count_nonzero(rows.not_found & kept & ~rows.failed & ~rows.rejected))
+                summary.messages.append(f"{name} circuit breaker opened ({breaker.consecutive_failures} failures, "
+                                        f"last: {breaker.last_reason}); no more requests were sent this run")
+        if any(client.out_of_time for client in self._clients.values()):
+            summary.messages.append(f"the run's deadline of {self.settings.run_deadline_s:g} s passed; no more "
+                                    "requests were sent and the rows left kept their offline result")
+        for i in np.flatnonzero(rows.online):
+            summary.located[rows.method[i]] = summary.located.get(rows.method[i], 0) + 1
+        kept = rows.outcome[~rows.online]
+        summary.rows_failed, summary.rows_rejected, summary.rows_not_found = (
+            int(np.count_nonzero(kept == outcome)) for outcome in (_FAILED, _REJECTED, _NOT_FOUND))
         summary.elapsed_s = time.monotonic() - started
         return out, summary
 
     # ------------------------------------------------------------- internals
     def _warn_placeholder_contact(self, summary: OnlineSummary) -> None:
-        host = (urlsplit(self.settings.nominatim_url).hostname or "").lower()
-        if (
-            self.settings.use_nominatim
-            and host == _PUBLIC_NOMINATIM_HOST
-            and not self.settings.user_agent
-            and not self.settings.contact.strip()
-        ):
-            message = (
-                "no contact configured for the public Nominatim server; set "
-                f"{ENV_PREFIX}CONTACT (its usage policy asks for an identifying User-Agent)"
-            )
+        settings = self.settings
+        host = (urlsplit(settings.nominatim_url).hostname or "").lower()
+        if settings.use_nominatim and host == _PUBLIC_NOMINATIM_HOST and not (settings.user_agent or
+                                                                              settings.contact.strip()):
+            message = (f"no contact configured for the public Nominatim server; set {ENV_PREFIX}CONTACT (its usage "
+                       "policy asks for an identifying User-Agent)")
             _log.warning(message)
             summary.messages.append(message)
 
@@ -1032,33 +962,19 @@ class OnlineGeocoder:
                 return np.full(n, np.nan)
             return pd.to_numeric(out[name], errors="coerce").to_numpy(dtype=float, copy=True)
 
-        precision = (
-            [_precision(v) for v in out["geocode_precision"].tolist()] if ("geocode_precision" in out) else ["none"] * n
-        )
-        return _Rows(
-            postcode_normalised=text_col("postcode_normalised", ""),
-            lon=num_col("lon"),
-            lat=num_col("lat"),
-            easting=num_col("easting"),
-            northing=num_col("northing"),
-            method=text_col("geocode_method", "none"),
-            precision=precision,
-            offline_issue=text_col("geocode_issue", ""),
-            notes=[[] for _ in range(n)],
-            online=np.zeros(n, dtype=bool),
-            failed=np.zeros(n, dtype=bool),
-            not_found=np.zeros(n, dtype=bool),
-            rejected=np.zeros(n, dtype=bool),
-        )
+        precision = [_precision(v) for v in out["geocode_precision"].tolist()] if "geocode_precision" in out else (
+            ["none"] * n)
+        return _Rows(postcode_normalised=text_col("postcode_normalised", ""), lon=num_col("lon"), lat=num_col("lat"),
+                     easting=num_col("easting"), northing=num_col("northing"),
+                     method=text_col("geocode_method", "none"), precision=precision,
+                     offline_issue=text_col("geocode_issue", ""), notes=[[] for _ in range(n)],
+                     online=np.zeros(n, dtype=bool), outcome=np.zeros(n, dtype=np.int8))
 
     @staticmethod
     def _row_postcodes(out: pd.DataFrame, postcode: pd.Series | None) -> list[str | None]:
         n = len(out)
-        from_frame = (
-            [_full_postcode(v) for v in out["postcode_normalised"].tolist()]
-            if "postcode_normalised" in out
-            else [None] * n
-        )
+        from_frame = [_full_postcode(v) for v in out["postcode_normalised"].tolist()] if (
+            "postcode_normalised" in out) else [None] * n
         if postcode is None:
             return from_frame
         raw = _aligned(postcode, out, "postcode").tolist()
@@ -1074,28 +990,23 @@ class OnlineGeocoder:
             unknown = sorted(set(map(str, aligned.columns)) - set(NOMINATIM_STRUCTURED_FIELDS))
             if unknown:
                 raise ValueError(f"address columns must be among {NOMINATIM_STRUCTURED_FIELDS}, got {unknown}")
-            records = aligned.to_dict(orient="records")
-            queries: list[dict[str, str] | None] = []
-            for record in records:
-                fields = {str(k): _text(v) for k, v in record.items() if _text(v)}
-                queries.append(fields or None)
-            return queries
+            return [{str(k): _text(v) for k, v in record.items() if _text(v)} or None
+                    for record in aligned.to_dict(orient="records")]
         return [{"q": t} if (t := _text(v)) else None for v in aligned.tolist()]
 
     def _apply_postcode(self, rows: _Rows, i: int, pc: str, answer: Any) -> None:
         if isinstance(answer, ServiceUnavailable):
-            rows.notes[i].append(answer.message)
-            rows.failed[i] = True
+            rows.keep_offline(i, answer.message, _FAILED)
             return
         if "_not_found" in answer:
-            rows.notes[i].append(f"postcode {pc} not found on postcodes.io (neither live nor terminated)")
-            rows.not_found[i] = True
+            rows.keep_offline(i, f"postcode {pc} not found on postcodes.io (neither live nor terminated)",
+                              _NOT_FOUND)
             return
         terminated = answer.get("_terminated")
         record = terminated if terminated is not None else answer
         lon, lat = _number(record.get("longitude")), _number(record.get("latitude"))
         if lon is None or lat is None:
-            rows.notes[i].append(f"postcode {pc} is known to postcodes.io but has no coordinates")
+            rows.keep_offline(i, f"postcode {pc} is known to postcodes.io but has no coordinates")
             return
         rows.lon[i], rows.lat[i] = lon, lat
         east, north = _number(record.get("eastings")), _number(record.get("northings"))
@@ -1104,8 +1015,7 @@ class OnlineGeocoder:
         rows.postcode_normalised[i] = _full_postcode(record.get("postcode")) or pc
         rows.online[i] = True
         if terminated is not None:
-            year = terminated.get("year_terminated")
-            month = terminated.get("month_terminated")
+            year, month = terminated.get("year_terminated"), terminated.get("month_terminated")
             when = f"{int(year)}-{int(month):02d}" if year and month else "the past"
             rows.method[i] = METHOD_POSTCODES_IO_TERMINATED
             rows.precision[i] = "low"
@@ -1114,21 +1024,13 @@ class OnlineGeocoder:
             rows.method[i] = METHOD_POSTCODES_IO
             rows.precision[i] = "medium"
 
-    def _apply_nominatim(
-        self,
-        rows: _Rows,
-        i: int,
-        query: Mapping[str, str],
-        answer: Any,
-    ) -> None:
+    def _apply_nominatim(self, rows: _Rows, i: int, query: Mapping[str, str], answer: Answer) -> None:
         shown = query.get("q") or ", ".join(query.values())
         if isinstance(answer, ServiceUnavailable):
-            rows.notes[i].append(answer.message)
-            rows.failed[i] = True
+            rows.keep_offline(i, answer.message, _FAILED)
             return
         if answer is None:
-            rows.notes[i].append(f"address '{shown}' not found by Nominatim")
-            rows.not_found[i] = True
+            rows.keep_offline(i, f"address '{shown}' not found by Nominatim", _NOT_FOUND)
             return
         lon, lat = float(answer["lon"]), float(answer["lat"])
         name = _text(answer.get("display_name")) or f"{lat:.5f}, {lon:.5f}"
@@ -1136,19 +1038,17 @@ class OnlineGeocoder:
         if bbox is not None:
             km = _km_outside_bbox(lon, lat, bbox)
             if km > self.settings.accept_within_km:
-                place = f"the {self.settings.place_name} area" if self.settings.place_name else ("the place's area")
-                rows.notes[i].append(f"Nominatim placed '{shown}' at '{name}', {km:.1f} km outside {place}; not used")
-                rows.rejected[i] = True
+                place = f"the {self.settings.place_name} area" if self.settings.place_name else "the place's area"
+                rows.keep_offline(i, f"Nominatim placed '{shown}' at '{name}', {km:.1f} km outside {place}; "
+                                  "not used", _REJECTED)
                 return
         precision, level = nominatim_precision(answer)
         if level == "area" and rows.precision[i] == "low":
-            rows.notes[i].append(
-                f"Nominatim matched '{shown}' only to an area ('{name}'); not better than the existing result"
-            )
+            rows.keep_offline(i, f"Nominatim matched '{shown}' only to an area ('{name}'); not better than "
+                              "the existing result")
             return
         rows.lon[i], rows.lat[i] = lon, lat
-        rows.easting[i] = np.nan  # Nominatim gives no grid reference: computed below
-        rows.northing[i] = np.nan
+        rows.easting[i] = rows.northing[i] = np.nan  # Nominatim gives no grid reference: computed below
         rows.method[i] = METHOD_NOMINATIM
         rows.precision[i] = precision
         rows.online[i] = True
@@ -1177,16 +1077,9 @@ class OnlineGeocoder:
             else:
                 issues.append(rows.offline_issue[i])
         index = out.index
-        values: dict[str, Any] = {
-            "postcode_normalised": rows.postcode_normalised,
-            "lon": rows.lon,
-            "lat": rows.lat,
-            "easting": rows.easting,
-            "northing": rows.northing,
-            "geocode_method": rows.method,
-            "geocode_precision": rows.precision,
-            "geocode_issue": issues,
-        }
+        values: dict[str, Any] = {"postcode_normalised": rows.postcode_normalised, "lon": rows.lon, "lat": rows.lat,
+                                  "easting": rows.easting, "northing": rows.northing, "geocode_method": rows.method,
+                                  "geocode_precision": rows.precision, "geocode_issue": issues}
         for name, column in values.items():
             original = out.get(name)
             if isinstance(column, np.ndarray):
@@ -1216,27 +1109,16 @@ class _Progress:
 
 
 # ====================================================================== entry point
-def fill_online_with_summary(
-    frame: pd.DataFrame,
-    *,
-    postcode: pd.Series | None,
-    address: pd.Series | pd.DataFrame | None,
-    settings: OnlineSettings,
-    progress: ProgressCallback | None = None,
-) -> tuple[pd.DataFrame, OnlineSummary]:
+def fill_online_with_summary(frame: pd.DataFrame, *, postcode: pd.Series | None,
+                             address: pd.Series | pd.DataFrame | None, settings: OnlineSettings,
+                             progress: ProgressCallback | None = None) -> tuple[pd.DataFrame, OnlineSummary]:
     """Like :func:`fill_online`, also returning the run's :class:`OnlineSummary`."""
     with OnlineGeocoder(settings) as geocoder:
         return geocoder.fill(frame, postcode=postcode, address=address, progress=progress)
 
 
-def fill_online(
-    frame: pd.DataFrame,
-    *,
-    postcode: pd.Series | None,
-    address: pd.Series | pd.DataFrame | None,
-    settings: OnlineSettings,
-    progress: ProgressCallback | None = None,
-) -> pd.DataFrame:
+def fill_online(frame: pd.DataFrame, *, postcode: pd.Series | None, address: pd.Series | pd.DataFrame | None,
+                settings: OnlineSettings, progress: ProgressCallback | None = None) -> pd.DataFrame:
     """Fill the gaps of an offline-geocoded frame with postcodes.io and Nominatim.
 
     Parameters
@@ -1267,13 +1149,12 @@ def fill_online(
 
     Notes
     -----
-    Safe to call from a worker thread; each call has its own session and cache
-    connection and shares only the process-wide Nominatim rate limiter.
+    Safe to call from a worker thread; each call has its own sessions, cache
+    connection and run deadline, and shares only the process-wide Nominatim
+    rate limiter.
     """
-    result, _ = fill_online_with_summary(
-        frame, postcode=postcode, address=address, settings=settings, progress=progress
-    )
-    return result
+    return fill_online_with_summary(frame, postcode=postcode, address=address, settings=settings,
+                                    progress=progress)[0]
 
 
 def online_settings_for_place(place: Place | None = None, **overrides: Any) -> OnlineSettings:

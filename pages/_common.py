@@ -1,6 +1,7 @@
 """What every page shares: the store, the estate (cached per store revision), the sidebar filters, the actor.
 
-Kept thin: the work is done by ``estates.app_data`` (store reads and writes), ``estates.filters`` (filtering),
+Kept thin: the work is done by ``estates.service`` (the estate: reads and writes), ``estates.app_data`` (details
+panels), ``estates.filters`` (filtering),
 ``estates.maps`` (maps) and friends. This module only wires them to Streamlit's caches, widgets and session state.
 """
 
@@ -14,9 +15,10 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from estates.app_data import LiveEstate, building_details, seed_store, store_revision, store_target
-from estates.filters import DIMENSIONS, Filters, filter_buildings, filter_options
+from estates.app_data import building_details, building_record, site_details
+from estates.filters import DIMENSIONS, Filters, filter_options, filter_sites
 from estates.maps import NO_BASEMAP, Basemap, configured_basemaps
+from estates.service import Estate, LiveEstate, load_registers, store_revision, store_target
 from estates.store import Store, open_store
 from geo.place import Place, load_place
 
@@ -35,6 +37,7 @@ __all__ = [
     "reload_estate",
     "render_sidebar",
     "show_details",
+    "show_site",
     "store",
 ]
 
@@ -85,7 +88,7 @@ _SEED_LOCK = threading.Lock()
 
 
 def store() -> Store:
-    """The app's store (one shared connection per process; ``ESTATES_DATABASE_URL`` or the embedded file)."""
+    """The app's store, one per process (PostGIS: a connection pool; ``ESTATES_DATABASE_URL`` or the embedded file)."""
     return _open_store(store_target())
 
 
@@ -108,15 +111,17 @@ def ensure_store_ready() -> None:
             return
         with st.status("First start: loading the partner registers into the store…", expanded=True) as status:
             bar = st.progress(0.0, text="Starting")
-            report = seed_store(handle, progress=lambda label, done: bar.progress(min(max(done, 0.0), 1.0),
-                                                                                text=label))
-            status.update(label=f"Loaded {report.buildings['inserted']:,} records from {report.registers} "
-                                f"registers into {handle.location}", state="complete", expanded=False)
+            report = load_registers(handle, progress=lambda label, done: bar.progress(min(max(done, 0.0), 1.0),
+                                                                                    text=label))
+            status.update(label=f"Loaded {report.buildings['inserted']:,} records ({report.sites:,} sites) from "
+                                f"{report.registers} registers into {handle.location}", state="complete",
+                          expanded=False)
     store_revision(handle)
 
 
-def estate() -> pd.DataFrame:
-    """The whole estate as the store holds it now (after a save only the changed buildings are re-read).
+def estate() -> Estate:
+    """The whole estate — sites and their records — as the store holds it now (after a save only the changed
+    records are re-read).
 
     Shared by every session: do not modify it.
     """
@@ -128,7 +133,7 @@ def estate() -> pd.DataFrame:
 
 
 def reload_estate() -> None:
-    """Read the whole estate again on the next run (after a register is loaded and sites matched again)."""
+    """Read the whole estate again on the next run (after a register is loaded or sites matched again)."""
     _live_estate(store_target()).reload()
 
 
@@ -146,12 +151,12 @@ def _clear_filters() -> None:
         st.session_state[key] = True if name == "include_historic" else ("" if name == "search" else [])
 
 
-def render_sidebar(frame: pd.DataFrame, *, where: Place) -> Filters:
+def render_sidebar(whole: Estate, *, where: Place) -> Filters:
     """Draw the shared filters and the basemap choice in the sidebar; return the filters.
 
     Parameters
     ----------
-    frame
+    whole
         The whole estate (for the choices and the total).
     where
         The place (names the neighbourhood filter with the place's own term).
@@ -160,7 +165,7 @@ def render_sidebar(frame: pd.DataFrame, *, where: Place) -> Filters:
     -------
     Filters
     """
-    options = filter_options(frame)
+    options = filter_options(whole.records)
     labels = {name: label for name, (_, label) in DIMENSIONS.items()}
     labels["neighbourhoods"] = where.neighbourhood_term.capitalize()
     sidebar = st.sidebar
@@ -175,8 +180,8 @@ def render_sidebar(frame: pd.DataFrame, *, where: Place) -> Filters:
     sidebar.checkbox("Include historic records", key=FILTER_KEYS["include_historic"],
                      help="Records from sources known to be out of date (NHS ODS 2018, the 2022 PCN list, …)")
     filters = current_filters()
-    shown = len(filter_buildings(frame, filters))
-    sidebar.markdown(f"**{shown:,}** of {len(frame):,} buildings match")
+    shown = len(filter_sites(whole, filters))
+    sidebar.markdown(f"**{shown:,}** of {len(whole.sites):,} sites match")
     sidebar.button("Clear filters", key="filter_clear", on_click=_clear_filters, disabled=not filters.active)
     choices = configured_basemaps()
     if len(choices) > 1:
@@ -190,8 +195,8 @@ def basemap() -> Basemap:
     return next((b for b in configured_basemaps() if b.name == chosen), NO_BASEMAP)
 
 
-def count_caption(shown: pd.DataFrame, total: int, *, what: str = "buildings shown", on_map: bool = True) -> str:
-    """``"123 of 985 buildings shown (4 without a location are not on the map)"``."""
+def count_caption(shown: pd.DataFrame, total: int, *, what: str = "sites shown", on_map: bool = True) -> str:
+    """``"123 of 780 sites shown (4 without a location are not on the map)"``."""
     unplaced = int(shown["lat"].isna().sum()) if on_map else 0
     tail = f" ({unplaced:,} without a location are not on the map)" if unplaced else ""
     return f"**{len(shown):,}** of {total:,} {what}{tail}"
@@ -223,3 +228,39 @@ def show_details(record: dict[str, object], *, where: Place, sections: Sequence[
             continue
         with st.expander(section.title, expanded=section.title in ("Record", "Classification")):
             st.dataframe(section.frame(), hide_index=True, width="stretch")
+
+
+def show_site(whole: Estate, site_id: str, *, where: Place, records: bool = True) -> None:
+    """The details panel of one site: name, status and how it was decided, occupants, and every record.
+
+    Parameters
+    ----------
+    whole
+        The estate (:func:`estate`).
+    site_id
+        The site.
+    where
+        The place.
+    records
+        Show the table of the site's records (with the decision that put each on the site).
+    """
+    site = whole.sites.set_index("site_id").loc[site_id]
+    st.subheader(md(site.get("name") if isinstance(site.get("name"), str) else "(no name)"))
+    status = site.get("status") if isinstance(site.get("status"), str) else "not classified"
+    source = "set by hand" if site.get("status_source") == "override" else "suggested by the rules"
+    st.markdown(f"**Status: {md(status)}** ({source}) · {md(site.get('partners'))}")
+    explanation = None
+    decider = site.get("rule_record")
+    if isinstance(decider, str):
+        try:
+            explanation = building_record(store(), decider).get("rule_explanation")
+        except KeyError:
+            explanation = None
+    sections, table = site_details(whole, site_id, pairs=store().site_matches(), explanation=explanation)
+    for section in sections:
+        with st.expander(section.title, expanded=True):
+            st.dataframe(section.frame(), hide_index=True, width="stretch")
+    if records:
+        st.markdown(f"**Register records on this site** ({len(table):,})")
+        st.dataframe(table, hide_index=True, width="stretch")
+

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from estates.app_data import missing_partner_types, store_revision
+from estates.app_data import missing_partner_types
 from estates.classification import DEFAULT_RULES, RuleSet, load_rules
 from estates.facts import (
     ImportPreview,
@@ -30,6 +30,7 @@ from estates.facts import (
     write_register_template,
     write_request,
 )
+from estates.service import store_revision
 from estates.store import StaleVersionError, Store
 from pages import _auth
 from pages import _common as common

@@ -1,8 +1,9 @@
-"""Classify (estates leads): a filtered table beside the map, selection in sync both ways; set status with a reason,
-bulk-set with a confirmation, history and undo, re-position a poorly located building by clicking the map.
+"""Classify (estates leads): a filtered table of sites beside the map, selection in sync both ways; set a site's
+status with a reason, bulk-set with a confirmation, history and undo, split a record out of a site or merge two
+sites, re-position a poorly located site by clicking the map.
 
-Every save goes through the store with the person's name and the versions they were looking at: if someone else
-changed a building meanwhile, nothing is saved and the page says who changed what, and when.
+Every save goes through the service layer with the person's name and the record versions they were looking at: if
+someone else changed a site meanwhile, nothing is saved and the page says who changed what, and when.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
+from estates import service
 from estates._offline import offline_map
-from estates.app_data import building_record, reposition_tags
-from estates.filters import filter_buildings
+from estates.filters import filter_sites
 from estates.maps import building_layers, buildings_at, estate_base_map
 from estates.schema import STATUSES
 from estates.store import NotFoundError, NothingToUndoError, StaleVersionError, StoreError
@@ -25,22 +26,23 @@ from pages import _common as common
 
 TABLE = "classify_table"
 MAP = "classify_map"
-SELECTED = "classify_selected"  # building ids, the one source of truth for the selection
-SEEN = "classify_seen_versions"  # {building_id: version} of the rows on screen, for expected_version
+SELECTED = "classify_selected"  # site ids, the one source of truth for the selection
+SEEN = "classify_seen_versions"  # {building_id: version} of the records of the sites on screen
 TABLE_IDS = "classify_table_ids"  # ids in table row order, as last drawn
 MESSAGE = "classify_message"
 MOVE = "classify_move_point"
 
-COLUMNS = {"status": "Status", "name": "Name", "partner": "Partner", "status_source": "Decided by",
-           "rule_status": "Rules suggest", "neighbourhood": "Neighbourhood", "postcode": "Postcode",
-           "geocode_precision": "Location precision", "building_id": "Building id"}
+COLUMNS = {"status": "Status", "name": "Name", "partners": "Occupants", "status_source": "Decided by",
+           "rule_status": "Rules suggest", "record_count": "Records", "neighbourhood": "Neighbourhood",
+           "postcode": "Postcode", "geocode_precision": "Location precision", "site_id": "Site id"}
 COLUMN_CONFIG = {"Status": st.column_config.TextColumn(width="small"),
                  "Name": st.column_config.TextColumn(width="medium"),
-                 "Partner": st.column_config.TextColumn(width="medium")}
+                 "Occupants": st.column_config.TextColumn(width="medium")}
 
 place = common.place()
-everything = common.estate()
-shown = filter_buildings(everything, common.current_filters())
+whole = common.estate()
+everything = whole.sites
+shown = filter_sites(whole, common.current_filters())
 shown = shown.iloc[shown["name"].astype("str").fillna("\uffff").str.casefold().argsort(kind="stable")]
 state = st.session_state
 state.setdefault(SELECTED, [])
@@ -68,16 +70,18 @@ def _on_map_click() -> None:
     if not clicked or clicked == state.get("classify_last_click"):
         return
     state["classify_last_click"] = clicked
-    frame = filter_buildings(common.estate(), common.current_filters())
-    ids = buildings_at(frame, clicked["lat"], clicked["lng"])["building_id"].tolist()
+    frame = filter_sites(common.estate(), common.current_filters())
+    ids = buildings_at(frame, clicked["lat"], clicked["lng"])["site_id"].tolist()
     if ids:
         add = state.get("classify_add_clicks", False)
         state[SELECTED] = list(dict.fromkeys([*state[SELECTED], *ids])) if add else ids
 
 
-def _expected(ids: list[str]) -> dict[str, int]:
+def _expected(site_ids: list[str]) -> dict[str, int]:
+    """The record versions the person was looking at, for these sites' records."""
     seen = state.get(SEEN, {})
-    return {i: int(seen[i]) for i in ids if i in seen}
+    ids = whole.record_versions(site_ids)
+    return {i: int(seen.get(i, v)) for i, v in ids.items()}
 
 
 def _store_write(write: Callable[[], object], *, not_done: str = "Not saved") -> bool:
@@ -86,7 +90,7 @@ def _store_write(write: Callable[[], object], *, not_done: str = "Not saved") ->
     Parameters
     ----------
     write
-        The write, e.g. ``lambda: common.store().undo(...)``.
+        The write, e.g. ``lambda: service.undo_latest(common.store(), ...)``.
     not_done
         How a refusal's message starts (``Not saved: <why>``).
 
@@ -114,48 +118,83 @@ def _save_status() -> None:
     scope = state.get("classify_scope", "selected")
     ids = list(state[SELECTED]) if scope == "selected" else list(state.get(TABLE_IDS, []))
     if not ids:
-        _say("warning", "Nothing to change: select buildings in the table or on the map first.")
+        _say("warning", "Nothing to change: select sites in the table or on the map first.")
+        return
+    if status not in STATUSES:
+        _say("error", "Choose the new status first.")
         return
     if not reason:
         _say("error", "A reason is required: say why the status changes (it is kept in the audit trail).")
         return
     if len(ids) > 1 and not state.get("classify_confirm"):
-        _say("error", f"Tick the box to confirm changing {len(ids):,} buildings to '{status}'.")
+        _say("error", f"Tick the box to confirm changing {len(ids):,} sites to '{status}'.")
         return
     expected = _expected(ids)
-    if len(ids) == 1:
-        saved = _store_write(lambda: common.store().set_status(ids[0], status, reason=reason,
-                                                               actor=common.current_actor(),
-                                                               expected_version=expected[ids[0]]))
-    else:
-        saved = _store_write(lambda: common.store().bulk_set_status(expected, status, reason=reason,
-                                                                    actor=common.current_actor()))
-    if not saved:
+    if not _store_write(lambda: service.set_site_status(common.store(), ids, status, reason=reason,
+                                                        actor=common.current_actor(), expected=expected)):
         return
     state["classify_reason"] = ""
     state["classify_confirm"] = False
-    _say("success", f"Saved: {len(ids):,} building{'s' if len(ids) != 1 else ''} set to '{status}'.")
+    state["classify_status"] = None
+    _say("success", f"Saved: {len(ids):,} site{'s' if len(ids) != 1 else ''} set to '{status}' "
+                    "(one change: one undo reverses it).")
 
 
-def _undo(building_id: str) -> None:
-    if _store_write(lambda: common.store().undo(building_id, actor=common.current_actor(),
-                                                expected_version=_expected([building_id])[building_id]),
+def _undo(site_id: str) -> None:
+    if _store_write(lambda: service.undo_latest(common.store(), site_id, actor=common.current_actor()),
                     not_done="Not undone"):
-        _say("success", "Undone: the building's latest change was reversed (the history keeps both).")
+        common.reload_estate()
+        _say("success", "Undone: the site's latest change was reversed as one (the history keeps both).")
 
 
-def _clear_override(building_id: str) -> None:
+def _clear_override(site_id: str) -> None:
     reason = (state.get("classify_reason") or "").strip()
     if not reason:
         _say("error", "A reason is required to hand the decision back to the rules.")
         return
-    if _store_write(lambda: common.store().clear_override(building_id, reason=reason, actor=common.current_actor(),
-                                                          expected_version=_expected([building_id])[building_id])):
+    if _store_write(lambda: service.clear_site_override(common.store(), site_id, reason=reason,
+                                                        actor=common.current_actor(), expected=_expected([site_id]))):
         state["classify_reason"] = ""
-        _say("success", "Override removed: the rules decide this building's status again.")
+        _say("success", "Override removed: the rules decide this site's status again.")
 
 
-def _save_position(building_id: str) -> None:
+def _split(site_id: str) -> None:
+    record, reason = state.get("classify_split_record"), (state.get("classify_split_reason") or "").strip()
+    if not record or not reason:
+        _say("error", "Choose the record to take out of the site and say why.")
+        return
+    if _store_write(lambda: service.split_record(common.store(), record, reason=reason,
+                                                 actor=common.current_actor())):
+        common.reload_estate()
+        state["classify_split_reason"] = ""
+        _say("success", f"Split: {common.md(record)} is now a site of its own.")
+
+
+def _merge(site_id: str) -> None:
+    other, reason = state.get("classify_merge_site"), (state.get("classify_split_reason") or "").strip()
+    if not other or not reason:
+        _say("error", "Choose the nearby site to merge with and say why.")
+        return
+    if _store_write(lambda: service.merge_sites(common.store(), site_id, other, reason=reason,
+                                                actor=common.current_actor())):
+        common.reload_estate()
+        state["classify_split_reason"] = ""
+        state[SELECTED] = []
+        _say("success", "Merged: the two sites are one.")
+
+
+def _rename(site_id: str) -> None:
+    name, reason = (state.get("classify_site_name") or "").strip(), (state.get("classify_split_reason") or "").strip()
+    if not reason:
+        _say("error", "A reason is required to rename a site.")
+        return
+    if _store_write(lambda: service.rename_site(common.store(), site_id, name or None, reason=reason,
+                                                actor=common.current_actor(), expected=_expected([site_id]))):
+        state["classify_split_reason"] = ""
+        _say("success", f"Renamed: {common.md(name)}." if name else "The site's name is chosen by the rule again.")
+
+
+def _save_position(site_id: str) -> None:
     point, reason = state.get(MOVE), (state.get("classify_move_reason") or "").strip()
     if point is None:
         _say("warning", "Click the map where the building really is first.")
@@ -164,10 +203,9 @@ def _save_position(building_id: str) -> None:
         _say("error", "A reason is required for a new position (e.g. 'checked on site', 'address in register').")
         return
     lon, lat = point
-    if not _store_write(lambda: common.store().reposition(building_id, lon, lat, reason=reason,
-                                                          actor=common.current_actor(),
-                                                          expected_version=_expected([building_id])[building_id],
-                                                          tags=reposition_tags(lon, lat, place=place))):
+    if not _store_write(lambda: service.reposition_site(common.store(), site_id, lon, lat, reason=reason,
+                                                        actor=common.current_actor(), expected=_expected([site_id]),
+                                                        place=place)):
         return
     state.pop(MOVE, None)
     state["classify_moving"] = False
@@ -177,9 +215,9 @@ def _save_position(building_id: str) -> None:
 
 # ------------------------------------------------------------------------------------------------ page
 
-st.title("Classify buildings")
-st.markdown(common.count_caption(shown, len(everything), what="buildings in the table") +
-            " — select rows (or click buildings on the map), then set their status below.")
+st.title("Classify sites")
+st.markdown(whole.caption() + ". " + common.count_caption(shown, len(everything), what="sites in the table") +
+            " — select rows (or click sites on the map), then set their status below.")
 
 # Always present, so a message appearing does not move the map (Streamlit would redraw it from scratch).
 notice = st.container()
@@ -191,25 +229,25 @@ if message is not None:
     else:
         getattr(notice, kind)(text)
 
-visible_ids = set(shown["building_id"])
+visible_ids = set(shown["site_id"])
 selected = [i for i in state[SELECTED] if i in visible_ids]
 table = shown[list(COLUMNS)].rename(columns=COLUMNS).reset_index(drop=True)
-table_ids = shown["building_id"].tolist()
+table_ids = shown["site_id"].tolist()
 positions = {b: n for n, b in enumerate(table_ids)}
 wanted_rows = sorted(positions[i] for i in selected)
 current_rows = sorted(state.get(TABLE, {}).get("selection", {}).get("rows", [])) if TABLE in state else []
 if wanted_rows != current_rows or state.get(TABLE_IDS) != table_ids:
     state[TABLE] = {"selection": {"rows": wanted_rows, "columns": []}}
 state[TABLE_IDS] = table_ids
-state[SEEN] = dict(zip(shown["building_id"], shown["version"].astype(int), strict=True))
+state[SEEN] = whole.record_versions(table_ids)
 
 table_column, map_column = st.columns([1, 1], gap="medium")
 with table_column:
     st.dataframe(table, key=TABLE, on_select=_on_table_select, selection_mode="multi-row", hide_index=True,
                  height=common.MAP_HEIGHT - 40, width="stretch", placeholder="–", column_config=COLUMN_CONFIG)
 with map_column:
-    focus = shown[shown["building_id"].isin(selected) & shown["lat"].notna()]
-    layers = building_layers(shown, selected=selected)
+    focus = shown[shown["site_id"].isin(selected) & shown["lat"].notna()]
+    layers = building_layers(shown, by="status", id_column="site_id", selected=selected)
     if state.get(MOVE):
         lon, lat = state[MOVE]
         pending = folium.FeatureGroup(name="New position")
@@ -228,17 +266,23 @@ can_edit = _auth.may("override")  # the store refuses a viewer's write anyway; t
 with action_column:
     st.subheader("Set status")
     if not can_edit:
-        st.info("You can look but not change: classifying buildings needs the editor role.")
+        st.info("You can look but not change: classifying sites needs the editor role.")
     else:
         n_selected = len(selected)
-        scopes = {"selected": f"Selected buildings ({n_selected:,})", "filtered": f"All {len(shown):,} in the table"}
+        scopes = {"selected": f"Selected sites ({n_selected:,})", "filtered": f"All {len(shown):,} in the table"}
         st.radio("Apply to", list(scopes), format_func=scopes.get, key="classify_scope", horizontal=True)
         scope_count = n_selected if state.get("classify_scope", "selected") == "selected" else len(shown)
-        st.segmented_control("New status", list(STATUSES), key="classify_status", default=STATUSES[2], required=True)
+        # No status is chosen until the person picks one: a stray Save must not mark anything surplus.
+        st.segmented_control("New status", list(STATUSES), key="classify_status", default=None)
         st.text_area("Reason (required, kept in the audit trail)", key="classify_reason",
                      placeholder="e.g. Vacant since March 2024, confirmed by the site manager")
         if scope_count > 1:
-            st.checkbox(f"I confirm: change {scope_count:,} buildings to {state.get('classify_status')!r}",
+            scope_ids = selected if state.get("classify_scope", "selected") == "selected" else table_ids
+            before = shown[shown["site_id"].isin(scope_ids)]["status"].astype("str").value_counts()
+            st.markdown("What will change: " + ", ".join(
+                f"**{n:,}** {common.md(old)} → {common.md(state.get('classify_status') or '?')}"
+                for old, n in before.items()))
+            st.checkbox(f"I confirm: change {scope_count:,} sites to {state.get('classify_status')!r}",
                         key="classify_confirm")
         st.button("Save status", key="classify_save", type="primary", on_click=_save_status,
                   disabled=scope_count == 0 or not state.get("classify_status"))
@@ -246,41 +290,66 @@ with action_column:
 with detail_column:
     if len(selected) != 1:
         st.subheader("History")
-        st.info("Select one building to see its history, undo a change or move it on the map."
-                if not selected else f"{len(selected):,} buildings selected.")
+        st.info("Select one site to see its records and history, undo a change, split or merge it, or move it."
+                if not selected else f"{len(selected):,} sites selected.")
     else:
-        building_id = selected[0]
-        try:
-            record = building_record(common.store(), building_id)
-        except NotFoundError:
-            st.warning("That building is no longer in the store.")
+        site_id = selected[0]
+        if site_id not in set(everything["site_id"]):
+            st.warning("That site is no longer in the store (its records were matched again).")
             st.stop()
-        common.show_details(record, where=place, sections=("Classification", "Explanation"))
-        history = common.store().history(building_id)
+        site = everything.set_index("site_id").loc[site_id]
+        common.show_site(whole, site_id, where=place)
+        try:
+            history = service.site_history(common.store(), site_id, estate=whole)
+        except NotFoundError:
+            history = []
         human = [e for e in history if e.action not in ("ingest", "rule_run")]
         rows = pd.DataFrame([{"when (UTC)": e.at.strftime("%Y-%m-%d %H:%M"), "who": e.actor, "what": e.action,
-                              "field": e.field, "from": e.from_value, "to": e.to_value, "why": e.reason}
-                             for e in reversed(history)])
+                              "record": e.building_id, "field": e.field, "from": e.from_value, "to": e.to_value,
+                              "why": e.reason} for e in reversed(history)])
         st.markdown(f"**History** ({len(history):,} entries, {len(human):,} by people)")
         st.dataframe(rows, hide_index=True, width="stretch", height=220)
         if not can_edit:
             st.stop()
         buttons = st.columns(2)
-        buttons[0].button("Undo the latest change", key="classify_undo", on_click=_undo, args=(building_id,),
+        buttons[0].button("Undo the latest change", key="classify_undo", on_click=_undo, args=(site_id,),
                           disabled=not human)
-        buttons[1].button("Hand back to the rules", key="classify_clear", on_click=_clear_override, args=(building_id,),
-                          disabled=record.get("status_source") != "override",
+        buttons[1].button("Hand back to the rules", key="classify_clear", on_click=_clear_override, args=(site_id,),
+                          disabled=site.get("status_source") != "override",
                           help="Removes the override (uses the reason above)")
-        precision = record.get("geocode_precision")
-        with st.expander(f"Position: {common.md(precision or 'unknown')} precision, "
-                         f"{common.md(record.get('geocode_method') or 'not located')}",
+        with st.expander("Rename, split or merge this site", expanded=False):
+            members = whole.site_records(site_id)
+            labels = {str(r.building_id): f"{r.name if isinstance(r.name, str) else '(no name)'} · {r.partner}"
+                      for r in members.itertuples(index=False)}
+            nearby = pd.DataFrame()
+            if pd.notna(site.get("easting")):
+                distance = ((everything["easting"] - site["easting"]) ** 2
+                            + (everything["northing"] - site["northing"]) ** 2) ** 0.5
+                nearby = everything[(distance <= 250) & (everything["site_id"] != site_id)].assign(
+                    away_m=distance).sort_values("away_m").head(20)
+            st.text_input("Reason (required)", key="classify_split_reason")
+            st.text_input("Site name (blank: the lead record's name)", key="classify_site_name",
+                          placeholder=str(site.get("name") or ""))
+            st.button("Rename", key="classify_rename", on_click=_rename, args=(site_id,))
+            if len(members) > 1:
+                st.selectbox("Record to take out of this site", list(labels), key="classify_split_record",
+                             format_func=labels.get)
+                st.button("Split it out", key="classify_split", on_click=_split, args=(site_id,))
+            if len(nearby):
+                near_labels = {str(r.site_id): f"{r.name if isinstance(r.name, str) else '(no name)'} · "
+                                               f"{r.away_m:,.0f} m" for r in nearby.itertuples(index=False)}
+                st.selectbox("Merge with a site within 250 m", list(near_labels), key="classify_merge_site",
+                             format_func=near_labels.get)
+                st.button("Merge", key="classify_merge", on_click=_merge, args=(site_id,))
+        precision = site.get("geocode_precision")
+        with st.expander(f"Position: {common.md(precision if isinstance(precision, str) else 'unknown')} precision",
                          expanded=bool(state.get("classify_moving"))):
-            st.toggle("Move this building: click the map where it really is", key="classify_moving")
+            st.toggle("Move this site: click the map where it really is", key="classify_moving")
             if state.get(MOVE):
                 lon, lat = state[MOVE]
-                tags = reposition_tags(lon, lat, place=place)
+                tags = service.reposition_tags(lon, lat, place=place)
                 st.markdown(f"New position **{lat:.6f}, {lon:.6f}** — {common.md(tags.get('ward_name') or 'outside')}"
                             f", {common.md(tags.get('neighbourhood') or place.name + ' boundary: outside')}")
             st.text_input("Reason for the new position", key="classify_move_reason")
-            st.button("Save position", key="classify_save_position", on_click=_save_position, args=(building_id,),
+            st.button("Save position", key="classify_save_position", on_click=_save_position, args=(site_id,),
                       disabled=not state.get(MOVE))

@@ -14,7 +14,6 @@ import streamlit as st
 from estates.app_data import (
     KEEP_AS_EXTRA,
     attention_rows,
-    ingest_into_store,
     mapping_overrides,
     mapping_table,
     missing_partner_types,
@@ -26,6 +25,7 @@ from estates.exports import neutralise_formulas
 from estates.ingest import IngestError, IngestResult, ingest_register
 from estates.registers import SUPPORTED_SUFFIXES, RegisterError, read_register
 from estates.schema import PARTNER_TYPES
+from estates.service import ingest_into_store
 from geo.online import OnlineSettings, load_online_settings
 from pages import _auth
 from pages import _common as common
@@ -41,18 +41,22 @@ POLL_S = 0.5  # how often the progress fragment looks at a running job
 PREVIEW_COLUMNS = ("building_id", "name", "postcode", "geocode_precision", "neighbourhood", "outcome", "issues")
 
 place = common.place()
-everything = common.estate()
+whole = common.estate()
+everything = whole.records
+rejected = common.store().rejected_rows()
 state = st.session_state
 
 st.title("Data: partner registers")
 st.caption("The whole store, not filtered by the sidebar.")
 
-counts = register_counts(everything)
-metrics = st.columns(4)
+counts = register_counts(everything, rejected)
+st.markdown(whole.caption() + f"; {len(rejected):,} rejected rows kept with their loads (never on the map).")
+metrics = st.columns(5)
 metrics[0].metric("Registers", f"{len(counts):,}")
-metrics[1].metric("Records", f"{int(counts['rows'].sum()):,}")
-metrics[2].metric("Need attention", f"{int(counts['needs_attention'].sum()):,}")
-metrics[3].metric("Partners", f"{everything['partner'].nunique():,}")
+metrics[1].metric("Sites", f"{len(whole.sites):,}")
+metrics[2].metric("Records", f"{len(everything):,}")
+metrics[3].metric("Need attention", f"{int(counts['needs_attention'].sum()):,}")
+metrics[4].metric("Rejected rows", f"{len(rejected):,}")
 
 st.subheader("Registers loaded")
 st.dataframe(counts, hide_index=True, width="stretch", column_config={
@@ -61,9 +65,10 @@ st.dataframe(counts, hide_index=True, width="stretch", column_config={
     "historic": st.column_config.CheckboxColumn("Out-of-date source")})
 
 st.subheader("Rows needing attention")
-attention = attention_rows(everything)
-st.markdown(f"**{len(attention):,}** rows: rejected (not used, e.g. not located) or accepted with warnings "
-            "(e.g. only located to a postcode district). Send each partner its rows to fix.")
+attention = attention_rows(everything, rejected)
+st.markdown(f"**{len(attention):,}** rows: rejected (kept with their load, never part of the estate, e.g. not "
+            "located) or accepted with warnings (e.g. only located to a postcode district). Send each partner its "
+            "rows to fix, then load the corrected file again: its rejected rows are replaced.")
 st.dataframe(attention, hide_index=True, width="stretch", height=300)
 st.download_button("Download as CSV", neutralise_formulas(attention).to_csv(index=False).encode("utf-8-sig"),
                    file_name="rows_needing_attention.csv", mime="text/csv")
@@ -82,13 +87,15 @@ facts_section(everything)
 def preview_counts(result: IngestResult) -> None:
     """How many rows an ingest would load, and how (nothing written yet)."""
     summary = result.summary
-    new_ids = set(result.records["building_id"]) - set(everything["building_id"])
+    accepted = result.records[result.records["outcome"].astype("str") != "rejected"]
+    new_ids = set(accepted["building_id"]) - set(everything["building_id"])
     cols = st.columns(5)
     cols[0].metric("Rows", f"{summary['rows']:,}")
     cols[1].metric("Accepted", f"{summary['accepted']:,}")
     cols[2].metric("With warnings", f"{summary['warned']:,}")
     cols[3].metric("Rejected", f"{summary['rejected']:,}")
-    cols[4].metric("New buildings", f"{len(new_ids):,}", help="The others update records already in the store")
+    cols[4].metric("New records", f"{len(new_ids):,}", help="The others update records already in the store; "
+                   "rejected rows are kept with the load, never added to the estate")
 
 
 def preview_rows(result: IngestResult, columns: tuple[str, ...] = PREVIEW_COLUMNS) -> None:
@@ -106,9 +113,10 @@ def write_to_store(result: IngestResult, partner: str, file_name: str, *, key: s
     bar = st.progress(0.0, text="Saving")
     outcome = ingest_into_store(common.store(), result.records, actor=common.current_actor(), source=file_name,
                                 progress=lambda label, done: bar.progress(done, text=label))
-    common.reload_estate()  # site matching changed other buildings' sites too (not audited)
+    common.reload_estate()  # site matching changed other records' sites too (not audited)
     st.success(f"Loaded {common.md(file_name)}: {outcome['inserted']:,} new, {outcome['updated']:,} updated, "
-               f"{outcome['unchanged']:,} unchanged; {outcome['rule_changes']:,} statuses changed by the rules.")
+               f"{outcome['unchanged']:,} unchanged, {outcome['rejected']:,} rejected (kept with the load, not in "
+               f"the estate); {outcome['sites']:,} sites; {outcome['rule_changes']:,} rule suggestions changed.")
     return True
 
 

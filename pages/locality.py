@@ -17,7 +17,7 @@ from geo import boundaries
 from pages import _common as common
 
 place = common.place()
-everything = common.estate()
+everything = common.estate().records
 hoods = sorted(boundaries.neighbourhood_definition(place)["neighbourhood"].dropna().unique())
 term = place.neighbourhood_term
 

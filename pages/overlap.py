@@ -20,7 +20,7 @@ from geo.place import Place
 from pages import _common as common
 
 place = common.place()
-everything = common.estate()
+everything = common.estate().records
 filters = common.current_filters()
 shown = filter_buildings(everything, filters)
 

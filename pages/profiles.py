@@ -12,7 +12,7 @@ from estates.schema import STATUSES
 from pages import _common as common
 
 place = common.place()
-everything = common.estate()
+everything = common.estate().records
 filters = common.current_filters()
 shown = filter_buildings(everything, filters)
 

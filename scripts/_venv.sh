@@ -1,4 +1,6 @@
-# Sourced by scripts/run-app and scripts/run-tests: make .venv with Python 3.11 and the pinned requirements.
+# Sourced by scripts/run-app and scripts/run-tests: make .venv with Python 3.11 and install a pinned lock file,
+# REQUIREMENTS (set by the caller): requirements.txt for the app, requirements-dev.txt (app + tests + tooling) for
+# the tests. Both are generated from pyproject.toml by scripts/lock; installing is skipped while the file is unchanged.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -18,11 +20,12 @@ if [ ! -x .venv/bin/python ]; then
   echo "Creating .venv with $("$PYTHON" --version)…"
   "$PYTHON" -m venv .venv
 fi
-stamp=".venv/.requirements.sha256"
-want="$(sha256sum requirements.txt | cut -d' ' -f1)"
+REQUIREMENTS="${REQUIREMENTS:-requirements.txt}"
+stamp=".venv/.${REQUIREMENTS}.sha256"
+want="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "Installing pinned requirements into .venv…"
+  echo "Installing the pinned $REQUIREMENTS into .venv…"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
   echo "$want" > "$stamp"
 fi

@@ -88,7 +88,7 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from estates.app_data import seed_store
+    from estates.service import load_registers
     from estates.store import open_store
     from tests.browser.harness import CHROMIUM_ARGS, CHROMIUM_PATH, NetworkGuard, run_streamlit
 
@@ -96,7 +96,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         store_path = Path(folder) / "estates.gpkg"
         with open_store(store_path) as store:
-            seed_store(store)
+            load_registers(store)
         with run_streamlit(APP, env={"ESTATES_DATABASE_URL": str(store_path)}) as url, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM_PATH), args=list(CHROMIUM_ARGS))
             context = browser.new_context(viewport=VIEWPORT)

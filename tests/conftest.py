@@ -30,15 +30,21 @@ def loopback_only():
     assert not Guard.violations, f"non-loopback network access: {Guard.violations}"
 
 
+@pytest.fixture(autouse=True)
+def private_default_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's default store is a file of its own (commands that write the store never touch var/)."""
+    monkeypatch.setenv("ESTATES_DATABASE_URL", str(tmp_path_factory.mktemp("store") / "estates.gpkg"))
+
+
 @pytest.fixture(scope="session")
 def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo estate in an embedded store, seeded once per test session (copy it before writing)."""
-    from estates.app_data import seed_store
+    from estates.service import load_registers
     from estates.store import open_store
 
     path = tmp_path_factory.mktemp("seeded") / "template.gpkg"
     with open_store(path) as store:
-        seed_store(store)
+        load_registers(store)
     return path
 
 

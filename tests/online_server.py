@@ -1,10 +1,12 @@
 """A real HTTP server on 127.0.0.1 that speaks postcodes.io and Nominatim (for tests).
 
 Answers come from fixture data in ``tests/fixtures/online/``. Faults can be
-switched on per path prefix (slow answers, 429 + Retry-After, 5xx, malformed
-JSON, a connection dropped mid-body, a trickled body, the wrong content type),
-and every request is recorded with its arrival time (``time.monotonic``), so
-tests can check spacing, batch sizes and counts from the server's side.
+switched on per path prefix (slow answers, 429 + Retry-After, 5xx with an
+optional Retry-After, malformed JSON, a connection dropped mid-body or reset
+before any answer, a trickled body or trickled headers, the wrong content type,
+impossible coordinates in a real answer, a redirect), and every request is
+recorded with its arrival time (``time.monotonic``), so tests can check spacing,
+batch sizes and counts from the server's side.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import csv
 import json
 import socket
+import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,11 +40,16 @@ FIXTURES = Path(__file__).parent / "fixtures" / "online"
 FAULT_KINDS = (
     "slow",
     "drip",
+    "header_drip",
     "status",
+    "status_drip",
     "429",
     "malformed_json",
     "drop",
+    "reset",
     "wrong_content_type",
+    "coordinates",
+    "redirect",
 )
 
 
@@ -94,6 +103,16 @@ def load_nominatim_fixture(path: Path = FIXTURES / "nominatim_trafford.json") ->
     return json.loads(path.read_text(encoding="utf-8"))["results"]
 
 
+def _with_coordinates(payload: Any, value: Any) -> Any:
+    """``payload`` (a postcodes.io or Nominatim answer) with every coordinate field set to ``value``."""
+    if isinstance(payload, list):
+        return [_with_coordinates(item, value) for item in payload]
+    if not isinstance(payload, dict):
+        return payload
+    keys = {"longitude", "latitude", "eastings", "northings", "lon", "lat"}
+    return {k: (value if k in keys else _with_coordinates(v, value)) for k, v in payload.items()}
+
+
 @dataclass(frozen=True)
 class RecordedRequest:
     """One request as the server saw it."""
@@ -113,7 +132,10 @@ class RecordedRequest:
 class Fault:
     """A misbehaviour for requests whose path starts with ``path_prefix``.
 
-    ``times`` is how many matching requests it affects (``None``: all).
+    ``times`` is how many matching requests it affects (``None``: all). ``retry_after`` is sent with a 429
+    (default "1") or a ``status`` fault (none by default); ``value`` replaces every coordinate of a real answer
+    (``coordinates``); ``location`` is where a ``redirect`` (``status`` 302 by default) points; ``status_drip``
+    trickles the body of a ``status`` answer for ``delay_s``.
     """
 
     kind: str
@@ -121,13 +143,23 @@ class Fault:
     times: int | None = None
     status: int = 503
     delay_s: float = 1.0
-    retry_after: str = "1"
+    retry_after: str | None = None
+    value: Any = None
+    location: str = ""
     remaining: int | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {self.kind!r}")
         self.remaining = self.times
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Says nothing when a client goes away mid-exchange (what the fault tests make clients do)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 class FakeGeoServer:
@@ -146,7 +178,7 @@ class FakeGeoServer:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-geo-server", daemon=True)
 
@@ -229,11 +261,11 @@ class FakeGeoServer:
                 )
                 fault = server._record(request)
                 try:
-                    if fault is not None and self._fault(fault):
+                    if fault is not None and self._fault(fault, request):
                         return
                     status, payload = self._answer(request)
                     self._send_json(status, payload)
-                except (BrokenPipeError, ConnectionResetError):
+                except OSError:  # the client went away (or gave up): nothing more to send
                     self.close_connection = True
 
             def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
@@ -249,20 +281,45 @@ class FakeGeoServer:
             def _send_json(self, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
                 self._send(status, json.dumps(payload).encode("utf-8"), "application/json; charset=utf-8", extra)
 
-            def _fault(self, fault: Fault) -> bool:
+            def _fault(self, fault: Fault, request: RecordedRequest) -> bool:
                 """Apply ``fault``; True when the response has been dealt with."""
                 if fault.kind == "slow":
                     time.sleep(fault.delay_s)
                     return False  # then answer normally (too late for the client)
                 if fault.kind == "status":
-                    self._send_json(fault.status, {"status": fault.status, "error": "fault injected"})
+                    extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
+                    self._send_json(fault.status, {"status": fault.status, "error": "fault injected"}, extra)
                     return True
                 if fault.kind == "429":
                     self._send_json(
                         429,
                         {"status": 429, "error": "Too Many Requests"},
-                        {"Retry-After": fault.retry_after},
+                        {"Retry-After": fault.retry_after or "1"},
                     )
+                    return True
+                if fault.kind == "coordinates":
+                    status, payload = self._answer(request)
+                    self._send_json(status, _with_coordinates(payload, fault.value))
+                    return True
+                if fault.kind == "redirect":
+                    self._send_json(fault.status if 300 <= fault.status < 400 else 302, {"moved": True},
+                                    {"Location": fault.location})
+                    return True
+                if fault.kind == "reset":  # RST before any byte of an answer (SO_LINGER 0, then close)
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                    return True
+                if fault.kind == "header_drip":  # the status line and headers, one byte at a time
+                    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + b"X-Pad: " + b"a" * 10_000
+                    end = time.monotonic() + fault.delay_s
+                    for byte in head:
+                        if time.monotonic() > end:
+                            break
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(0.02)
+                    self.close_connection = True
                     return True
                 if fault.kind == "malformed_json":
                     self._send(200, b'{"status": 200, "result": [{"query": ', "application/json")
@@ -280,8 +337,8 @@ class FakeGeoServer:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
                     return True
-                if fault.kind == "drip":
-                    self.send_response(200)
+                if fault.kind in ("drip", "status_drip"):  # the body, one space at a time
+                    self.send_response(200 if fault.kind == "drip" else fault.status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", "100000")
                     self.end_headers()

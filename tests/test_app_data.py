@@ -10,26 +10,30 @@ import pytest
 
 from estates.app_data import (
     KEEP_AS_EXTRA,
-    LiveEstate,
     attention_rows,
     building_details,
     building_record,
-    ingest_into_store,
-    load_estate,
     mapping_overrides,
     mapping_table,
     missing_partner_types,
     register_counts,
+)
+from estates.columns import recognise_columns
+from estates.estate import current_estate
+from estates.ingest import ingest_register
+from estates.registers import read_register
+from estates.service import (
+    DEFAULT_STORE_PATH,
+    LiveEstate,
+    ingest_into_store,
+    load_registers,
+    read_estate,
+    read_records,
     reposition_tags,
-    seed_store,
-    status_counts,
     store_revision,
     store_target,
 )
-from estates.columns import recognise_columns
-from estates.estate import DEFAULT_STORE_PATH, current_estate
-from estates.ingest import ingest_register
-from estates.registers import read_register
+from estates.sites import status_counts
 from estates.store import open_store
 
 TOWN_HALL = "trafford-council:TMBC0008/T0000001"
@@ -39,7 +43,7 @@ TOWN_HALL = "trafford-council:TMBC0008/T0000001"
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("seeded") / "estates.gpkg"
     with open_store(path) as store:
-        seed_store(store)
+        load_registers(store)
     return path
 
 
@@ -57,25 +61,30 @@ def test_store_target_prefers_the_environment() -> None:
 
 
 def test_the_seeded_store_holds_the_classified_demo_estate(store) -> None:  # noqa: ANN001
-    estate = load_estate(store)
+    estate = read_estate(store)
     rules = current_estate(use_store=False)
 
-    assert len(estate) == len(rules) == 985
-    merged = estate[["building_id", "status", "lat"]].merge(rules[["building_id", "status", "lat"]],
-                                                            on="building_id", suffixes=("", "_rules"))
+    # 985 register rows: 979 records of the estate, 6 rejected rows kept with their loads (never records).
+    assert len(estate.records) == len(rules) == 979
+    assert len(store.rejected_rows()) == 6
+    merged = estate.records[["building_id", "status", "lat"]].merge(rules[["building_id", "status", "lat"]],
+                                                                    on="building_id", suffixes=("", "_rules"))
     assert (merged["status"] == merged["status_rules"]).all()
-    assert status_counts(estate) == {"key": 41, "core": 418, "surplus": 187, "needs data": 339}
-    assert (estate["status_source"] == "rule").all()
-    assert estate["site_id"].notna().sum() == int((estate["outcome"] != "rejected").sum())
-    assert "geometry" not in estate
+    assert estate.caption() == "780 sites from 979 register records (18 registers)"
+    assert status_counts(estate.sites) == {"key": 6, "core": 335, "surplus": 186, "needs data": 253}
+    assert status_counts(read_records(store)) == {"key": 41, "core": 415, "surplus": 186, "needs data": 337}
+    assert (estate.records["status_source"] == "rule").all()
+    assert estate.records["site_id"].notna().all()
+    assert "geometry" not in estate.records
 
 
 def test_seeding_again_changes_nothing(store) -> None:  # noqa: ANN001
     revision = store_revision(store)
 
-    report = seed_store(store)
+    report = load_registers(store)
 
-    assert report.buildings == {"inserted": 0, "updated": 0, "unchanged": 985}
+    assert report.buildings == {"inserted": 0, "updated": 0, "unchanged": 979}
+    assert report.rejected == 6
     assert report.rule_changes == 0
     assert store_revision(store) == revision
 
@@ -87,7 +96,7 @@ def test_revision_grows_with_every_save(store) -> None:  # noqa: ANN001
     store.set_status(TOWN_HALL, "core", reason="test", actor="tester", expected_version=version)
 
     assert store_revision(store) > before
-    assert load_estate(store).set_index("building_id").loc[TOWN_HALL, "status"] == "core"
+    assert read_records(store).set_index("building_id").loc[TOWN_HALL, "status"] == "core"
 
 
 def test_building_details_group_every_fact_as_plain_text(store) -> None:  # noqa: ANN001
@@ -112,13 +121,14 @@ def test_building_details_group_every_fact_as_plain_text(store) -> None:  # noqa
 
 
 def test_register_counts_and_attention_rows_add_up(store) -> None:  # noqa: ANN001
-    estate = load_estate(store)
+    estate = read_records(store)
+    rejected = store.rejected_rows()
 
-    counts = register_counts(estate)
-    attention = attention_rows(estate)
+    counts = register_counts(estate, rejected)
+    attention = attention_rows(estate, rejected)
 
     assert len(counts) == 18
-    assert counts["rows"].sum() == len(estate)
+    assert counts["rows"].sum() == len(estate) + len(rejected) == 985
     assert (counts["accepted"] + counts["warned"] + counts["rejected"] == counts["rows"]).all()
     council = counts.set_index("partner").loc["Trafford Council"]
     assert (council["rows"], council["rejected"]) == (608, 6)
@@ -128,7 +138,7 @@ def test_register_counts_and_attention_rows_add_up(store) -> None:  # noqa: ANN0
 
 
 def test_partner_types_with_no_register(store) -> None:  # noqa: ANN001
-    missing = missing_partner_types(load_estate(store))
+    missing = missing_partner_types(read_records(store))
 
     assert set(missing["partner_type"]) == {"police", "housing_association", "central_government",
                                             "development_land"}
@@ -162,7 +172,7 @@ def test_an_uploaded_register_is_stored_matched_and_classified(store, tmp_path: 
     outcome = ingest_into_store(store, result.records, actor="tester", source=path.name)
 
     assert (outcome["inserted"], outcome["updated"]) == (2, 0)
-    estate = load_estate(store).set_index("building_id")
+    estate = read_records(store).set_index("building_id")
     mine = estate[estate["partner"] == "Test Partner"]
     assert len(mine) == 2
     assert mine["status"].notna().all()
@@ -186,7 +196,7 @@ def test_reposition_tags_for_a_point() -> None:
 
 
 def test_load_estate_gives_a_plain_frame_with_status(store) -> None:  # noqa: ANN001
-    estate = load_estate(store)
+    estate = read_records(store)
 
     assert isinstance(estate, pd.DataFrame)
     assert (estate["status"] == estate["effective_status"]).all()
@@ -207,9 +217,11 @@ def test_live_estate_rereads_only_what_changed_and_matches_a_full_read(store) ->
 
     assert later > revision
     assert patched is not first
-    row = patched.set_index("building_id")
+    row = patched.records.set_index("building_id")
     assert (row.loc[TOWN_HALL, "status"], row.loc[TOWN_HALL, "status_source"]) == ("surplus", "override")
     assert (row.loc[other, "lat"], row.loc[other, "position_source"]) == (53.459, "manual")
-    pd.testing.assert_frame_equal(patched, load_estate(store))
+    full = read_estate(store)
+    pd.testing.assert_frame_equal(patched.records, full.records)
+    pd.testing.assert_frame_equal(patched.sites, full.sites)
     live.reload()
-    pd.testing.assert_frame_equal(live.snapshot()[1], patched)
+    pd.testing.assert_frame_equal(live.snapshot()[1].records, patched.records)

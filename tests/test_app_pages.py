@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from estates.app_data import load_estate
-from estates.filters import Filters, filter_buildings
+from estates.filters import Filters, filter_sites
+from estates.service import read_estate, resolve_site
 from estates.store import open_store
 
 APP = str(Path(__file__).resolve().parent.parent / "pages" / "_shell.py")
@@ -23,7 +23,7 @@ TOWN_HALL = "trafford-council:TMBC0008/T0000001"
 TOWN_HALL_UPRN = "10091813602"
 PAGES = {
     "estate_map": ("estate_map.py", "Trafford estate map"),
-    "classify": ("classify.py", "Classify buildings"),
+    "classify": ("classify.py", "Classify sites"),
     "locality": ("locality.py", "Trafford localities"),
     "profiles": ("profiles.py", "Area profiles"),
     "data": ("data.py", "Data: partner registers"),
@@ -69,21 +69,23 @@ def test_every_page_renders(app: AppTest, page: str) -> None:
 def test_filters_change_the_counts_and_persist_across_pages(app: AppTest, store_path: Path) -> None:
     _open(app, "estate_map")
     with open_store(store_path) as store:
-        estate = load_estate(store)
-    assert f"**{len(estate):,}** of {len(estate):,} buildings shown" in _markdown(app)
+        estate = read_estate(store)
+    total = len(estate.sites)
+    assert estate.caption() in _markdown(app)
+    assert f"**{total:,}** of {total:,} sites shown" in _markdown(app)
 
     app.multiselect(key="filter_statuses").set_value(["surplus"]).run()
-    surplus = len(filter_buildings(estate, Filters(statuses=("surplus",))))
-    assert 100 < surplus < len(estate)
-    assert f"**{surplus:,}** of {len(estate):,} buildings shown" in _markdown(app)
+    surplus = len(filter_sites(estate, Filters(statuses=("surplus",))))
+    assert 100 < surplus < total
+    assert f"**{surplus:,}** of {total:,} sites shown" in _markdown(app)
 
     app.text_input(key="filter_search").set_value("land").run()
-    both = len(filter_buildings(estate, Filters(statuses=("surplus",), search="land")))
+    both = len(filter_sites(estate, Filters(statuses=("surplus",), search="land")))
     assert 0 < both < surplus
-    assert f"**{both:,}** of {len(estate):,} buildings shown" in _markdown(app)
+    assert f"**{both:,}** of {total:,} sites shown" in _markdown(app)
 
     app.switch_page(PAGES["classify"][0]).run()
-    assert f"**{both:,}** of {len(estate):,} buildings in the table" in _markdown(app)
+    assert f"**{both:,}** of {total:,} sites in the table" in _markdown(app)
     assert len(app.dataframe[0].value) == both
 
 
@@ -126,7 +128,7 @@ def test_a_classification_through_the_page_reaches_the_store_with_its_audit_entr
 
     app.button(key="classify_save").click().run()
 
-    assert [s.value for s in app.success] == ["Saved: 1 building set to 'core'."]
+    assert [s.value for s in app.success] == ["Saved: 1 site set to 'core' (one change: one undo reverses it)."]
     with open_store(store_path) as store:
         after = store.building(TOWN_HALL)
         entry = store.history(TOWN_HALL)[-1]
@@ -180,11 +182,11 @@ def test_bulk_set_needs_confirmation_and_saves_all_or_nothing(app: AppTest, stor
     app.text_area(key="classify_reason").set_value("Hubs are commissioned services").run()
 
     app.button(key="classify_save").click().run()
-    assert any("Tick the box to confirm changing 6 buildings" in e.value for e in app.error)
+    assert any("Tick the box to confirm changing 6 sites" in e.value for e in app.error)
 
     app.checkbox(key="classify_confirm").check().run()
     app.button(key="classify_save").click().run()
-    assert [s.value for s in app.success] == ["Saved: 6 buildings set to 'core'."]
+    assert [s.value for s in app.success] == ["Saved: 6 sites set to 'core' (one change: one undo reverses it)."]
     with open_store(store_path) as store:
         hubs = store.buildings(statuses=["core"])
         hubs = hubs[hubs["partner"] == "Trafford community hubs"]
@@ -192,14 +194,16 @@ def test_bulk_set_needs_confirmation_and_saves_all_or_nothing(app: AppTest, stor
     assert len(hubs) == 6
     assert (hubs["override_by"] == getpass.getuser()).all()
     assert (log["action"] == "override").sum() == 6
+    assert log.loc[log["action"] == "override", "change_id"].nunique() == 1  # one change: one undo
 
 
-def test_history_and_undo_of_the_selected_building(app: AppTest, store_path: Path) -> None:
+def test_history_and_undo_of_the_selected_site(app: AppTest, store_path: Path) -> None:
     with open_store(store_path) as store:
         version = store.building(TOWN_HALL).version
         store.set_status(TOWN_HALL, "surplus", reason="Test", actor=getpass.getuser(), expected_version=version)
+        site = resolve_site(read_estate(store), TOWN_HALL)
     _open(app, "classify")
-    app.session_state["classify_selected"] = [TOWN_HALL]  # what a table row or map click does
+    app.session_state["classify_selected"] = [site]  # what a table row or map click does
     app.run()
     assert "Trafford Town Hall" in [s.value for s in app.subheader]
 
@@ -215,8 +219,10 @@ def test_history_and_undo_of_the_selected_building(app: AppTest, store_path: Pat
 
 def test_repositioning_by_a_map_click_is_audited_and_retagged(app: AppTest, store_path: Path) -> None:
     building = "trafford-council:TMBC0001/T0000003"
+    with open_store(store_path) as store:
+        site = resolve_site(read_estate(store), building)
     _open(app, "classify")
-    app.session_state["classify_selected"] = [building]
+    app.session_state["classify_selected"] = [site]
     app.run()
     app.toggle(key="classify_moving").set_value(True).run()
     app.session_state["classify_move_point"] = (-2.2875, 53.4590)  # what a click on the map sets
@@ -249,19 +255,21 @@ def test_an_upload_is_previewed_before_anything_is_written(app: AppTest, store_p
     app.button(key="data_preview_button").click().run()
 
     assert not app.exception
-    assert [m.value for m in app.metric][-5:] == ["3", "1", "1", "1", "3"]
+    assert [m.value for m in app.metric][-5:] == ["3", "1", "1", "1", "2"]
     with open_store(store_path) as store:
         assert len(store.buildings()) == before  # nothing written yet
 
     app.checkbox(key="data_confirm").check().run()
     app.button(key="data_write").click().run()
 
-    assert any("3 new" in s.value for s in app.success)
+    assert any("2 new" in s.value and "1 rejected" in s.value for s in app.success)
     with open_store(store_path) as store:
         rows = store.buildings()
         mine = rows[rows["partner"] == "Test Partner"]
         log = store.audit_log(building_ids=mine["building_id"])
-    assert len(rows) == before + 3
+        rejected = store.rejected_rows()
+    assert len(rows) == before + 2  # the row that cannot be located stays with the load, never a record
+    assert set(rejected.loc[rejected["partner"] == "Test Partner", "name"]) == {"Nowhere House"}
     assert "<script>alert(1)</script> Centre" in set(mine["name"])
     assert set(log.loc[log["action"] == "ingest", "actor"]) == {getpass.getuser()}
     assert mine["rule_status"].notna().all()

@@ -18,7 +18,7 @@ from estates.classification import (
     classify,
     load_rules,
     parse_rules,
-    status_counts,
+    status_crosstab,
 )
 from estates.schema import STATUSES
 
@@ -175,7 +175,7 @@ def test_needs_data_lists_the_missing_facts(sample, result):
 
 
 def test_counts_by_partner_and_status(sample, result):
-    table = status_counts(sample, result)
+    table = status_crosstab(sample, result)
     assert list(table.columns) == [*STATUSES, "total"]
     assert table.loc["total", "total"] == len(sample)
     council = table.loc["Trafford Council"]

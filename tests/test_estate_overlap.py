@@ -34,11 +34,11 @@ def estate():
     return current_estate(use_store=False)
 
 
-def test_the_estate_is_every_register_record_with_a_status(estate):
-    assert len(estate) == 985
+def test_the_estate_is_every_accepted_register_record_with_its_sites_status(estate):
+    assert len(estate) == 979  # 985 rows; the 6 rejected ones are never records of the estate
     assert estate["building_id"].is_unique
     assert set(estate["status"]) <= set(STATUSES)
-    assert (estate["status"] == estate["rule_status"]).all()
+    assert (estate.groupby("site_id")["status"].nunique() == 1).all()  # the status belongs to the site
     assert (estate["status_source"] == "rule").all()
 
 
@@ -47,11 +47,11 @@ def test_every_building_is_in_one_piece_or_counted_as_in_none(estate, pieces):
     assert table["total"].sum() == len(estate)
     assert list(table.columns[4:]) == [*STATUSES, "total"]
     outside = table[table["neighbourhood"] == NOT_IN_PIECE].iloc[0]
-    # 6 council records could not be located at all, 5 are located outside Trafford.
+    # The 6 council rows that could not be located were rejected (not records); 5 records lie outside Trafford.
     reasons = locate_in_pieces(estate, pieces)["not_in_piece_reason"].value_counts()
-    assert reasons["not located"] == 6
+    assert reasons.get("not located", 0) == 0
     assert reasons["outside the place"] == 5
-    assert outside["total"] == 11
+    assert outside["total"] == 5
     # Per-status counts add back to each piece's total and to the estate's status counts.
     assert (table[list(STATUSES)].sum(axis=1) == table["total"]).all()
     assert table[list(STATUSES)].sum().to_dict() == estate["status"].value_counts().reindex(STATUSES).to_dict()
@@ -82,9 +82,9 @@ def test_matrices_are_four_by_five_and_agree_with_the_piece_tables(estate, piece
         assert list(table.index) == ["Central", "North", "South", "West"]
         assert list(table.columns) == list(tables["area_ha"].columns), name
     counts = tables["buildings"]
-    assert counts.to_numpy().sum() == len(estate) - 11
+    assert counts.to_numpy().sum() == len(estate) - 5
     assert counts.loc["North", "North Trafford PCN"] == 184
-    assert counts.attrs["not_in_any_piece"] == 11
+    assert counts.attrs["not_in_any_piece"] == 5
     # Per status, the matrices add up to the all-status matrix.
     by_status = sum(building_matrix(estate, status=s).to_numpy() for s in STATUSES)
     assert (by_status == counts.to_numpy()).all()
@@ -114,7 +114,7 @@ def test_pieces_with_estate_carry_counts_for_tooltips_and_exports(estate, pieces
     assert out.columns[-1] == "geometry"
     status_columns = ["buildings_key", "buildings_core", "buildings_surplus", "buildings_needs_data"]
     assert (out[status_columns].sum(axis=1) == out["buildings"]).all()
-    assert out["buildings"].sum() == len(estate) - 11
+    assert out["buildings"].sum() == len(estate) - 5
     assert pieces_with_estate(pieces, None).columns.tolist() == pieces.columns.tolist()
 
 
@@ -128,4 +128,4 @@ def test_tidy_matrices_is_one_long_table(estate, pieces):
     long = tidy_matrices(overlap_tables(pieces, estate))
     assert list(long.columns) == ["measure", "neighbourhood", "pcn_name", "value"]
     assert len(long) == 5 * 4 * 5
-    assert long.groupby("measure")["value"].sum()["buildings"] == len(estate) - 11
+    assert long.groupby("measure")["value"].sum()["buildings"] == len(estate) - 5

@@ -93,7 +93,8 @@ def test_geopackage_reads_back_with_every_layer_in_wgs84(exported, estate, kind)
     assert len(layers["pcns"]) == 5
     assert len(layers["overlaps"]) == len(overlap_pieces())
     assert len(layers["buildings"]) == len(estate)
-    assert int(layers["buildings"].geometry.isna().sum() + layers["buildings"].geometry.is_empty.sum()) == 6
+    # Rows that could not be located were rejected: they are not records of the estate, so every record has a point.
+    assert int(layers["buildings"].geometry.isna().sum() + layers["buildings"].geometry.is_empty.sum()) == 0
     # Areas were computed in BNG, not in degrees.
     hood_area = layers["neighbourhoods"].to_crs(BNG).area / 1e4
     assert np.allclose(layers["neighbourhoods"]["area_ha"], hood_area, rtol=1e-3)
@@ -142,7 +143,7 @@ def test_buildings_geojson_is_rfc7946_points(exported, estate):
     assert "crs" not in data
     assert len(data["features"]) == len(estate)
     located = [f for f in data["features"] if f["geometry"] is not None]
-    assert len(data["features"]) - len(located) == 6  # not located: null geometry, still listed
+    assert len(located) == len(data["features"])  # rejected (not located) rows are not records of the estate
     for feature in located:
         assert feature["geometry"]["type"] == "Point"
         lon, lat = feature["geometry"]["coordinates"]
@@ -174,7 +175,7 @@ def test_building_csv_neutralises_formulas(exported):
     for column in table.columns:
         bad = [v for v in table[column] if _is_formula_like(v)]
         assert not bad, (column, bad[:3])
-    assert list(table.columns[:5]) == ["building_id", "name", "partner", "partner_type", "status"]
+    assert list(table.columns[:6]) == ["building_id", "site_id", "name", "partner", "organisation", "partner_type"]
     assert "piece" in table.columns
 
 
@@ -185,7 +186,7 @@ def test_overlap_csv_is_one_long_table_of_the_matrices(exported, estate):
     assert len(table) == 5 * 4 * 5
     sums = table.groupby("measure")["value"].sum()
     assert sums["population"] == pytest.approx(241_025, abs=1)
-    assert sums["buildings"] == len(estate) - 11
+    assert sums["buildings"] == len(estate) - 5
 
 
 def test_overlap_csv_into_a_folder_writes_one_file_per_matrix(tmp_path, estate):
@@ -403,12 +404,12 @@ def test_cli_reports_an_unreachable_store_in_one_line(tmp_path, capsys, monkeypa
 @pytest.fixture(scope="module")
 def store_estate(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     """The estate as the app reads it from its store (UTC timestamps, JSON columns, override columns)."""
-    from estates.app_data import load_estate, seed_store
+    from estates.service import load_registers, read_records
     from estates.store import open_store
 
     with open_store(tmp_path_factory.mktemp("store") / "estates.gpkg") as store:
-        seed_store(store)
-        return load_estate(store)
+        load_registers(store)
+        return read_records(store)
 
 
 @pytest.mark.parametrize("fmt", EXPORT_FORMATS)
@@ -419,7 +420,7 @@ def test_exports_take_the_estate_as_the_store_holds_it(tmp_path, store_estate, f
         export_overlap(fmt, tmp_path / f"overlap.{fmt}", buildings=store_estate)
     if fmt == "xlsx":
         listed = pd.read_excel(tmp_path / "estate.xlsx", sheet_name="buildings")
-        assert len(listed) == 985
+        assert len(listed) == 979
         assert listed["updated_at"].notna().all()
 
 

@@ -10,8 +10,10 @@ makes any attempt to reach a non-loopback address (connect or DNS lookup) fail.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -387,46 +389,26 @@ def test_cache_prevents_second_call_across_instances(server, tmp_path):
     assert s3.postcodes_cached == 0
 
 
+def test_cache_entries_expire_negative_sooner(server, tmp_path):
+    cache = tmp_path / "c.sqlite"
+    frame = offline_frame([unresolved("new", "M33 7HQ"), unresolved("unknown", "M33 9ZZ")])
+    settings = make_settings(server.url, cache, cache_max_age_days=30, negative_cache_max_age_days=7)
+    run(frame, settings)
+    assert len(server.requests) == 2  # 1 bulk + 1 terminated check
+    with sqlite3.connect(cache) as conn:  # as if fetched 10 days ago
+        conn.execute("UPDATE answers SET fetched_at = datetime('now', '-10 days') || '+00:00'")
+    server.reset()
+    out, summary = run(frame, settings)
+    # The "not found" answers (older than 7 days) are asked again; the found postcode (younger than 30) is not.
+    assert [r.path for r in server.requests] == ["/postcodes", "/terminated_postcodes/M33%209ZZ"]
+    assert server.requests[0].json() == {"postcodes": ["M33 9ZZ"]}
+    assert (summary.postcodes_cached, out.loc[0, "geocode_method"]) == (1, METHOD_POSTCODES_IO)
+    server.reset()
+    run(frame, settings.replace(cache_max_age_days=5))  # now the found one is too old as well (9ZZ was just asked)
+    assert [r.json() for r in server.requests_to("/postcodes")] == [{"postcodes": ["M33 7HQ"]}]
+
+
 # ====================================================================== faults
-FAULTS = [
-    (Fault("slow", delay_s=0.8), "timed out after 0.3 s"),
-    (Fault("drip", delay_s=1.0), "timed out after 0.3 s"),
-    (Fault("status", status=500), "HTTP 500"),
-    (Fault("status", status=503), "HTTP 503"),
-    (Fault("malformed_json"), "malformed JSON response"),
-    (Fault("drop"), "connection dropped while reading the response"),
-    (Fault("wrong_content_type"), "unexpected content type 'text/html'"),
-]
-
-
-@pytest.mark.parametrize("service", ["postcodes.io", "Nominatim"])
-@pytest.mark.parametrize(
-    ("fault", "reason"), FAULTS, ids=[f"{f.kind}{f.status if f.kind == 'status' else ''}" for f, _ in FAULTS]
-)
-def test_each_fault_retries_then_keeps_offline_result(server, tmp_path, service, fault, reason):
-    path = "/postcodes" if service == "postcodes.io" else "/search"
-    server.add_fault(Fault(fault.kind, path_prefix=path, status=fault.status, delay_s=fault.delay_s))
-    if service == "postcodes.io":
-        frame = offline_frame([unresolved("a", "M33 7HQ"), unresolved("b", "M41 7GG")])
-    else:
-        frame = offline_frame([partial("a", "M33", "Former Sale Magistrates Courts, Sale", -2.33, 53.42)])
-    started = time.monotonic()
-    out, summary = run(frame, make_settings(server.url, tmp_path / "c.sqlite", max_retries=2))
-    assert time.monotonic() - started < 10
-
-    assert len(server.requests_to(path)) == 3  # first attempt + 2 retries
-    geo_cols = ["lon", "lat", "easting", "northing", "geocode_method", "geocode_precision"]
-    pd.testing.assert_frame_equal(out[geo_cols], frame[geo_cols])
-    for issue, offline_issue in zip(out["geocode_issue"], frame["geocode_issue"], strict=True):
-        assert (
-            issue == f"online geocoding failed ({service}: {reason} after 3 attempts); offline result kept "
-            f"({offline_issue})"
-        )
-    assert summary.rows_failed == len(frame)
-    with sqlite3.connect(tmp_path / "c.sqlite") as conn:  # failures are never cached
-        assert conn.execute("SELECT count(*) FROM answers").fetchone()[0] == 0
-
-
 def test_transient_faults_are_retried_until_success(server, tmp_path):
     server.add_fault(Fault("status", path_prefix="/postcodes", status=503, times=1))
     server.add_fault(Fault("drop", path_prefix="/postcodes", times=1))
@@ -507,6 +489,155 @@ def test_server_down_completes_with_offline_results(tmp_path):
     )
     assert len(summary.messages) == 2  # one per service whose breaker opened
     assert summary.rows_located == 0
+
+
+# ================================================================ fault matrix
+# Each fault below would last far longer than a run may (a 30 s trickle, an hour's Retry-After); the contract under
+# test is the documented bound (docs/online_geocoding.md, "When the network is down"): one request takes at most
+# (max_retries + 1) x timeout_s plus its waits, and nothing runs past run_deadline_s. The bound is behaviour (no
+# hang), not a speed target: the margin is generous.
+TIMEOUT_S, RETRIES, MAX_BACKOFF_S, MAX_RETRY_AFTER_S = 0.3, 2, 0.05, 5.0
+REQUEST_BOUND_S = (RETRIES + 1) * TIMEOUT_S + RETRIES * MAX_BACKOFF_S
+MARGIN_S = 2.0
+LATER = "Fri, 01 Jan 2100 00:00:00 GMT"
+#: id -> (fault, reason in geocode_issue, attempts the server sees).
+MATRIX = {
+    "timeout": (Fault("slow", delay_s=5.0), "timed out after 0.3 s after 3 attempts", 3),
+    "header_drip": (Fault("header_drip", delay_s=30.0), "timed out after 0.3 s after 3 attempts", 3),
+    "body_drip": (Fault("drip", delay_s=30.0), "timed out after 0.3 s after 3 attempts", 3),
+    "429_retry_after_3600": (Fault("429", retry_after="3600"),
+                             "HTTP 429 (Retry-After 3600 s is longer than 5 s) after 1 attempt", 1),
+    "503_retry_after_3600": (Fault("status", status=503, retry_after="3600"),
+                             "HTTP 503 (Retry-After 3600 s is longer than 5 s) after 1 attempt", 1),
+    "503_retry_after_date": (Fault("status", status=503, retry_after=LATER), "HTTP 503 (Retry-After ", 1),
+    "500": (Fault("status", status=500), "HTTP 500 after 3 attempts", 3),
+    "502": (Fault("status", status=502), "HTTP 502 after 3 attempts", 3),
+    "503_body_drip": (Fault("status_drip", status=503, delay_s=30.0), "HTTP 503 after 3 attempts", 3),
+    "truncated": (Fault("drop"), "connection dropped while reading the response after 3 attempts", 3),
+    "malformed_json": (Fault("malformed_json"), "malformed JSON response after 3 attempts", 3),
+    "wrong_content_type": (Fault("wrong_content_type"), "unexpected content type 'text/html' after 3 attempts", 3),
+    "reset": (Fault("reset"), "connection dropped after 3 attempts", 3),
+    "longitude_1e308": (Fault("coordinates", value=1e308), "not a valid coordinate; answer not used", 1),
+    "coordinates_nan": (Fault("coordinates", value=float("nan")), "not a valid coordinate; answer not used", 1),
+    "coordinates_text": (Fault("coordinates", value="north"), "not a valid coordinate; answer not used", 1),
+}
+
+
+def fault_frame(service: str) -> pd.DataFrame:
+    if service == "postcodes.io":
+        return offline_frame([unresolved("a", "M33 7HQ"), unresolved("b", "M41 7GG")])
+    return offline_frame([partial("a", "M33", "Former Sale Magistrates Courts, Sale", -2.33, 53.42)])
+
+
+def assert_offline_kept(out: pd.DataFrame, frame: pd.DataFrame, reason: str) -> None:
+    geo_cols = ["lon", "lat", "easting", "northing", "geocode_method", "geocode_precision"]
+    pd.testing.assert_frame_equal(out[geo_cols], frame[geo_cols])
+    for issue, offline_issue in zip(out["geocode_issue"], frame["geocode_issue"], strict=True):
+        assert reason in issue, issue
+        assert issue.endswith(f"; offline result kept ({offline_issue})"), issue
+
+
+@pytest.mark.parametrize("service", ["postcodes.io", "Nominatim"])
+@pytest.mark.parametrize("case", list(MATRIX))
+def test_fault_matrix_ends_within_its_bound_and_keeps_offline_results(server, tmp_path, service, case):
+    fault, reason, attempts = MATRIX[case]
+    path = "/postcodes" if service == "postcodes.io" else "/search"
+    server.add_fault(Fault(fault.kind, path_prefix=path, status=fault.status, delay_s=fault.delay_s,
+                           retry_after=fault.retry_after, value=fault.value))
+    frame = fault_frame(service)
+    settings = make_settings(server.url, tmp_path / "c.sqlite", timeout_s=TIMEOUT_S, max_retries=RETRIES,
+                             max_backoff_s=MAX_BACKOFF_S, max_retry_after_s=MAX_RETRY_AFTER_S)
+    started = time.monotonic()
+    out, summary = run(frame, settings)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < REQUEST_BOUND_S + MARGIN_S, elapsed
+    assert len(server.requests_to(path)) == attempts
+    assert_offline_kept(out, frame, reason)
+    assert all(issue.startswith(f"online geocoding failed ({service}") for issue in out["geocode_issue"])
+    assert summary.rows_failed == len(frame)
+    assert summary.rows_located == 0
+    with sqlite3.connect(tmp_path / "c.sqlite") as conn:  # failures and unusable answers are never cached
+        assert conn.execute("SELECT count(*) FROM answers").fetchone()[0] == 0
+
+
+def test_impossible_coordinates_fail_only_their_own_postcode(server, tmp_path):
+    server.postcodes = {**server.postcodes, "M33 7HQ": {**server.postcodes["M33 7HQ"], "longitude": 1e308}}
+    try:
+        frame = offline_frame([unresolved("bad", "M33 7HQ"), unresolved("good", "M41 7GG")])
+        out, summary = run(frame, make_settings(server.url, tmp_path / "c.sqlite"))
+    finally:
+        server.postcodes = POSTCODES
+    assert out.loc[0, "geocode_method"] == "none"
+    assert np.isnan(out.loc[0, "lon"])
+    assert out.loc[0, "geocode_issue"].startswith(
+        "online geocoding failed (postcodes.io answered longitude 1e+308 for 'M33 7HQ', not a valid coordinate")
+    assert out.loc[1, "geocode_method"] == METHOD_POSTCODES_IO  # the rest of the batch is used
+    assert (summary.rows_failed, summary.rows_located) == (1, 1)
+
+
+def test_a_cached_answer_with_impossible_coordinates_is_asked_again(server, tmp_path):
+    cache = tmp_path / "c.sqlite"
+    frame = offline_frame([unresolved("a", "M33 7HQ")])
+    run(frame, make_settings(server.url, cache))
+    with sqlite3.connect(cache) as conn:  # as an older version stored it
+        conn.execute("UPDATE answers SET answer = json_set(answer, '$.longitude', 1e308)")
+    out, summary = run(frame, make_settings(server.url, cache))
+    assert len(server.requests_to("/postcodes")) == 2
+    assert (summary.postcodes_cached, out.loc[0, "lon"]) == (0, POSTCODES["M33 7HQ"]["longitude"])
+
+
+def test_redirect_to_another_host_is_refused_and_sends_nothing_there(server, tmp_path):
+    from online_server import FakeGeoServer
+
+    other = FakeGeoServer().start()
+    try:
+        for path in ("/postcodes", "/search"):
+            server.add_fault(Fault("redirect", path_prefix=path, location=f"{other.url}{path}"))
+        frame = offline_frame([unresolved("a", "M33 7HQ"),
+                               partial("b", "M33", "Former Sale Magistrates Courts, Sale", -2.33, 53.42)])
+        out, summary = run(frame, make_settings(server.url, tmp_path / "c.sqlite"))
+        assert other.requests == []  # no request left the configured host
+    finally:
+        other.stop()
+    host = other.url.removeprefix("http://")
+    assert_offline_kept(out, frame, f"HTTP 302 redirect to another host ({host}) refused after 1 attempt")
+    assert len(server.requests) == 2
+    assert summary.rows_failed == 2
+
+
+def test_redirect_on_the_same_host_is_followed(server, tmp_path):
+    server.add_fault(Fault("redirect", path_prefix="/postcodes", location="/postcodes", status=307, times=1))
+    frame = offline_frame([unresolved("a", "M33 7HQ")])
+    out, _ = run(frame, make_settings(server.url, tmp_path / "c.sqlite"))
+    assert out.loc[0, "geocode_method"] == METHOD_POSTCODES_IO
+    assert [r.method for r in server.requests_to("/postcodes")] == ["POST", "POST"]
+
+
+def test_the_run_deadline_stops_the_run_and_keeps_offline_results(server, tmp_path):
+    server.add_fault(Fault("slow", delay_s=5.0))
+    addresses = ["Former Sale Magistrates Courts, Sale", "Hale Library Site, Hale", "Regent Road, Altrincham",
+                 "Former Royal Mail Sorting Office, Stretford", "Partington", "Jeremy Field, Urmston"]
+    frame = offline_frame([partial(f"site {i}", "M33", a, -2.33, 53.42) for i, a in enumerate(addresses)])
+    settings = make_settings(server.url, tmp_path / "c.sqlite", run_deadline_s=1.0, max_retries=0)
+    started = time.monotonic()
+    out, summary = run(frame, settings)
+    assert time.monotonic() - started < settings.run_deadline_s + MARGIN_S
+    assert 1 <= len(server.requests) <= 4  # 0.3 s attempts (fewer on a busy machine), the last one cut short
+    assert_offline_kept(out, frame, "online geocoding ")
+    assert out["geocode_issue"].iloc[-1].startswith(
+        "online geocoding stopped (Nominatim: the run's deadline of 1 s passed); offline result kept")
+    assert "the run's deadline of 1 s passed; no more requests were sent" in " ".join(summary.messages)
+
+
+def test_a_retry_after_within_the_cap_but_past_the_deadline_gives_up(server, tmp_path):
+    server.add_fault(Fault("status", path_prefix="/postcodes", status=503, retry_after="4"))
+    frame = offline_frame([unresolved("a", "M33 7HQ")])
+    started = time.monotonic()
+    out, _ = run(frame, make_settings(server.url, tmp_path / "c.sqlite", run_deadline_s=2.0))
+    assert time.monotonic() - started < 2.0
+    assert len(server.requests) == 1
+    assert_offline_kept(out, frame, "online geocoding stopped (postcodes.io: the run's deadline of 2 s passed)")
 
 
 # ================================================================== row safety
@@ -621,6 +752,49 @@ def test_settings_loaders_and_validation(tmp_path):
         OnlineSettings(postcodes_io_batch_size=101)
     with pytest.raises(TypeError):
         OnlineSettings(True)  # type: ignore[misc]  # keyword-only
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("TIMEOUT_S", "inf", "timeout_s='inf' (from ESTATES_ONLINE_TIMEOUT_S): expected a finite number"),
+        ("TIMEOUT_S", "nan", "expected a finite number"),
+        ("TIMEOUT_S", "abc", "timeout_s='abc' (from ESTATES_ONLINE_TIMEOUT_S): could not convert"),
+        ("TIMEOUT_S", "0", "timeout_s must be > 0"),
+        ("MAX_RETRIES", "2.5", "max_retries='2.5'"),
+        ("RUN_DEADLINE_S", "-1", "run_deadline_s must be > 0"),
+        ("ENABLED", "maybe", "enabled='maybe' (from ESTATES_ONLINE_ENABLED): expected a yes/no value"),
+        ("PLACE_BBOX", "-2.4,53.3,inf,53.5", "expected a finite number"),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_field(variable, value, message):
+    with pytest.raises(ValueError, match="online geocoding setting|must be") as caught:
+        load_online_settings(environ={f"ESTATES_ONLINE_{variable}": value})
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_typed_values_are_checked_in_code_too():
+    with pytest.raises(ValueError, match="timeout_s=inf: expected a finite number"):
+        OnlineSettings(timeout_s=float("inf"))
+    with pytest.raises(ValueError, match="max_retries=2.5: expected a whole number"):
+        OnlineSettings(max_retries=2.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="enabled=1: expected a yes/no value"):
+        OnlineSettings(enabled=1)  # type: ignore[arg-type]
+    assert OnlineSettings(timeout_s=3, max_retries=2.0).max_retries == 2  # type: ignore[arg-type]
+
+
+def test_cli_infinite_timeout_is_one_line_and_exit_2(tmp_path):
+    # (every command reads its settings through estates/commands/_online.py; pipeline with "soon" is in
+    # tests/test_online_ingest.py)
+    register = ROOT / "data" / "registers" / "trafford_land_and_building_assets.csv"
+    result = subprocess.run([sys.executable, "-m", "estates", "geocode", str(register), "--out",
+                             str(tmp_path / "x.csv"), "--online"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=170, env={**os.environ, "ESTATES_ONLINE_TIMEOUT_S": "inf"})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: online geocoding setting timeout_s='inf' (from ESTATES_ONLINE_TIMEOUT_S): expected a finite number"]
+    assert not (tmp_path / "x.csv").exists()
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,9 @@
-"""``python -m estates export overlap|buildings --format FMT --out PATH``: maps, layers and tables for other people.
+"""``python -m estates export overlap|buildings|sites --format FMT --out PATH``: maps, layers and tables.
 
-``overlap``: the neighbourhood × PCN overlap analysis; ``buildings``: the tagged, classified estate. Formats: html
-(standalone offline map), png/pdf (print map), gpkg (QGIS), geojson (RFC 7946), csv, xlsx — see docs/overlap.md.
+``overlap``: the neighbourhood × PCN overlap analysis; ``buildings``: the register records with their ``site_id``;
+``sites``: one row per site (status, occupants, records). Read from the store — nothing runs the registers again
+while a store holds the estate. Formats: html (standalone offline map), png/pdf (print map), gpkg (QGIS), geojson
+(RFC 7946), csv, xlsx — see docs/overlap.md.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import math
 from pathlib import Path
 
 from estates.cli import Handler, UserError, command
-from estates.exports import EXPORT_FORMATS, EXPORT_KINDS, export_buildings, export_overlap, resolve_output
+from estates.exports import EXPORT_FORMATS, EXPORT_KINDS, export_buildings, export_overlap, export_sites, resolve_output
 from geo.overlap import DEFAULT_SLIVER_HA
 from geo.place import load_place
 
@@ -30,7 +32,8 @@ def _sliver(text: str) -> float:
                         "(html, png, pdf, gpkg, geojson, csv, xlsx).")
 def configure(parser: argparse.ArgumentParser) -> Handler:
     parser.add_argument("what", choices=EXPORT_KINDS,
-                        help="overlap: neighbourhood × PCN pieces and matrices; buildings: the classified estate")
+                        help="overlap: neighbourhood × PCN pieces and matrices; buildings: the register records; "
+                             "sites: one row per site")
     parser.add_argument("--format", dest="fmt", choices=EXPORT_FORMATS,
                         help="output format (default: from --out's extension)")
     parser.add_argument("--out", type=Path, required=True, metavar="PATH",
@@ -39,27 +42,29 @@ def configure(parser: argparse.ArgumentParser) -> Handler:
     parser.add_argument("--sliver-ha", type=_sliver, default=DEFAULT_SLIVER_HA, metavar="HA",
                         help=f"pieces smaller than this are slivers, not drawn (default {DEFAULT_SLIVER_HA:g})")
     parser.add_argument("--no-store", action="store_true",
-                        help="use the rules' statuses only, even when a store exists")
+                        help="read the registers and apply the rules only (no store, no people's decisions)")
     return run
 
 
 def run(args: argparse.Namespace) -> int:
-    from estates.estate import current_estate
+    from estates.estate import current_sites
 
     place = load_place()
-    exporter = export_overlap if args.what == "overlap" else export_buildings
-    # Check the path and format before the (slower) estate is built.
+    # Check the path and format before the estate is read.
     resolve_output(args.out, args.fmt, folder_ok=args.what == "overlap")
-    buildings = current_estate(place, use_store=False)  # registers + rules (cached): their errors surface as they are
-    if not args.no_store:
-        try:
-            buildings = current_estate(place)
-        except Exception as exc:  # an unreachable or unreadable store is a setting the user can fix
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UserError(f"cannot read the store ({reason}); check ESTATES_DATABASE_URL, or use --no-store for "
-                            "the rules' statuses") from None
-    written = exporter(args.fmt, args.out, force=args.force, place=place, sliver_ha=args.sliver_ha,
-                       buildings=buildings)
+    try:
+        estate = current_sites(place, use_store=not args.no_store)
+    except Exception as exc:  # an unreachable or unreadable store is a setting the user can fix
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"cannot read the store ({reason}); check ESTATES_DATABASE_URL, or use --no-store for "
+                        "the rules' statuses") from None
+    if args.what == "sites":
+        written = export_sites(args.fmt, args.out, force=args.force, place=place, sliver_ha=args.sliver_ha,
+                               sites=estate.sites)
+    else:
+        exporter = export_overlap if args.what == "overlap" else export_buildings
+        written = exporter(args.fmt, args.out, force=args.force, place=place, sliver_ha=args.sliver_ha,
+                           buildings=estate.records)
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from estates.cli import Handler, UserError, command
-from estates.commands.store import _add_store_option, _open
+from estates.commands.store import add_store_option, open_cli_store
 from estates.identity import local_user
 
 
@@ -74,7 +74,7 @@ def configure(parser: argparse.ArgumentParser) -> Handler:
     com.add_argument("--by", default="partner", choices=("partner", "neighbourhood", "both"),
                      help="group sites by partner, neighbourhood, or both (partner × neighbourhood)")
     for p in (exp, imp, tpl, com):
-        _add_store_option(p)
+        add_store_option(p)
         p.add_argument("--rules", type=Path, help="rules file (default: the place's classification.yaml)")
     return run
 
@@ -89,7 +89,7 @@ def _export(args: argparse.Namespace) -> int:
 
     target = _output(args.out, args.force)
     rules = _rules(args.rules)
-    with _open(args.store) as store:
+    with open_cli_store(args.store) as store:
         frame = facts_frame(store, requested_facts(rules))
     partners = sorted(frame["partner"].dropna().unique(), key=str.casefold)
     if args.partner not in partners:
@@ -130,7 +130,7 @@ def _import(args: argparse.Namespace) -> int:
     if not args.dry_run and not (args.reason or "").strip():
         raise UserError("give --reason (kept in the audit trail), or --dry-run to only preview")
     rules = _rules(args.rules)
-    with _open(args.store) as store:
+    with open_cli_store(args.store) as store:
         try:
             preview = preview_import(store, path, rules)
         except ValueError as exc:
@@ -172,7 +172,7 @@ def _completeness(args: argparse.Namespace) -> int:
     from estates.facts import completeness, deciding_facts, facts_frame, needs_data_counts, requested_facts
 
     rules = _rules(args.rules)
-    with _open(args.store) as store:
+    with open_cli_store(args.store) as store:
         facts = requested_facts(rules)
         frame = facts_frame(store, facts)
     records, sites = needs_data_counts(frame)

@@ -1,4 +1,8 @@
-"""``python -m estates ingest FILE --partner NAME [--type TYPE]``: ingest one partner register and report."""
+"""``python -m estates ingest FILE --partner NAME [--type TYPE]``: ingest one partner register into the store.
+
+Accepted records join the estate (sites matched, rules re-run); rejected rows stay with the load, with their reasons.
+``--dry-run`` reports without writing.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import pandas as pd
 
 from estates.cli import Handler, UserError, command
 from estates.commands._online import add_online_options, online_progress_bar, online_settings
+from estates.commands.store import add_store_option, open_cli_store
 from estates.exports import neutralise_formulas, write_table
 from estates.ingest import IngestError, format_ingest_summary, ingest_register, update_records
 from estates.partners import ConfigError, RegisterSpec, load_registers_config, partner_slug
@@ -35,6 +40,8 @@ def configure(parser: argparse.ArgumentParser) -> Handler:
                         help="merge into a records CSV by building id (re-ingesting updates, never duplicates)")
     parser.add_argument("--force", action="store_true", help="overwrite --out/--issues if they exist")
     parser.add_argument("--show", type=int, default=10, help="how many issues to print (default 10)")
+    parser.add_argument("--dry-run", action="store_true", help="report only: write nothing to the store")
+    add_store_option(parser)
     return run
 
 
@@ -92,6 +99,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {len(result.issues)} issues to {args.issues}")
     if args.update is not None:
         update(args.update, result.records)
+    if not args.dry_run:
+        from estates.identity import local_user
+        from estates.service import ingest_into_store, read_estate
+
+        with open_cli_store(args.store) as store:
+            outcome = ingest_into_store(store, result.records, actor=local_user(), source=args.file.name)
+            caption = read_estate(store).caption()
+        print(f"store {store.location}: {outcome['inserted']} new, {outcome['updated']} updated, "
+              f"{outcome['unchanged']} unchanged records; {outcome['rejected']} rejected rows kept with the load "
+              f"(not in the estate); {caption}")
     return 0
 
 

@@ -1,4 +1,9 @@
-"""``python -m estates pipeline``: ingest every register of the partner list, geocode, tag, match sites, report."""
+"""``python -m estates pipeline``: load every register of the partner list into the store; per-partner report.
+
+Reads, geocodes, tags and checks every register, writes the accepted records to the store (rejected rows stay with
+their load), matches sites with the store's decisions and re-runs the rules. ``--dry-run`` reads and matches in
+memory and writes nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,24 @@ from pathlib import Path
 
 from estates.cli import Handler, UserError, command
 from estates.commands._online import add_online_options, online_progress_bar, online_settings
+from estates.commands.store import add_store_option, open_cli_store
 from estates.exports import write_table
 from estates.ingest import format_pipeline_summary, run_pipeline
 from estates.partners import ConfigError
 
 
-@command("pipeline", help="Ingest every configured register, geocode, tag, match sites across partners and report.")
+@command("pipeline", help="Load every configured register into the store: geocode, tag, match sites, classify.")
 def configure(parser: argparse.ArgumentParser) -> Handler:
     parser.add_argument("--config", type=Path, help="partner list (default: data/registers/registers.yaml)")
-    parser.add_argument("--decisions", type=Path, help="match decisions CSV (default: the one the list names)")
+    parser.add_argument("--decisions", type=Path,
+                        help="match decisions CSV for --dry-run (default: the one the list names; the store keeps "
+                             "its own decisions and imports the list's file once)")
     parser.add_argument("--out", type=Path, metavar="FOLDER",
-                        help="write records.csv, issues.csv, sites.csv and matches.csv to FOLDER")
+                        help="also write records.csv, issues.csv (and with --dry-run sites.csv, matches.csv) to FOLDER")
     parser.add_argument("--force", action="store_true", help="overwrite files in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--dry-run", action="store_true", help="read and match in memory: write nothing to the store")
+    add_store_option(parser)
     add_online_options(parser)
     return run
 
@@ -28,20 +38,39 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None and not args.out.is_dir():
         raise UserError(f"--out {args.out}: no such folder")
     online = online_settings(args)
+    store = None if args.dry_run else open_cli_store(args.store)
     try:
         with online_progress_bar(online) as update:
             per_register = None
             if update is not None and not args.no_progress:
                 def per_register(key: str, done: int, total: int) -> None:
                     update(done, total, key)
-            result = run_pipeline(args.config, progress=False if args.no_progress else None,
-                                  decisions_path=args.decisions, online=online, online_progress=per_register)
+            if store is None:
+                result = run_pipeline(args.config, progress=False if args.no_progress else None,
+                                      decisions_path=args.decisions, online=online, online_progress=per_register)
+            else:
+                from estates.service import load_registers
+
+                report = load_registers(store, config=args.config, online=online, online_progress=per_register)
+                result = report.pipeline
     except (ConfigError, ValueError) as exc:
         raise UserError(str(exc)) from None
     print(format_pipeline_summary(result))
+    if store is not None:
+        from estates.service import read_estate
+
+        estate = read_estate(store)
+        proposed = int(store.sites()["proposed"].gt(0).sum()) if len(estate.sites) else 0
+        shared = int((estate.sites["partner_count"] > 1).sum())
+        print(f"store {store.location}: {estate.caption()}; {shared} sites shared by more than one partner, "
+              f"{proposed} with proposed matches awaiting a decision (python -m estates match list); "
+              f"{report.rejected} rejected rows kept with their loads; {report.decisions} match decisions imported")
+        store.close()
     if args.out is not None:
-        for name, table in (("records", result.records), ("issues", result.issues), ("sites", result.sites),
-                            ("matches", result.matches)):
+        tables = [("records", result.records), ("issues", result.issues)]
+        if store is None:
+            tables += [("sites", result.sites), ("matches", result.matches)]
+        for name, table in tables:
             write_table(table, args.out / f"{name}.csv", force=args.force)
-        print(f"wrote records.csv, issues.csv, sites.csv and matches.csv to {args.out}")
+        print(f"wrote {', '.join(n + '.csv' for n, _ in tables)} to {args.out}")
     return 1 if result.errors else 0

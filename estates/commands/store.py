@@ -9,16 +9,18 @@ import pandas as pd
 
 from estates.cli import Handler, UserError, command
 from estates.identity import local_user
-from estates.store import NotFoundError, Store, format_history, open_store, reclassify
+from estates.store import NotFoundError, Store, format_history, open_store
 
 
-def _add_store_option(parser: argparse.ArgumentParser) -> None:
+def add_store_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--store`` option every command that reads or writes the store shares."""
     parser.add_argument("--store", help="store path (.gpkg) or postgresql:// URL "
                                         "(default: ESTATES_DATABASE_URL, else the embedded file under var/)")
 
 
-def _open(target: str | None) -> Store:
-    from estates.app_data import store_target
+def open_cli_store(target: str | None) -> Store:
+    """Open the store a command names (``--store``), else the default; a failure is a one-line user error."""
+    from estates.service import store_target
 
     try:
         return open_store(target or store_target())
@@ -27,56 +29,57 @@ def _open(target: str | None) -> Store:
 
 
 def status_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Partner × effective status (a person's override, else the rules'), with totals."""
-    from estates.classification import status_counts
+    """Partner × status of the sites they occupy (a person's override, else the rules'), with totals."""
+    from estates.classification import status_crosstab
 
-    effective = frame["override_status"].fillna(frame["rule_status"]).fillna("needs data")
-    table = status_counts(frame, pd.DataFrame({"rule_status": effective}, index=frame.index))
+    effective = frame["status"].fillna("needs data")
+    table = status_crosstab(frame, pd.DataFrame({"rule_status": effective}, index=frame.index))
     table.columns.name = None
     return table
 
 
-@command("classify", help="Re-run the classification rules over every building in the store; print partner × status.")
+@command("classify", help="Re-run the classification rules over the store; print partner × site status.")
 def configure_classify(parser: argparse.ArgumentParser) -> Handler:
-    _add_store_option(parser)
+    add_store_option(parser)
     parser.add_argument("--rules", type=Path, help="rules file (default: the place's classification.yaml)")
     return run_classify
 
 
 def run_classify(args: argparse.Namespace) -> int:
-    from estates.app_data import seed_store
     from estates.classification import DEFAULT_RULES, RulesError, load_rules
+    from estates.service import load_registers, read_estate, reclassify
 
     try:
         rules = load_rules(args.rules or DEFAULT_RULES)
     except (RulesError, OSError) as exc:
         raise UserError(str(exc)) from None
-    store = _open(args.store)
+    store = open_cli_store(args.store)
     actor = local_user()
     if len(store.buildings(columns=["partner"])) == 0:
         print(f"{store.location} is empty: loading the partner registers first…")
-        report = seed_store(store)
+        report = load_registers(store)
         print(f"  {report.buildings}")
     changed = reclassify(store, rules, actor=actor)
-    frame = store.buildings(columns=["partner", "rule_status", "override_status"])
-    print(f"{changed} building(s) changed rule status (run by {actor}); overrides kept.")
-    print(status_table(frame).to_string())
+    estate = read_estate(store)
+    print(f"{changed} record(s) changed rule suggestion (run by {actor}); overrides kept. {estate.caption()}.")
+    print(status_table(estate.records).to_string())
     return 0
 
 
-@command("history", help="Print the audit history of one building: who, when, from, to, reason.")
+@command("history", help="Print the audit history of a site or a record: who, when, from, to, reason.")
 def configure_history(parser: argparse.ArgumentParser) -> Handler:
-    parser.add_argument("building_id", help="e.g. trafford-council:TMBC0008/T0000001")
-    _add_store_option(parser)
+    parser.add_argument("id", metavar="ID", help="a site id (site:…) or a record id, e.g. trafford-council:TMBC0008")
+    add_store_option(parser)
     return run_history
 
 
 def run_history(args: argparse.Namespace) -> int:
-    store = _open(args.store)
+    from estates.service import site_history
+
+    store = open_cli_store(args.store)
     try:
-        entries = store.history(args.building_id)
-        store.building(args.building_id)
+        entries = site_history(store, args.id)
     except NotFoundError:
-        raise UserError(f"no building '{args.building_id}' in {store.location}") from None
+        raise UserError(f"no site or record '{args.id}' in {store.location}") from None
     print(format_history(entries))
     return 0

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from estates.store.base import (
     ACTIONS,
@@ -40,9 +38,6 @@ from estates.store.base import (
     format_history,
 )
 
-if TYPE_CHECKING:
-    from estates.classification import RuleSet
-
 __all__ = [
     "ACTIONS",
     "DECISIONS",
@@ -59,8 +54,6 @@ __all__ = [
     "StoreError",
     "format_history",
     "open_store",
-    "reclassify",
-    "rule_columns",
 ]
 
 #: Environment variable naming the store when the caller gives none.
@@ -119,69 +112,3 @@ def open_store(
         gp.authoriser = authoriser
         return gp
     raise ValueError(f"{text!r} is neither a postgresql:// URL nor a .gpkg path")
-
-
-def reclassify(store: Store, rules: RuleSet, *, actor: str, today: date | None = None) -> int:
-    """Re-run the classification rules over every building in the store and save the results.
-
-    What ``python -m estates classify`` does: read the buildings (one snapshot), classify them with
-    :func:`estates.classification.classify`, save the suggestions in one transaction (audited where a status
-    changed; overrides untouched).
-
-    Parameters
-    ----------
-    store
-        The store.
-    rules
-        From :func:`estates.classification.load_rules`.
-    actor
-        Who runs the rules (e.g. ``rules`` or the person pressing the button).
-    today
-        Date the rules' ``within_months`` tests count from (default: today).
-
-    Returns
-    -------
-    int
-        Number of buildings whose rule status changed.
-    """
-    from estates.classification import classify
-
-    results = classify(store.buildings(columns=rule_columns(rules)), rules, today=today)
-    return store.save_rule_results(results, actor=actor)
-
-
-#: Record columns the classifier reads whatever the rules say: partners and sites (designated key sites, the
-#: whole-site rule and the partner count fallback).
-_CLASSIFIER_BASE = ("partner", "partner_type", "historic", "name", "postcode", "uprn", "site_id",
-                    "site_partner_count")
-
-
-def rule_columns(rules: RuleSet) -> list[str] | None:
-    """The store columns ``classify`` needs for these rules (reading only those is ~3× faster at 100,000).
-
-    Parameters
-    ----------
-    rules
-        The rule set.
-
-    Returns
-    -------
-    list of str or None
-        Column names for :meth:`Store.buildings`, or ``None`` (read everything) when a field cannot be resolved.
-    """
-    try:
-        from estates._rules import EXTRA_PREFIX, field_info
-    except ImportError:  # pragma: no cover - the classifier changed shape: read everything
-        return None
-    needed = dict.fromkeys(_CLASSIFIER_BASE)
-    for name in rules.fields:
-        if name.startswith(EXTRA_PREFIX):
-            needed["extra"] = None
-            continue
-        try:
-            info = field_info(name)
-        except (KeyError, ValueError):
-            return None
-        for column in info.inputs or (name,):
-            needed[column] = None
-    return list(needed)

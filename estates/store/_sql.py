@@ -14,7 +14,6 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
-import math
 import re
 import threading
 import uuid
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from estates._frames import is_missing
 from estates.schema import FIELDS, PROVENANCE_FIELDS, STATUSES, Field
 from estates.store.base import (
     DECISIONS,
@@ -59,7 +59,7 @@ __all__ = [
 ColType = Literal["text", "real", "integer", "boolean", "json", "timestamp"]
 
 #: Schema version this code writes. Bump it and add a step to ``SqlStore._MIGRATIONS`` for any structural change.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 # ---------------------------------------------------------------------------------------------------------- tables
@@ -187,6 +187,7 @@ CLASSIFICATIONS = Table(
         Column("override_status", "text"), Column("override_reason", "text"),
         Column("override_by", "text"), Column("override_at", "timestamp"),
         Column("effective_status", "text"),
+        Column("site_name", "text"),
     ),
     "attributes", "Rule suggestion, human override and effective status per building.",
     unique=(("building_id",),),
@@ -246,10 +247,27 @@ AUDIT = Table(
         Column("undoes", "text"), Column("restore", "json"),
     ),
     "attributes", "Append-only history of every change: who, when, what, from, to, why.",
-    indexes=(("building_id", "id"),),
+    indexes=(("building_id", "id"), ("change_id",)),
 )
 
-TABLES: tuple[Table, ...] = (BUILDINGS, RULE_EXPLANATIONS, CLASSIFICATIONS, SITES, SITE_MEMBERS, SITE_MATCHES, AUDIT)
+#: Rows a register load rejected, with their reasons: kept with the load, never part of the estate.
+REJECTED_COLUMNS: tuple[Column, ...] = (
+    Column("row_id", "text", not_null=True), Column("partner", "text", not_null=True),
+    Column("partner_type", "text"), Column("source_file", "text", not_null=True), Column("source_sheet", "text"),
+    Column("source_row", "integer"), Column("name", "text"), Column("postcode", "text"), Column("issues", "text"),
+    Column("record", "json"),
+)
+
+REJECTED_ROWS = Table(
+    "rejected_rows", "fid",
+    (*REJECTED_COLUMNS, Column("loaded_by", "text"), Column("loaded_at", "timestamp")),
+    "attributes", "Register rows a load rejected, with every reason (never part of the estate; a re-load of the "
+    "same partner's file replaces them).",
+    unique=(("row_id",),), indexes=(("partner", "source_file"),),
+)
+
+TABLES: tuple[Table, ...] = (BUILDINGS, RULE_EXPLANATIONS, CLASSIFICATIONS, SITES, SITE_MEMBERS, SITE_MATCHES, AUDIT,
+                             REJECTED_ROWS)
 _TABLES_BY_NAME = {t.name: t for t in TABLES}
 
 #: A features view for GIS users: buildings with their status, ready to style in QGIS.
@@ -284,13 +302,6 @@ def q(name: str) -> str:
 # ---------------------------------------------------------------------------------------------------------- values
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
-
-
-def is_missing(v: object) -> bool:
-    """True for None, NaN, pd.NA and NaT (and nothing else: lists and dicts are values)."""
-    if v is None or v is pd.NA or v is pd.NaT:
-        return True
-    return isinstance(v, float) and math.isnan(v)
 
 
 def now_utc() -> datetime:
@@ -434,14 +445,6 @@ def _require_version(v: object, building_id: str) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
         raise ValueError(f"expected_version for {building_id} must be the integer version you read, got {v!r}")
     return int(v)
-
-
-@cache
-def _bng() -> Callable[[float, float], tuple[float, float]]:
-    from pyproj import Transformer
-
-    t = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
-    return t.transform  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------------------------------------------------- backend
@@ -624,7 +627,7 @@ class SqlStore(Store):
         self._schema_version = SCHEMA_VERSION
 
     def _migration_1(self, cur: Cursor) -> str:
-        for table in TABLES:
+        for table in TABLES[:7]:  # the tables of schema version 1; later versions add theirs
             for statement in self._create_table_sql(table):
                 cur.execute(statement)
         cur.execute(STATUS_VIEW_SQL)
@@ -632,7 +635,39 @@ class SqlStore(Store):
         return ("buildings, rule_explanations, classifications, sites, site_members, site_matches, audit; "
                 "buildings_status view")
 
-    _MIGRATIONS: ClassVar[dict[int, Callable[[SqlStore, Cursor], str]]] = {1: _migration_1}
+    def _migration_2(self, cur: Cursor) -> str:
+        # Version 1 kept rejected register rows as buildings (status "needs data", on the map and in the counts).
+        # They move to their load's rejected_rows, whole record kept; their audit rows stay (append-only).
+        for statement in self._create_table_sql(REJECTED_ROWS):
+            cur.execute(statement)
+        for statement in AUDIT.index_definitions():
+            cur.execute(statement)
+        record_cols = [c.name for c in INGEST_COLUMNS]
+        rows = cur.query(
+            f"SELECT building_id, {', '.join(q(c) for c in record_cols)}, updated_by, updated_at FROM buildings "
+            "WHERE outcome = 'rejected'")
+        types = {c.name: c.type for c in INGEST_COLUMNS}
+        moved = []
+        for r in rows:
+            record = {c: self._value(types[c], v) for c, v in zip(record_cols, r[1:-2], strict=True)}
+            moved.append((r[0], record.get("partner") or "(unknown)", record.get("partner_type"),
+                          record.get("source_file") or "(unknown)", record.get("source_sheet"),
+                          None if is_missing(record.get("source_row")) else int(record["source_row"]),
+                          record.get("name"), record.get("postcode"), record.get("issues"),
+                          dump_json({"building_id": r[0], **record}), r[-2], self._value("timestamp", r[-1])))
+        if moved:
+            cols = [*REJECTED_COLUMNS, Column("loaded_by", "text"), Column("loaded_at", "timestamp")]
+            cur.executemany(f"INSERT INTO rejected_rows ({', '.join(q(c.name) for c in cols)}) "
+                            f"VALUES ({', '.join('?' for _ in cols)})",
+                            [tuple(self._param(c.type, v) for c, v in zip(cols, row, strict=True)) for row in moved])
+            ids = [(m[0],) for m in moved]
+            for table, column in (("site_matches", "building_id_a"), ("site_matches", "building_id_b"),
+                                  ("site_members", "building_id"), ("classifications", "building_id"),
+                                  ("buildings", "building_id")):
+                cur.executemany(f"DELETE FROM {q(table)} WHERE {q(column)} = ?", ids)
+        return f"rejected_rows (moved {len(moved)} rejected register rows out of buildings); audit change_id index"
+
+    _MIGRATIONS: ClassVar[dict[int, Callable[[SqlStore, Cursor], str]]] = {1: _migration_1, 2: _migration_2}
 
     # ------------------------------------------------------------------ shared write helpers
     def _lock_rows(self, cur: Cursor, ids: Iterable[str]) -> dict[str, _Locked]:
@@ -1096,6 +1131,33 @@ class SqlStore(Store):
         reason = _require_reason(reason)
         return self._override({building_id: expected_version}, None, reason, actor, "clear_override")[building_id]
 
+    def set_site_name(self, expected_versions: Mapping[str, int], name: str | None, *, reason: str,
+                      actor: str) -> dict[str, int]:
+        reason = _require_reason(reason)
+        name = None if name is None or not str(name).strip() else " ".join(str(name).split())
+        expected = {str(i): _require_version(v, str(i)) for i, v in expected_versions.items()}
+        if not expected:
+            return {}
+        self._authorise(actor, "rename", sorted(expected))
+        at, change_id = now_utc(), uuid.uuid4().hex
+        with self._tx(write=True) as cur:
+            self._lock_and_check(cur, expected)
+            rows = cur.query(f"SELECT building_id, site_name FROM classifications WHERE building_id {self._in_list()}",
+                             (self._list_param(sorted(expected)),))
+            prior = {r[0]: r[1] for r in rows}
+            versions = self._bump(cur, expected, actor, at)
+            cur.executemany("UPDATE classifications SET site_name = ? WHERE building_id = ?",
+                            [(name, i) for i in sorted(expected)])
+            self._append_audit(cur, [
+                self._audit_row(change_id, i, at, actor, "rename", "site_name", prior[i], name, reason,
+                                restore=self._restore(CLASSIFICATIONS, {"building_id": i}, {"site_name": prior[i]}))
+                for i in sorted(expected)])
+        return versions
+
+    def clear_overrides(self, expected_versions: Mapping[str, int], *, reason: str, actor: str) -> dict[str, int]:
+        reason = _require_reason(reason)
+        return self._override(expected_versions, None, reason, actor, "clear_override")
+
     def reposition(
         self, building_id: str, lon: float, lat: float, *, reason: str, actor: str, expected_version: int,
         tags: Mapping[str, Any] | None = None,
@@ -1104,7 +1166,7 @@ class SqlStore(Store):
         lon, lat = float(lon), float(lat)
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise ValueError(f"({lon}, {lat}) is not a WGS84 longitude/latitude")
-        tag_types = {c.name: c.type for c in TAG_COLUMNS}
+        tag_types = {c.name: c.type for c in TAG_COLUMNS} | {"easting": "real", "northing": "real"}
         new_tags: dict[str, Any] = {}
         outside_name = None
         for k, v in (tags or {}).items():
@@ -1116,8 +1178,9 @@ class SqlStore(Store):
             new_tags[key] = clean_value(v, tag_types[key], k)
         expected = {building_id: _require_version(expected_version, building_id)}
         self._authorise(actor, "reposition", [building_id])
-        easting, northing = _bng()(lon, lat)
-        position = {"lon": lon, "lat": lat, "easting": round(easting, 2), "northing": round(northing, 2),
+        # Grid coordinates come with the tags (the caller projects; the store only persists): none given, none kept.
+        easting, northing = new_tags.pop("easting", None), new_tags.pop("northing", None)
+        position = {"lon": lon, "lat": lat, "easting": easting, "northing": northing,
                     "geocode_method": "manual", "geocode_precision": "high", "geocode_issue": "",
                     "position_source": "manual"}
         at, change_id = now_utc(), uuid.uuid4().hex
@@ -1159,13 +1222,10 @@ class SqlStore(Store):
                 self._lock_and_check(cur, expected)
                 raise NothingToUndoError(f"building {building_id} has no change left to undo "
                                          "(rule runs and ingests are not undone: re-run them)")
-            # the change's other buildings: a match decision names the other one in its field
-            touched = {building_id} | {r[3][len("match:"):] for r in mine
-                                       if r[0] == target and r[3] and r[3].startswith("match:")}
+            # The whole change is undone as one: every building it touched (a site's records, a bulk change, both
+            # sides of a match decision); the other buildings are bumped, not checked.
             rows = cur.query('SELECT building_id, "at", actor, action, field, restore FROM audit '
-                             f"WHERE building_id {self._in_list()} AND change_id = ? ORDER BY id",
-                             (self._list_param(sorted(touched)), target))
-            # A match decision touches two buildings: undo it for both (the other one is bumped, not checked).
+                             "WHERE change_id = ? ORDER BY id", (target,))
             found = self._lock_and_check(cur, expected, also=[r[0] for r in rows])
             when = self._value("timestamp", rows[0][1]).strftime("%Y-%m-%d %H:%M:%S UTC")
             why = reason.strip() if reason and reason.strip() else f"undo {rows[0][3]} of {when} by {rows[0][2]}"
@@ -1280,34 +1340,49 @@ class SqlStore(Store):
         self, building_id_a: str, building_id_b: str, decision: MatchDecision, *, reason: str, actor: str,
         expected_versions: Mapping[str, int],
     ) -> dict[str, int]:
+        a, b = sorted((str(building_id_a), str(building_id_b)))
+        if set(expected_versions) != {a, b}:
+            raise ValueError(f"expected_versions must give the versions of both {a} and {b}")
+        return self.set_match_decisions([(a, b)], decision, reason=reason, actor=actor,
+                                        expected_versions=expected_versions)
+
+    def set_match_decisions(
+        self, pairs: Sequence[tuple[str, str]], decision: MatchDecision, *, reason: str, actor: str,
+        expected_versions: Mapping[str, int],
+    ) -> dict[str, int]:
         reason = _require_reason(reason)
         if decision not in DECISIONS:
             raise ValueError(f"decision must be 'confirm' or 'reject', not {decision!r}")
-        a, b = sorted((str(building_id_a), str(building_id_b)))
-        if a == b:
+        keys = sorted({tuple(sorted((str(x), str(y)))) for x, y in pairs})
+        if not keys:
+            raise ValueError("no pair to decide")
+        if any(a == b for a, b in keys):
             raise ValueError("a match decision needs two different buildings")
-        if set(expected_versions) != {a, b}:
-            raise ValueError(f"expected_versions must give the versions of both {a} and {b}")
+        named = {i for pair in keys for i in pair}
+        if set(expected_versions) != named:
+            raise ValueError("expected_versions must give the version of every building of the pairs")
         expected = {i: _require_version(v, i) for i, v in expected_versions.items()}
-        self._authorise(actor, "match_decision", [a, b])
+        self._authorise(actor, "match_decision", sorted(named))
         at, change_id = now_utc(), uuid.uuid4().hex
-        key = {"building_id_a": a, "building_id_b": b}
         cols = ["decision", "decision_note", "decided_by", "decided_at"]
         with self._tx(write=True) as cur:
             self._lock_and_check(cur, expected)
-            prior = self._fetch(cur, SITE_MATCHES, cols, key)
-            if prior is None:  # a pair the matcher never proposed: a person links (or separates) them by hand
-                cur.execute("INSERT INTO site_matches (building_id_a, building_id_b, current) VALUES (?, ?, FALSE)",
-                            (a, b))
-                prior = dict.fromkeys(cols)
+            audit = []
+            for a, b in keys:
+                key = {"building_id_a": a, "building_id_b": b}
+                prior = self._fetch(cur, SITE_MATCHES, cols, key)
+                if prior is None:  # a pair the matcher never proposed: a person links (or separates) them by hand
+                    cur.execute("INSERT INTO site_matches (building_id_a, building_id_b, current) "
+                                "VALUES (?, ?, FALSE)", (a, b))
+                    prior = dict.fromkeys(cols)
+                self._write_values(cur, SITE_MATCHES, {"decision": decision, "decision_note": reason,
+                                                       "decided_by": actor, "decided_at": at}, key)
+                audit += [self._audit_row(change_id, x, at, actor, "match_decision", f"match:{other}",
+                                          prior["decision"], decision, reason,
+                                          restore=self._restore(SITE_MATCHES, key, prior))
+                          for x, other in ((a, b), (b, a))]
             versions = self._bump(cur, expected, actor, at)
-            self._write_values(cur, SITE_MATCHES, {"decision": decision, "decision_note": reason,
-                                                   "decided_by": actor, "decided_at": at}, key)
-            self._append_audit(cur, [
-                self._audit_row(change_id, x, at, actor, "match_decision", f"match:{other}", prior["decision"],
-                                decision, reason, restore=self._restore(SITE_MATCHES, key, prior))
-                for x, other in ((a, b), (b, a))
-            ])
+            self._append_audit(cur, audit)
         return versions
 
     def match_decisions(self) -> pd.DataFrame:
@@ -1347,7 +1422,7 @@ class SqlStore(Store):
     #: Record fields update_facts may change: the facts, not the identity, the position or the extra columns.
     _FACT_FIELDS: ClassVar[frozenset[str]] = frozenset(
         f.name for f in FIELDS
-        if f.name not in {"building_id", "partner", "partner_type", "x", "y", "footprint_wkt", "extra"})
+        if f.name not in {"building_id", "partner", "partner_type", "organisation", "x", "y", "footprint_wkt", "extra"})
 
     def update_facts(self, changes: pd.DataFrame, *, actor: str, reason: str, source: str) -> dict[str, int]:
         reason = _require_reason(reason)
@@ -1405,6 +1480,37 @@ class SqlStore(Store):
             self._append_audit(cur, audit)
         return versions
 
+
+    # ------------------------------------------------------------------ rejected rows
+    _REJECTED_READ: ClassVar[tuple[Column, ...]] = (*REJECTED_COLUMNS, Column("loaded_by", "text"),
+                                                    Column("loaded_at", "timestamp"))
+
+    def save_rejected_rows(self, frame: pd.DataFrame, *, partner: str, source_file: str, actor: str) -> int:
+        self._authorise(actor, "ingest")
+        at = now_utc()
+        rows = _rows(frame, REJECTED_COLUMNS, "rejected rows") if len(frame) else []
+        if any(r[1] != partner or r[3] != source_file for r in rows):
+            raise ValueError("rejected rows must all come from the one load (partner and source file) they replace")
+        with self._tx(write=True) as cur:
+            self._lock_tables(cur, REJECTED_ROWS)
+            cur.execute("DELETE FROM rejected_rows WHERE partner = ? AND source_file = ?", (partner, source_file))
+            if rows:
+                cols = self._REJECTED_READ
+                cur.executemany(
+                    f"INSERT INTO rejected_rows ({', '.join(q(c.name) for c in cols)}) "
+                    f"VALUES ({', '.join('?' for _ in cols)}) ON CONFLICT (row_id) DO UPDATE SET "
+                    + ", ".join(f"{q(c.name)} = excluded.{q(c.name)}" for c in cols[1:]),
+                    [tuple(self._param(c.type, v) for c, v in zip(cols, (*r, actor, at), strict=True))
+                     for r in rows])
+        return len(rows)
+
+    def rejected_rows(self) -> pd.DataFrame:
+        cols = self._REJECTED_READ
+        with self._tx(write=False) as cur:
+            rows = cur.query(f"SELECT {', '.join(q(c.name) for c in cols)} FROM rejected_rows "
+                             "ORDER BY partner, source_file, source_row")
+        raw = list(zip(*rows, strict=True)) if rows else [() for _ in cols]
+        return pd.DataFrame({c.name: self._series(c.type, v) for c, v in zip(cols, raw, strict=True)})
 
 def _rows(frame: pd.DataFrame, columns: Sequence[Column], what: str) -> list[tuple[Any, ...]]:
     """``frame``'s ``columns`` as cleaned row tuples (absent optional columns are None)."""

@@ -48,11 +48,11 @@ __all__ = [
 
 #: Audit actions, in the order a building usually meets them.
 ACTIONS: tuple[str, ...] = (
-    "ingest", "rule_run", "override", "clear_override", "reposition", "match_decision", "undo", "facts",
+    "ingest", "rule_run", "override", "clear_override", "reposition", "match_decision", "rename", "undo", "facts",
 )
 
 #: Actions a person can undo (the others are machine runs that the next run simply repeats).
-UNDOABLE_ACTIONS: tuple[str, ...] = ("override", "clear_override", "reposition", "match_decision", "facts")
+UNDOABLE_ACTIONS: tuple[str, ...] = ("override", "clear_override", "reposition", "match_decision", "rename", "facts")
 
 #: A person's decision on a pair of records proposed as the same site (``estates.matching`` vocabulary).
 DECISIONS: tuple[str, ...] = ("confirm", "reject")
@@ -452,6 +452,19 @@ class Store(abc.ABC):
         """Remove a building's override so the rules decide again; returns the new version."""
 
     @abc.abstractmethod
+    def set_site_name(self, expected_versions: Mapping[str, int], name: str | None, *, reason: str,
+                      actor: str) -> dict[str, int]:
+        """Name a site by hand: the name is kept on each of its records (``{id: version}``), as one change.
+
+        ``None`` (or blank) hands the name back to the rule (the lead record's name). Audited as ``rename`` of field
+        ``site_name``; undoable. Returns the records' new versions.
+        """
+
+    @abc.abstractmethod
+    def clear_overrides(self, expected_versions: Mapping[str, int], *, reason: str, actor: str) -> dict[str, int]:
+        """Remove the overrides of several buildings as one change (one undo); returns their new versions."""
+
+    @abc.abstractmethod
     def undo(self, building_id: str, *, actor: str, expected_version: int, reason: str | None = None) -> int:
         """Undo the latest human change of a building that is not yet undone, by appending to the history.
 
@@ -478,7 +491,8 @@ class Store(abc.ABC):
 
         Notes
         -----
-        Undo restores the columns that change touched to their values before it, writes ``undo`` audit rows that name
+        Undo restores the columns that change touched to their values before it — for every building the change
+        touched (a bulk or site-wide change, both sides of a match decision) — writes ``undo`` audit rows that name
         the undone change, and never deletes history. Repeated undos walk further back.
         """
 
@@ -589,6 +603,58 @@ class Store(abc.ABC):
         dict
             ``{building_id: new version}`` for both. Audited on both buildings (field ``match:<other id>``).
         """
+
+    @abc.abstractmethod
+    def set_match_decisions(
+        self, pairs: Sequence[tuple[str, str]], decision: MatchDecision, *, reason: str, actor: str,
+        expected_versions: Mapping[str, int],
+    ) -> dict[str, int]:
+        """Confirm or reject several pairs as one change (one undo), e.g. splitting a record out of its site.
+
+        Parameters
+        ----------
+        pairs
+            ``(building_id_a, building_id_b)`` pairs (order within a pair does not matter).
+        decision, reason, actor
+            As :meth:`set_match_decision`.
+        expected_versions
+            The version of every building the pairs name.
+
+        Returns
+        -------
+        dict
+            ``{building_id: new version}``.
+        """
+
+    # ------------------------------------------------------------------ rejected rows
+    @abc.abstractmethod
+    def save_rejected_rows(self, frame: pd.DataFrame, *, partner: str, source_file: str, actor: str) -> int:
+        """Keep the rows one register load rejected, replacing that partner's earlier rejects from the same file.
+
+        Parameters
+        ----------
+        frame
+            ``row_id`` (the row's building id), ``partner``, ``partner_type``, ``source_file``, ``source_sheet``,
+            ``source_row``, ``name``, ``postcode``, ``issues`` (every reason) and ``record`` (the whole row as
+            JSON). May be empty: a clean re-load clears the file's rejects.
+        partner, source_file
+            The load these rows belong to.
+        actor
+            Who loaded the register.
+
+        Returns
+        -------
+        int
+            Rows kept.
+
+        Notes
+        -----
+        Rejected rows are never buildings: not on the map, not counted, not classified, not exported as the estate.
+        """
+
+    @abc.abstractmethod
+    def rejected_rows(self) -> pd.DataFrame:
+        """Every load's rejected rows with their reasons (:meth:`save_rejected_rows` columns, ``loaded_by/at``)."""
 
     @abc.abstractmethod
     def match_decisions(self) -> pd.DataFrame:

@@ -2,15 +2,20 @@
 
 All tables live in one PostgreSQL schema (``estates`` unless the URL says ``?schema=name``), with geometry as
 ``geometry(Point, 4326)`` and a GiST index, so QGIS lists ``buildings``, ``sites`` and ``buildings_status`` as point
-layers. The connection runs in autocommit mode and every store operation opens an explicit transaction. Row locks
-(``SELECT … ORDER BY building_id FOR UPDATE``) are always taken in building-id order, and machine runs of one kind
-(ingest, rules, matching, migrations) are serialised with transaction-level advisory locks.
+layers. Connections come from a :class:`psycopg_pool.ConnectionPool` (one per store, living as long as the store):
+every store operation borrows one connection for one explicit transaction, so editors in different threads work side
+by side and one slow query holds one connection, not the store. A borrowed connection is checked first; after a
+server restart the dead ones are dropped and the pool reconnects by itself. Every statement runs under a
+``statement_timeout``. Row locks (``SELECT … ORDER BY building_id FOR UPDATE``) are always taken in building-id
+order, and machine runs of one kind (ingest, rules, matching, migrations) are serialised with transaction-level
+advisory locks.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,7 +26,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pandas as pd
 import psycopg
+from psycopg import errors as pgerrors
 from psycopg import sql as pgsql
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from estates.store._sql import (
     AUDIT,
@@ -36,14 +43,39 @@ from estates.store._sql import (
     dump_json,
     q,
 )
+from estates.store.base import StoreError
 
-__all__ = ["PostGISStore", "split_url"]
+__all__ = ["DatabaseUnavailableError", "PostGISStore", "StatementTimeoutError", "split_url"]
+
+_log = logging.getLogger(__name__)
 
 _TYPES: dict[ColType, str] = {"text": "text", "real": "double precision", "integer": "bigint",
                               "boolean": "boolean", "json": "jsonb", "timestamp": "timestamptz"}
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _AUDIT_COPY = ("change_id", "building_id", "at", "actor", "action", "field", "from_value", "to_value", "reason",
                "undoes", "restore")
+
+#: The store's own URL options (taken off the URL before it reaches libpq) and their defaults.
+POOL_SIZE = 10
+POOL_TIMEOUT_S = 30.0
+STATEMENT_TIMEOUT_S = 60.0
+_OPTIONS = ("schema", "pool_size", "pool_timeout", "statement_timeout")
+#: How long the pool retries one lost connection (backoff 1, 2, 4 s …) before starting over (``_reconnect_failed``).
+#: Short, so that during a long outage attempts stay seconds apart, not minutes (psycopg_pool's default is 5 minutes
+#: of doubling delays): the store is back within a couple of seconds of the server.
+_RECONNECT_S = 5.0
+
+
+class DatabaseUnavailableError(StoreError, ConnectionError):
+    """The PostgreSQL server could not be reached, or the connection broke during the operation.
+
+    The message says whether the change was certainly not saved (the connection broke before ``COMMIT``) or may have
+    been (it broke during ``COMMIT``: reload and look). The store reconnects by itself; try again.
+    """
+
+
+class StatementTimeoutError(StoreError, TimeoutError):
+    """A statement ran (or waited for a lock) longer than the store's ``statement_timeout``; nothing was saved."""
 
 
 @cache
@@ -52,8 +84,17 @@ def _pg_sql(text: str) -> str:
     return text.replace("%", "%%").replace("?", "%s")
 
 
+def _split(url: str) -> tuple[str, dict[str, str]]:
+    """The libpq URL without the store's own options, and those options (the last of each wins)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    options = {k: v for k, v in query if k in _OPTIONS}
+    rest = urlencode([(k, v) for k, v in query if k not in _OPTIONS])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), options
+
+
 def split_url(url: str, schema: str | None = None) -> tuple[str, str]:
-    """Split the store's ``?schema=`` option off a PostgreSQL URL.
+    """Split the store's own options (``?schema=``, ``?pool_size=`` …) off a PostgreSQL URL.
 
     Parameters
     ----------
@@ -65,16 +106,34 @@ def split_url(url: str, schema: str | None = None) -> tuple[str, str]:
     Returns
     -------
     tuple
-        The URL for libpq (without ``schema``) and the schema name.
+        The URL for libpq (without the store's options) and the schema name.
     """
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    from_url = [v for k, v in query if k == "schema"]
-    name = schema or (from_url[-1] if from_url else "estates")
+    conninfo, options = _split(url)
+    name = schema or options.get("schema") or "estates"
     if not _SCHEMA_NAME.match(name):
         raise ValueError(f"schema {name!r}: use lower-case letters, digits and _ (e.g. 'estates')")
-    rest = urlencode([(k, v) for k, v in query if k != "schema"])
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), name
+    return conninfo, name
+
+
+def _number(name: str, given: float | None, text: str | None, default: float, *, integer: bool = False) -> float:
+    """An option from the keyword (wins), else the URL, else ``default``; must be ≥ 0 (≥ 1 for a size)."""
+    if given is None and text is None:
+        return default
+    value: float
+    try:
+        value = float(given if given is not None else str(text))
+    except ValueError:
+        value = -1.0
+    low = 1.0 if integer else 0.0
+    if not value >= low or (integer and not value.is_integer()) or value == float("inf"):
+        kind = "a whole number ≥ 1" if integer else "a number of seconds ≥ 0"
+        raise ValueError(f"{name} must be {kind}, got {given if given is not None else text!r}")
+    return value
+
+
+def _milliseconds(seconds: float) -> int:
+    """A timeout in whole milliseconds; a positive one never rounds down to 0 (PostgreSQL's "no limit")."""
+    return max(1, round(seconds * 1000)) if seconds > 0 else 0
 
 
 def _masked(url: str) -> str:
@@ -106,50 +165,158 @@ class _PgCursor:
 
 
 class PostGISStore(SqlStore):
-    """The store in a PostgreSQL database with PostGIS.
+    """The store in a PostgreSQL database with PostGIS, used through a pool of connections.
 
     Parameters
     ----------
     url
-        ``postgresql://user:password@host:port/database`` (libpq URL; ``?schema=name`` picks the schema).
+        ``postgresql://user:password@host:port/database`` (libpq URL). The store's own options may ride along:
+        ``?schema=``, ``?pool_size=``, ``?pool_timeout=``, ``?statement_timeout=`` (keywords win over the URL).
     schema
         Schema holding the store's tables (default: from the URL, else ``estates``); created when missing.
+    pool_size
+        Most connections the store holds open (default 10): that many operations run at once, the next ones wait
+        for a free connection.
+    pool_timeout
+        Seconds an operation waits for a connection (all busy, or the server down or restarting) before it fails
+        with :class:`DatabaseUnavailableError` (default 30).
+    statement_timeout
+        Seconds one statement may run, waiting for locks included, before PostgreSQL cancels it and the operation
+        fails with :class:`StatementTimeoutError`, nothing saved (default 60; 0: no limit).
+
+    Raises
+    ------
+    DatabaseUnavailableError
+        When the server cannot be reached or refuses the login (the message is libpq's).
     """
 
     backend: ClassVar[str] = "postgis"
     _column_types: ClassVar[dict[ColType, str]] = _TYPES
-    _conn: psycopg.Connection[Any]
+    _pool: ConnectionPool[psycopg.Connection[Any]]
 
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
+    def __init__(self, url: str, *, schema: str | None = None, pool_size: int | None = None,
+                 pool_timeout: float | None = None, statement_timeout: float | None = None) -> None:
         super().__init__()
         conninfo, self.schema = split_url(url, schema)
+        options = _split(url)[1]
+        self.pool_size = int(_number("pool_size", pool_size, options.get("pool_size"), POOL_SIZE, integer=True))
+        self.pool_timeout = _number("pool_timeout", pool_timeout, options.get("pool_timeout"), POOL_TIMEOUT_S)
+        self.statement_timeout = _number("statement_timeout", statement_timeout, options.get("statement_timeout"),
+                                         STATEMENT_TIMEOUT_S)
         self.location = f"{_masked(conninfo)} (schema {self.schema})"
-        self._conn = psycopg.connect(conninfo, autocommit=True)
+        kwargs: dict[str, Any] = {"autocommit": True}
+        if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(conninfo):
+            kwargs["connect_timeout"] = max(1, round(min(self.pool_timeout, 10.0)))  # an unreachable host hangs
+        self._prepare_database(conninfo, kwargs)
+        self._pool = ConnectionPool(
+            conninfo, kwargs=kwargs, min_size=min(2, self.pool_size), max_size=self.pool_size,
+            timeout=self.pool_timeout, reconnect_timeout=_RECONNECT_S, reconnect_failed=self._reconnect_failed,
+            configure=self._configure, check=self._check, open=False, name=f"estates:{self.schema}")
         try:
-            self._conn.execute("SET TimeZone = 'UTC'")
-            has = self._conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone()
-            if not has:
+            self._pool.open(wait=True, timeout=max(self.pool_timeout, 1.0))
+            self._migrate()
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise DatabaseUnavailableError(f"cannot connect to {self.location}: {exc}") from exc
+        except BaseException:
+            self._pool.close()
+            raise
+
+    def close(self) -> None:
+        """Close the pool: idle connections at once, borrowed ones when their operation ends. Safe to call twice."""
+        self._pool.close()
+
+    def _prepare_database(self, conninfo: str, kwargs: dict[str, Any]) -> None:
+        """PostGIS and the schema, on a connection of its own: a wrong URL or password fails here, with its reason."""
+        try:
+            conn = psycopg.connect(conninfo, **kwargs)
+        except psycopg.OperationalError as exc:
+            reason = " ".join(str(exc).split())
+            raise DatabaseUnavailableError(f"cannot connect to {self.location}: {reason}") from exc
+        with conn:
+            if not conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone():
                 try:
-                    self._conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+                    conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
                 except psycopg.Error as exc:
                     raise RuntimeError(
                         f"PostGIS is not installed in {self.location} and this user cannot install it ({exc}); "
                         "ask an administrator to run CREATE EXTENSION postgis") from exc
-            self._conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(self.schema)))
-            path = self._conn.execute("SELECT current_setting('search_path')").fetchone()
-            self._conn.execute("SELECT set_config('search_path', %s, false)",
-                               (f'"{self.schema}", {path[0] if path else "public"}',))
-            self._migrate()
-        except BaseException:
-            self._conn.close()
+            conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(self.schema)))
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        """Session settings of every new pooled connection: UTC, the store's schema first, the statement timeout."""
+        conn.execute(
+            "SELECT set_config('TimeZone', 'UTC', false), "
+            "set_config('search_path', %s || ', ' || current_setting('search_path'), false), "
+            "set_config('statement_timeout', %s, false)",
+            (f'"{self.schema}"', str(_milliseconds(self.statement_timeout))))
+
+    def _check(self, conn: psycopg.Connection[Any]) -> None:
+        """Health check of a borrowed connection (one empty round trip).
+
+        A dead one means the server went away (restart, failover): drop every idle connection at once, so the next
+        operations get new ones instead of each finding a dead one and backing off.
+        """
+        try:
+            ConnectionPool.check_connection(conn)
+        except psycopg.Error:
+            _log.warning("a pooled connection to %s is dead; reconnecting", self.location)
+            self._pool.drain()
             raise
+
+    @staticmethod
+    def _reconnect_failed(pool: ConnectionPool[Any]) -> None:
+        """The pool gave a lost connection up after ``_RECONNECT_S``: start trying again at once.
+
+        Left alone, psycopg_pool opens the next connection only for the next *new* request, so requests already
+        waiting (every editor, during an outage) would sit out their whole ``pool_timeout`` after the server came
+        back. ``check()`` lets the pool grow again when it has no connection.
+        """
+        pool.check()
 
     # ------------------------------------------------------------------ transactions
     @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[psycopg.Cursor[Any]]:
+        """A pooled connection for one transaction; connection loss and timeouts become the store's errors."""
+        committing = lost = False
+        try:
+            with self._pool.connection() as conn:
+                try:
+                    with conn.transaction(), conn.cursor() as cur:
+                        if not write:
+                            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                        yield cur
+                        committing = True
+                except psycopg.OperationalError:
+                    lost = conn.broken
+                    if lost:
+                        self._pool.drain()  # the server went away: the idle connections are most likely dead too
+                    raise
+        except PoolTimeout as exc:
+            raise DatabaseUnavailableError(
+                f"no connection to {self.location} within {self.pool_timeout:g} s (server down or every "
+                f"connection busy){'; nothing was saved' if write else ''}. Try again.") from exc
+        except pgerrors.QueryCanceled as exc:
+            raise StatementTimeoutError(
+                f"the database took longer than statement_timeout ({self.statement_timeout:g} s)"
+                f"{'; nothing was saved' if write else ''}. Try again later.") from exc
+        except psycopg.OperationalError as exc:
+            if not lost:
+                raise
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            where = f"the connection to {self.location} broke"
+            if write and committing:
+                message = (f"{where} while saving ({reason}): the change may or may not have been saved; "
+                           "reload and check.")
+            elif write:
+                message = f"{where} ({reason}); nothing was saved. Try again."
+            else:
+                message = f"{where} ({reason}). Try again."
+            raise DatabaseUnavailableError(message) from exc
+
+    @contextmanager
     def _tx(self, *, write: bool) -> Iterator[Cursor]:
-        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
-            if not write:
-                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        with self._transaction(write=write) as cur:
             yield _PgCursor(cur)
 
     def _read_table(self, sql: str, params: Sequence[Any], columns: Sequence[Column]) -> pd.DataFrame:
@@ -164,11 +331,10 @@ class PostGISStore(SqlStore):
         kinds = {"text": pa.large_string(), "json": pa.large_string(), "real": pa.float64(), "integer": pa.int64(),
                  "boolean": pa.bool_(), "timestamp": pa.large_string()}
         buffer = io.BytesIO()
-        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            with cur.copy(f"COPY ({_pg_sql(sql)}) TO STDOUT WITH (FORMAT csv)", params or None) as copy:
-                for block in copy:
-                    buffer.write(block)
+        with (self._transaction(write=False) as cur,
+              cur.copy(f"COPY ({_pg_sql(sql)}) TO STDOUT WITH (FORMAT csv)", params or None) as copy):
+            for block in copy:
+                buffer.write(block)
         buffer.seek(0)
         if not buffer.getbuffer().nbytes:
             table = pa.table({c.name: pa.array([], type=kinds[c.type]) for c in columns})

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pg_cluster import PostgresUnavailable, throwaway_postgres
+from pg_cluster import PostgresServer, PostgresUnavailable, throwaway_server
 
 from estates.store import Store, open_store
 
@@ -28,21 +28,35 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """URL of a PostgreSQL database with PostGIS, for the whole session."""
-    given = os.environ.get("ESTATES_TEST_DATABASE_URL")
-    if given:
-        yield given
+def postgres_server() -> Iterator[PostgresServer | None]:
+    """The session's throwaway PostgreSQL server; None when ``ESTATES_TEST_DATABASE_URL`` names one instead."""
+    if os.environ.get("ESTATES_TEST_DATABASE_URL"):
+        yield None
         return
     try:
-        server = throwaway_postgres()
-        url = server.__enter__()
+        context = throwaway_server()
+        server = context.__enter__()
     except PostgresUnavailable as exc:
         _unavailable(f"{exc}, and ESTATES_TEST_DATABASE_URL is not set")
     try:
-        yield url
+        yield server
     finally:
-        server.__exit__(None, None, None)
+        context.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: PostgresServer | None) -> str:
+    """URL of a PostgreSQL database with PostGIS, for the whole session."""
+    return postgres_server.url if postgres_server else os.environ["ESTATES_TEST_DATABASE_URL"]
+
+
+@pytest.fixture
+def restartable_postgres(postgres_server: PostgresServer | None) -> PostgresServer:
+    """The session's throwaway server, for tests that stop and restart it (not possible on a given URL)."""
+    if postgres_server is None:
+        _unavailable("restart tests need the throwaway server, not ESTATES_TEST_DATABASE_URL")
+    assert postgres_server is not None
+    return postgres_server
 
 
 @pytest.fixture(params=BACKENDS)

@@ -12,11 +12,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PostgresUnavailable", "throwaway_postgres"]
+__all__ = ["PostgresServer", "PostgresUnavailable", "throwaway_postgres", "throwaway_server"]
 
 
 class PostgresUnavailable(RuntimeError):
@@ -29,10 +31,38 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _run(cmd: list[str], *, as_postgres: bool) -> None:
+def _run(cmd: list[str], *, as_postgres: bool, check: bool = True) -> None:
     if as_postgres:
         cmd = ["runuser", "-u", "postgres", "--", *cmd]
-    subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
+    subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=120)
+
+
+@dataclass
+class PostgresServer:
+    """A running throwaway server: its URL (a database with PostGIS), and stop/start/restart for fault tests."""
+
+    url: str
+    bindir: Path
+    data: Path
+    log: Path
+    options: str
+    as_postgres: bool
+
+    def stop(self) -> None:
+        """Stop the server (``-m fast``: every session is told "terminating connection due to administrator")."""
+        _run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
+             as_postgres=self.as_postgres)
+
+    def start(self) -> None:
+        """Start the server again on the same port."""
+        _run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", self.options, "-l", str(self.log), "-w",
+              "start"], as_postgres=self.as_postgres)
+
+    def restart(self, *, down_for: float = 0.0) -> None:
+        """Stop the server, stay down ``down_for`` seconds, start it again (what an upgrade or a crash looks like)."""
+        self.stop()
+        time.sleep(down_for)
+        self.start()
 
 
 @contextmanager
@@ -45,6 +75,13 @@ def throwaway_postgres(*, durable: bool = False) -> Iterator[str]:
         Keep PostgreSQL's default fsync settings (for benchmarks). Tests turn fsync off: they kill clients, not
         the server.
     """
+    with throwaway_server(durable=durable) as server:
+        yield server.url
+
+
+@contextmanager
+def throwaway_server(*, durable: bool = False) -> Iterator[PostgresServer]:
+    """:func:`throwaway_postgres`, yielding the :class:`PostgresServer` (to restart it mid-test)."""
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not bins:
         raise PostgresUnavailable("PostgreSQL is not installed (apt-get install postgresql postgresql-15-postgis-3)")
@@ -64,19 +101,19 @@ def throwaway_postgres(*, durable: bool = False) -> Iterator[str]:
         options = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c max_connections=50"
         if not durable:
             options += " -c fsync=off -c full_page_writes=off"
-        _run([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(tmp / "server.log"), "-w",
-              "start"], as_postgres=as_postgres)
+        server = PostgresServer(f"postgresql://postgres@127.0.0.1:{port}/estates_test", bindir, data,
+                                tmp / "server.log", options, as_postgres)
+        server.start()
         try:
             import psycopg
 
             with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True) as conn:
                 conn.execute("CREATE DATABASE estates_test")
-            url = f"postgresql://postgres@127.0.0.1:{port}/estates_test"
-            with psycopg.connect(url, autocommit=True) as conn:
+            with psycopg.connect(server.url, autocommit=True) as conn:
                 conn.execute("CREATE EXTENSION postgis")
-            yield url
-        finally:
+            yield server
+        finally:  # not checked: a fault test may have left it stopped
             _run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                 as_postgres=as_postgres)
+                 as_postgres=as_postgres, check=False)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

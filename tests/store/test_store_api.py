@@ -41,11 +41,13 @@ def _rules(store: Store, status: str = "core", **changes: str) -> int:
 
 # ------------------------------------------------------------------------------------------------------- schema
 def test_schema_created_then_reopened_without_migrating(store_url: str) -> None:
+    from estates.store._sql import SCHEMA_VERSION
+
     with open_store(store_url) as first:
-        assert first.schema_version == 1
+        assert first.schema_version == SCHEMA_VERSION == 2
         _ingested(first)
     with open_store(store_url) as again:  # existing store: nothing re-created, data intact
-        assert again.schema_version == 1
+        assert again.schema_version == SCHEMA_VERSION
         assert len(again.buildings()) == 51
 
 
@@ -297,15 +299,16 @@ def test_reposition_is_audited_and_survives_reingest(store: Store) -> None:
     b = store.building(target)
     assert b.lon is None
     assert b.record["outside_trafford"] is None
+    # The caller projects (the store only persists): the service's reposition_tags gives easting/northing.
     v = store.reposition(target, -2.265, 53.461, reason="Placed on the map by the site manager", actor="erin",
                          expected_version=b.version, tags={"ward_code": "E05015253", "ward_name": "Old Trafford",
-                                                           "outside_trafford": False})
+                                                           "outside_trafford": False, "easting": 381_900.5,
+                                                           "northing": 396_800.25})
     moved = store.building(target)
     assert (moved.lon, moved.lat, moved.position_source, moved.version) == (-2.265, 53.461, "manual", v)
     assert moved.record["geocode_method"] == "manual"
     assert moved.record["geocode_precision"] == "high"
-    assert 380_000 < moved.record["easting"] < 384_000
-    assert 395_000 < moved.record["northing"] < 398_000
+    assert (moved.record["easting"], moved.record["northing"]) == (381_900.5, 396_800.25)
     entries = [e for e in store.history(target) if e.action == "reposition"]
     assert [(e.field, e.from_value, e.to_value, e.actor) for e in entries] == [
         ("position", None, "POINT (-2.265 53.461)", "erin"), ("ward_code", None, "E05015253", "erin"),
@@ -397,7 +400,7 @@ def test_reclassify_runs_the_real_rules_over_the_store(store: Store) -> None:
     from datetime import date
 
     from estates.classification import DEFAULT_RULES, load_rules
-    from estates.store import reclassify
+    from estates.service import reclassify
 
     _ingested(store)
     rules = load_rules(DEFAULT_RULES)
@@ -417,8 +420,7 @@ def test_reclassify_reads_every_column_the_rules_need(store: Store) -> None:
     """reclassify reads only rule_columns(rules): the outcome must equal classifying the full records."""
     from datetime import date
 
-    from estates.classification import DEFAULT_RULES, classify, load_rules
-    from estates.store import rule_columns
+    from estates.classification import DEFAULT_RULES, classify, load_rules, rule_columns
 
     records = trafford_records().assign(utilisation_pct=[float(i % 7) * 15 for i in range(51)],
                                         annual_running_cost=[1000.0 * (i % 5) for i in range(51)],

@@ -15,6 +15,7 @@ import pytest
 from store_helpers import trafford_records
 
 from estates.store import open_store
+from estates.store._sql import SCHEMA_VERSION
 from estates.store.postgis import split_url
 
 TOWN_HALL = "trafford-council:TMBC0001/T0000003"
@@ -44,7 +45,7 @@ def test_embedded_store_is_a_geopackage_gdal_reads(tmp_path: Path) -> None:
     layers = dict(pyogrio.list_layers(path).tolist())
     assert layers == {"buildings": "Point", "sites": "Point", "buildings_status": "Point", "classifications": None,
                       "rule_explanations": None,
-                      "site_members": None, "site_matches": None, "audit": None}
+                      "site_members": None, "site_matches": None, "audit": None, "rejected_rows": None}
     buildings = gpd.read_file(path, layer="buildings")
     assert buildings.crs.to_epsg() == 4326
     assert len(buildings) == 51
@@ -71,7 +72,7 @@ def test_embedded_store_is_a_geopackage_gdal_reads(tmp_path: Path) -> None:
                                                                                                      (4326,)]
         assert dict(conn.execute("SELECT table_name, data_type FROM gpkg_contents").fetchall())["audit"] == \
             "attributes"
-        assert conn.execute("SELECT max(version) FROM estates_schema").fetchone()[0] == 1
+        assert conn.execute("SELECT max(version) FROM estates_schema").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_gis_tools_in_another_process_see_the_live_store(tmp_path: Path) -> None:

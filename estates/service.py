@@ -1,0 +1,786 @@
+"""The service layer: every operation on the estate, written once. Pages, the CLI and exports call these.
+
+Data flows one way — register → geocode → tag → **sites** → classify → **store** → pages / CLI / exports — and
+this module owns each step that touches the store:
+
+* **load** (:func:`load_registers`): every register of a partner list into the store — accepted records become
+  buildings, rejected rows stay with their load (:meth:`Store.save_rejected_rows`) — then match sites and classify;
+* **ingest** (:func:`ingest_into_store`): one register the same way (the Data page's upload, ``ingest``);
+* **match** (:func:`decide_match`, :func:`split_record`, :func:`merge_sites`, :func:`undo_latest`): people's
+  decisions, kept in the store with actor, time and reason, audited and undoable, then sites are matched again;
+* **classify** (:func:`reclassify`, :func:`set_site_status`, :func:`clear_site_override`): the rules suggest, a
+  person decides per site;
+* **reposition** (:func:`reposition_site`, :func:`reposition_tags`);
+* **read the estate** (:func:`read_estate`, :class:`LiveEstate`, :func:`site_history`): the store's records and
+  their sites. With a store present nothing here runs the registers again.
+
+The store (:mod:`estates.store`) only persists; site logic is :mod:`estates.sites`, rules :mod:`estates.classification`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from estates.sites import site_table
+from estates.store import ENV_URL, AuditEntry, NotFoundError, NothingToUndoError, Store
+from estates.store.base import MatchDecision
+
+if TYPE_CHECKING:
+    from estates.classification import RuleSet
+    from estates.ingest import PipelineResult
+    from estates.partners import RegistersConfig
+    from geo.online import OnlineSettings
+    from geo.place import Place
+
+__all__ = [
+    "DEFAULT_STORE_PATH",
+    "INGEST_ACTOR",
+    "MATCH_ACTOR",
+    "RULES_ACTOR",
+    "Estate",
+    "estate_from_records",
+    "LiveEstate",
+    "LoadReport",
+    "clear_site_override",
+    "decide_match",
+    "estate_caption",
+    "import_decisions",
+    "ingest_into_store",
+    "load_registers",
+    "merge_sites",
+    "read_estate",
+    "read_records",
+    "reclassify",
+    "rematch",
+    "rename_site",
+    "reposition_site",
+    "reposition_tags",
+    "resolve_site",
+    "set_site_status",
+    "site_history",
+    "split_record",
+    "store_revision",
+    "store_target",
+    "undo_latest",
+    "write_records",
+]
+
+#: The embedded store used when ``ESTATES_DATABASE_URL`` is not set (``var/`` is git-ignored).
+DEFAULT_STORE_PATH: Path = Path(__file__).resolve().parent.parent / "var" / "estates.gpkg"
+
+#: Actors of the machine's own runs (people's changes carry the person's name).
+INGEST_ACTOR = "ingest"
+RULES_ACTOR = "rules"
+MATCH_ACTOR = "matching"
+
+Progress = Callable[[str, float], None]
+
+
+def store_target(environ: Mapping[str, str] | None = None) -> str:
+    """Where the store lives: ``ESTATES_DATABASE_URL``, else the embedded :data:`DEFAULT_STORE_PATH`.
+
+    Parameters
+    ----------
+    environ
+        Environment to read (default ``os.environ``).
+
+    Returns
+    -------
+    str
+        A ``postgresql://`` URL or a ``.gpkg`` path.
+    """
+    environ = os.environ if environ is None else environ
+    return environ.get(ENV_URL) or os.fspath(DEFAULT_STORE_PATH)
+
+
+# ------------------------------------------------------------------------------------------------ reading
+
+
+def read_records(store: Store, *, ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """The register records of the estate as the store holds them (rejected rows are never records).
+
+    Parameters
+    ----------
+    store
+        An open store.
+    ids
+        Only these records (default: all).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The store's building columns (record, position, tags, provenance, ``site_id``, ``version``, rule and
+        ``override_*`` columns) without geometry, sorted by ``building_id``. ``status``/``status_source`` are the
+        record's own here; :func:`read_estate` gives every record its site's.
+    """
+    frame = pd.DataFrame(store.buildings(ids=None if ids is None else list(ids)).drop(columns="geometry"))
+    frame["status"] = frame["effective_status"]
+    if "historic" in frame:
+        frame["historic"] = frame["historic"].astype("boolean").fillna(False).astype(bool)
+    return frame.sort_values("building_id", kind="stable", ignore_index=True)
+
+
+@dataclass(frozen=True)
+class Estate:
+    """The estate: its sites, and the register records in them.
+
+    Attributes
+    ----------
+    records
+        One row per accepted register record, with ``site_id`` and, in ``status``/``status_source``, its site's
+        status (the record's own rule suggestion stays in ``rule_status``).
+    sites
+        :func:`estates.sites.site_table`: one row per site.
+    registers
+        How many registers (partner + file) the records come from.
+    """
+
+    records: pd.DataFrame
+    sites: pd.DataFrame
+    registers: int
+
+    def caption(self) -> str:
+        """``"780 sites from 979 register records (18 registers)"``."""
+        return estate_caption(len(self.sites), len(self.records), self.registers)
+
+    def site_records(self, site_id: str) -> pd.DataFrame:
+        """The records of one site."""
+        return self.records[self.records["site_id"].astype("str") == str(site_id)]
+
+    def record_versions(self, site_ids: Iterable[str]) -> dict[str, int]:
+        """``{building_id: version}`` of every record of these sites (what a save expects)."""
+        wanted = {str(s) for s in site_ids}
+        rows = self.records[self.records["site_id"].astype("str").isin(wanted)]
+        return dict(zip(rows["building_id"].astype("str"), rows["version"].astype(int), strict=True))
+
+
+def estate_caption(sites: int, records: int, registers: int) -> str:
+    """``"780 sites from 979 register records (18 registers)"``."""
+    return (f"{sites:,} site{'s' if sites != 1 else ''} from {records:,} register record{'s' if records != 1 else ''}"
+            f" ({registers:,} register{'s' if registers != 1 else ''})")
+
+
+def estate_from_records(records: pd.DataFrame, matches: pd.DataFrame | None, outside_column: str | None) -> Estate:
+    records = records.copy()
+    # A record not (yet) in a site — a store written before matching ran — is its own site.
+    missing = records["site_id"].isna()
+    if missing.any():
+        records.loc[missing, "site_id"] = "site:" + records.loc[missing, "building_id"].astype("str")
+    sites = site_table(records, matches=matches, outside_column=outside_column)
+    status = sites.set_index("site_id")[["status", "status_source"]]
+    records["status"] = records["site_id"].map(status["status"])
+    records["status_source"] = records["site_id"].map(status["status_source"])
+    registers = int(records[["partner", "source_file"]].astype("str").drop_duplicates().shape[0]) if len(records) \
+        else 0
+    return Estate(records=records, sites=sites, registers=registers)
+
+
+def _outside_column(records: pd.DataFrame) -> str | None:
+    return next((c for c in records.columns if isinstance(c, str) and c.startswith("outside_")), None)
+
+
+def read_estate(store: Store) -> Estate:
+    """The estate as the store holds it now: sites and their records (one snapshot each, no pipeline run).
+
+    Parameters
+    ----------
+    store
+        An open store.
+
+    Returns
+    -------
+    Estate
+    """
+    records = read_records(store)
+    return estate_from_records(records, store.sites(), _outside_column(records))
+
+
+def resolve_site(estate: Estate, identifier: str) -> str:
+    """The site an id names: a site id, or the site of a record id.
+
+    Raises
+    ------
+    NotFoundError
+        When the id is neither.
+    """
+    if (estate.sites["site_id"].astype("str") == identifier).any():
+        return identifier
+    rows = estate.records[estate.records["building_id"].astype("str") == identifier]
+    if len(rows):
+        return str(rows["site_id"].iloc[0])
+    raise NotFoundError(f"no site or record '{identifier}' in the store")
+
+
+_revision_lock = threading.Lock()
+_revisions: dict[str, int] = {}
+
+
+def store_revision(store: Store) -> int:
+    """A number that grows whenever a change is saved: the id of the store's latest audit row (0 when empty).
+
+    Reads only the audit rows added since the last call for this store, so calling it on every page run is cheap.
+    """
+    with _revision_lock:
+        known = _revisions.get(store.location, 0)
+    newer = store.audit_log(since_id=known)
+    if len(newer):
+        known = max(known, int(newer["id"].max()))
+    elif known and len(store.audit_log(since_id=known - 1)) == 0:
+        # The row we last saw is gone: a store replaced under the same name (a restored backup). Start again.
+        everything = store.audit_log(since_id=0)
+        known = int(everything["id"].max()) if len(everything) else 0
+    with _revision_lock:
+        _revisions[store.location] = known
+    return known
+
+
+class LiveEstate:
+    """The estate of a store, kept in step cheaply: after a save only the records that changed are read again.
+
+    Each :meth:`snapshot` asks the store for the audit rows written since the last one (usually none), re-reads just
+    the records they name and derives the sites again (a pandas group-by, milliseconds). Safe to share between
+    threads (one per store per process, e.g. in ``st.cache_resource``).
+
+    Parameters
+    ----------
+    store
+        An open store.
+    full_reload_share
+        Re-read everything instead when more than this share of the records changed (e.g. a rule run).
+
+    Notes
+    -----
+    Site matching is not audited (it is a machine suggestion): after sites are matched again, call :meth:`reload`.
+    """
+
+    def __init__(self, store: Store, *, full_reload_share: float = 0.2) -> None:
+        self._store = store
+        self._share = full_reload_share
+        self._lock = threading.Lock()
+        self._records: pd.DataFrame | None = None
+        self._matches: pd.DataFrame | None = None
+        self._estate: Estate | None = None
+        self._revision = 0
+
+    @property
+    def loaded(self) -> bool:
+        """True once the estate has been read (the next :meth:`snapshot` is cheap)."""
+        return self._estate is not None
+
+    def reload(self) -> None:
+        """Forget the cached estate: the next :meth:`snapshot` reads all of it."""
+        with self._lock:
+            self._estate = None
+            self._records = None
+
+    def snapshot(self) -> tuple[int, Estate]:
+        """The store's revision and its estate now (treat it as read-only: it is shared)."""
+        with self._lock:
+            if self._records is None or self._estate is None:
+                revision = store_revision(self._store)
+                self._records, self._matches = read_records(self._store), self._store.sites()
+                self._revision = revision
+                self._estate = estate_from_records(self._records, self._matches, _outside_column(self._records))
+                return self._revision, self._estate
+            newer = self._store.audit_log(since_id=self._revision)
+            if not len(newer):
+                return self._revision, self._estate
+            changed = newer["building_id"].dropna().astype("str").unique()
+            if len(changed) > self._share * max(len(self._records), 1):
+                self._records = read_records(self._store)
+            else:
+                fresh = read_records(self._store, ids=changed)
+                kept = self._records[~self._records["building_id"].isin(changed)]
+                self._records = pd.concat([kept, fresh], ignore_index=True).sort_values(
+                    "building_id", kind="stable", ignore_index=True)
+            if newer["action"].astype("str").eq("match_decision").any() or newer["action"].astype("str").eq(
+                    "undo").any():
+                self._matches = self._store.sites()
+            self._estate = estate_from_records(self._records, self._matches, _outside_column(self._records))
+            self._revision = int(newer["id"].max())
+            return self._revision, self._estate
+
+
+def site_history(store: Store, identifier: str, *, estate: Estate | None = None) -> list[AuditEntry]:
+    """The audit history of a site (every record of it) or of one record, oldest first.
+
+    Parameters
+    ----------
+    store
+        An open store.
+    identifier
+        A site id or a record (building) id.
+    estate
+        The estate already read (default: read it).
+
+    Raises
+    ------
+    NotFoundError
+        When the id is neither a site nor a record.
+    """
+    estate = estate if estate is not None else read_estate(store)
+    if (estate.records["building_id"].astype("str") == identifier).any():
+        return store.history(identifier)
+    site_id = resolve_site(estate, identifier)
+    ids = estate.site_records(site_id)["building_id"].astype("str").tolist()
+    entries = [e for i in ids for e in store.history(i)]
+    return sorted(entries, key=lambda e: e.id)
+
+
+# ------------------------------------------------------------------------------------------------ load / ingest
+
+
+@dataclass
+class LoadReport:
+    """What :func:`load_registers` did.
+
+    Attributes
+    ----------
+    pipeline
+        The registers as read (``summary`` per register, ``records`` with every row's outcome).
+    buildings
+        ``upsert_buildings`` counts of the accepted records (inserted / updated / unchanged).
+    rejected
+        Rejected rows kept with their loads.
+    sites
+        Sites after matching.
+    rule_changes
+        Records whose rule suggestion changed.
+    decisions
+        Match decisions imported from the partner list's decisions file.
+    """
+
+    pipeline: PipelineResult
+    buildings: dict[str, int] = field(default_factory=dict)
+    rejected: int = 0
+    sites: int = 0
+    rule_changes: int = 0
+    decisions: int = 0
+
+    @property
+    def registers(self) -> int:
+        """Registers read."""
+        return len(self.pipeline.summary)
+
+    @property
+    def errors(self) -> list[tuple[str, str]]:
+        """``(partner, message)`` of registers that could not be read."""
+        return list(self.pipeline.errors)
+
+
+def write_records(store: Store, records: pd.DataFrame, *, actor: str, source: str) -> tuple[dict[str, int], int]:
+    """Write ingested records: accepted ones as buildings, rejected ones with their load (never as buildings).
+
+    Parameters
+    ----------
+    store
+        The store.
+    records
+        ``ingest_register(...).records`` or pipeline records (every row, with ``outcome`` and ``issues``).
+    actor, source
+        Who loads, and from what (for the audit).
+
+    Returns
+    -------
+    tuple
+        ``upsert_buildings`` counts, and how many rejected rows were kept.
+    """
+    from estates.ingest import rejected_rows
+
+    accepted = records[records["outcome"].astype("str") != "rejected"]
+    counts = store.upsert_buildings(accepted.drop(columns=["site_id"], errors="ignore"), actor=actor, source=source)
+    kept = 0
+    loads = records[["partner", "source_file"]].astype("str").drop_duplicates()
+    rejects = rejected_rows(records)
+    for partner, source_file in loads.itertuples(index=False):
+        mine = rejects[(rejects["partner"] == partner) & (rejects["source_file"] == source_file)]
+        kept += store.save_rejected_rows(mine, partner=partner, source_file=source_file, actor=actor)
+    return counts, kept
+
+
+def load_registers(
+    store: Store,
+    *,
+    config: str | os.PathLike[str] | RegistersConfig | None = None,
+    place: Place | None = None,
+    progress: Progress | None = None,
+    online: OnlineSettings | None = None,
+    online_progress: Callable[[str, int, int], None] | None = None,
+    actor: str = INGEST_ACTOR,
+) -> LoadReport:
+    """Load every register of a partner list into the store, match sites, classify. Idempotent.
+
+    The partner list's decisions file (``decisions:``) is imported into the store the first time a pair is seen
+    (:func:`import_decisions`); after that the store's decisions are the only ones.
+
+    Parameters
+    ----------
+    store
+        The store to fill (or bring up to date).
+    config
+        Partner list (default: the demo estate, ``data/registers/registers.yaml``).
+    place
+        The place (default: the partner list's).
+    progress
+        ``progress(label, fraction)`` with fraction 0–1.
+    online, online_progress
+        Online geocoding, as :func:`estates.ingest.run_pipeline`.
+    actor
+        Who loads (audited).
+
+    Returns
+    -------
+    LoadReport
+    """
+    from estates.ingest import run_pipeline
+    from estates.partners import RegistersConfig, load_registers_config
+
+    report = progress or (lambda _label, _fraction: None)
+    share = 0.75
+
+    def pipeline_progress(label: str, done: int, total: int) -> None:
+        report(f"Reading registers: {label}" if label != "done" else "Registers read", share * done / max(total, 1))
+
+    loaded = config if isinstance(config, RegistersConfig) else load_registers_config(config)
+    pipeline = run_pipeline(loaded, progress=pipeline_progress, place=place, online=online,
+                            online_progress=online_progress, match=False)
+    report("Saving records", 0.8)
+    counts, rejected = write_records(store, pipeline.records, actor=actor, source="partner registers")
+    report("Importing match decisions", 0.85)
+    imported = import_decisions(store, loaded.decisions) if loaded.decisions is not None else 0
+    report("Matching sites", 0.9)
+    sites = rematch(store, source="partner registers")
+    report("Classifying", 0.95)
+    changed = reclassify(store)
+    report("Done", 1.0)
+    return LoadReport(pipeline=pipeline, buildings=counts, rejected=rejected, sites=sites, rule_changes=changed,
+                      decisions=imported)
+
+
+def ingest_into_store(
+    store: Store,
+    records: pd.DataFrame,
+    *,
+    actor: str,
+    source: str,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Write one ingested register to the store, then match sites and classify the estate again.
+
+    Parameters
+    ----------
+    store
+        The store.
+    records
+        ``estates.ingest.ingest_register(...).records`` (every row: rejected ones are kept with the load only).
+    actor
+        The person loading the register.
+    source
+        The file's name, for the audit.
+    progress
+        ``progress(label, fraction)``.
+
+    Returns
+    -------
+    dict
+        ``inserted``, ``updated``, ``unchanged`` (records), ``rejected`` (kept with the load), ``sites``,
+        ``rule_changes``.
+    """
+    report = progress or (lambda _label, _fraction: None)
+    report("Saving records", 0.1)
+    counts, rejected = write_records(store, records, actor=actor, source=source)
+    report("Matching sites", 0.4)
+    sites = rematch(store, source=source)
+    report("Classifying", 0.8)
+    changed = reclassify(store)
+    report("Done", 1.0)
+    return {**counts, "rejected": rejected, "sites": sites, "rule_changes": int(changed)}
+
+
+def rematch(store: Store, *, source: str = "matching") -> int:
+    """Match the store's records into sites again, with every decision the store holds; returns the site count."""
+    from estates.matching import match_sites
+
+    records = read_records(store)
+    matched = match_sites(records.drop(columns=["site_id", "site_partner_count"], errors="ignore"),
+                          decisions=store.match_decisions())
+    store.save_site_matches(matched, actor=MATCH_ACTOR, source=source)
+    return len(matched.sites)
+
+
+def reclassify(store: Store, rules: RuleSet | None = None, *, actor: str = RULES_ACTOR,
+               today: date | None = None) -> int:
+    """Re-run the classification rules over every record in the store and save the suggestions.
+
+    Reads only the columns the rules need (:func:`estates.classification.rule_columns`), classifies, saves in one
+    transaction (audited where a suggestion changed; people's overrides untouched).
+
+    Parameters
+    ----------
+    store
+        The store.
+    rules
+        From :func:`estates.classification.load_rules` (default: the place's rules file).
+    actor
+        Who runs the rules.
+    today
+        Date the rules' ``within_months`` tests count from (default: today).
+
+    Returns
+    -------
+    int
+        Records whose rule suggestion changed.
+    """
+    from estates.classification import DEFAULT_RULES, classify, load_rules, rule_columns
+
+    rules = rules if rules is not None else load_rules(DEFAULT_RULES)
+    results = classify(store.buildings(columns=rule_columns(rules)), rules, today=today)
+    return store.save_rule_results(results, actor=actor)
+
+
+def import_decisions(store: Store, path: str | os.PathLike[str], *, actor: str = MATCH_ACTOR) -> int:
+    """Import a match decisions CSV (``estates.matching.load_decisions``) into the store; returns pairs imported.
+
+    Only pairs whose two records are in the store and that the store has no decision for are imported, so a
+    re-load never overrides a decision made since. Each decision keeps who made it, when and why in its reason.
+    """
+    from estates.matching import load_decisions
+
+    decisions = load_decisions(path)
+    if not len(decisions):
+        return 0
+    versions = dict(zip(*(store.buildings(columns=["building_id"])[c] for c in ("building_id", "version")),
+                        strict=True))
+    decided = {tuple(sorted(p)) for p in store.match_decisions()[["building_id_a", "building_id_b"]]
+               .astype("str").itertuples(index=False)}
+    latest: dict[tuple[str, str], Any] = {}
+    for row in decisions.itertuples(index=False):
+        latest[tuple(sorted((str(row.building_id_a), str(row.building_id_b))))] = row
+    imported = 0
+    for (a, b), row in latest.items():
+        if (a, b) in decided or a not in versions or b not in versions:
+            continue
+        who = str(row.decided_by or "").strip() or "unknown"
+        when = str(row.decided_at or "").strip()
+        note = str(row.note or "").strip()
+        reason = f"imported from {Path(path).name}: decided by {who}{' on ' + when if when else ''}" + (
+            f" — {note}" if note else "")
+        decision: MatchDecision = "confirm" if str(row.decision).strip().lower() == "confirm" else "reject"
+        new = store.set_match_decision(a, b, decision, reason=reason, actor=actor,
+                                       expected_versions={a: versions[a], b: versions[b]})
+        versions.update(new)
+        imported += 1
+    return imported
+
+
+# ------------------------------------------------------------------------------------------------ match decisions
+
+
+def _versions(store: Store, ids: Iterable[str]) -> dict[str, int]:
+    ids = sorted({str(i) for i in ids})
+    frame = store.buildings(ids=ids, columns=["building_id"])
+    found = dict(zip(frame["building_id"].astype("str"), frame["version"].astype(int), strict=True))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFoundError(f"no record {', '.join(missing[:3])} in the store")
+    return found
+
+
+def _after_match_change(store: Store, source: str) -> None:
+    rematch(store, source=source)
+    reclassify(store)
+
+
+def decide_match(store: Store, building_id_a: str, building_id_b: str, decision: MatchDecision, *, reason: str,
+                 actor: str) -> dict[str, int]:
+    """Confirm (one site) or reject (two sites) a pair of records; audited, undoable; sites matched again.
+
+    Returns
+    -------
+    dict
+        ``{building_id: new version}`` of the two records.
+    """
+    versions = _versions(store, (building_id_a, building_id_b))
+    saved = store.set_match_decision(building_id_a, building_id_b, decision, reason=reason, actor=actor,
+                                     expected_versions=versions)
+    _after_match_change(store, f"match {decision} by {actor}")
+    return saved
+
+
+def split_record(store: Store, building_id: str, *, reason: str, actor: str) -> dict[str, int]:
+    """Take a record out of its site: every pair it forms with the site's other records is rejected, as one change.
+
+    Raises
+    ------
+    ValueError
+        When the record is alone on its site already.
+    """
+    estate = read_estate(store)
+    site_id = resolve_site(estate, building_id)
+    others = [i for i in estate.site_records(site_id)["building_id"].astype("str") if i != building_id]
+    if not others:
+        raise ValueError(f"record {building_id} is the only record of its site: nothing to split")
+    versions = _versions(store, [building_id, *others])
+    saved = store.set_match_decisions([(building_id, o) for o in others], "reject", reason=reason, actor=actor,
+                                      expected_versions=versions)
+    _after_match_change(store, f"split by {actor}")
+    return saved
+
+
+def merge_sites(store: Store, site_a: str, site_b: str, *, reason: str, actor: str) -> dict[str, int]:
+    """Make two sites one: their lead records are confirmed as a pair (one change, undoable)."""
+    estate = read_estate(store)
+    a, b = resolve_site(estate, site_a), resolve_site(estate, site_b)
+    if a == b:
+        raise ValueError("those are the same site already")
+    return decide_match(store, _lead_record(estate, a), _lead_record(estate, b), "confirm", reason=reason,
+                        actor=actor)
+
+
+def _lead_record(estate: Estate, site_id: str) -> str:
+    rows = estate.site_records(site_id)
+    named = rows[rows["name"].notna()]
+    return str((named if len(named) else rows)["building_id"].iloc[0])
+
+
+def undo_latest(store: Store, identifier: str, *, actor: str, reason: str | None = None) -> str:
+    """Undo the latest change a person made to a site (any of its records) or to one record, as one change.
+
+    Returns
+    -------
+    str
+        What was undone (the audit action, e.g. ``override`` or ``match_decision``).
+
+    Raises
+    ------
+    NothingToUndoError
+        When no change by a person is left to undo.
+    """
+    from estates.store import UNDOABLE_ACTIONS
+
+    estate = read_estate(store)
+    is_record = (estate.records["building_id"].astype("str") == identifier).any()
+    ids = [identifier] if is_record else estate.site_records(resolve_site(estate, identifier))["building_id"] \
+        .astype("str").tolist()
+    log = store.audit_log(building_ids=ids)
+    undone = set(log.loc[log["action"] == "undo", "undoes"].dropna().astype("str"))
+    candidates = log[log["action"].isin(UNDOABLE_ACTIONS) & ~log["change_id"].astype("str").isin(undone)]
+    if not len(candidates):
+        raise NothingToUndoError(f"{identifier} has no change left to undo (rule runs and loads are not undone: "
+                                 "re-run them)")
+    latest = candidates.iloc[-1]
+    target = str(latest["building_id"])
+    version = _versions(store, [target])[target]
+    store.undo(target, actor=actor, expected_version=version, reason=reason)
+    if latest["action"] == "match_decision":
+        _after_match_change(store, f"undo by {actor}")
+    return str(latest["action"])
+
+
+# ------------------------------------------------------------------------------------------------ status
+
+
+def _site_versions(store: Store, site_ids: Sequence[str], expected: Mapping[str, int] | None) -> dict[str, int]:
+    estate = read_estate(store)
+    current = estate.record_versions([resolve_site(estate, s) for s in site_ids])
+    if expected is None:
+        return current
+    # The versions the person was looking at; a record that joined the site since is taken as it is now.
+    return {i: int(expected.get(i, v)) for i, v in current.items()}
+
+
+def set_site_status(store: Store, site_ids: Sequence[str], status: str, *, reason: str, actor: str,
+                    expected: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Set the status of one or more sites (every record of each), with a reason, as one change (one undo).
+
+    Parameters
+    ----------
+    store
+        The store.
+    site_ids
+        Sites (a record id stands for its site).
+    status
+        ``key``, ``core``, ``surplus`` or ``needs data``.
+    reason, actor
+        Why, and who (audited).
+    expected
+        ``{building_id: version}`` the person was looking at (:meth:`Estate.record_versions`); a record changed
+        since refuses the whole save (``StaleVersionError``). Default: as the store is now.
+
+    Returns
+    -------
+    dict
+        ``{building_id: new version}``.
+    """
+    versions = _site_versions(store, site_ids, expected)
+    return store.bulk_set_status(versions, status, reason=reason, actor=actor)
+
+
+def clear_site_override(store: Store, site_id: str, *, reason: str, actor: str,
+                        expected: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Hand a site back to the rules: remove the override of every record of it that has one (one change)."""
+    estate = read_estate(store)
+    site = resolve_site(estate, site_id)
+    rows = estate.site_records(site)
+    overridden = rows[rows["override_status"].notna()]["building_id"].astype("str").tolist()
+    if not overridden:
+        raise ValueError(f"site {site} has no override to clear")
+    versions = _site_versions(store, [site], expected)
+    return store.clear_overrides({i: versions[i] for i in overridden}, reason=reason, actor=actor)
+
+
+def rename_site(store: Store, site_id: str, name: str | None, *, reason: str, actor: str,
+                expected: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Give a site a name (kept on each of its records; one change, undoable); ``None`` hands it back to the rule."""
+    versions = _site_versions(store, [site_id], expected)
+    return store.set_site_name(versions, name, reason=reason, actor=actor)
+
+
+# ------------------------------------------------------------------------------------------------ position
+
+
+def reposition_tags(lon: float, lat: float, *, place: Place | None = None) -> dict[str, Any]:
+    """Grid coordinates and location tags of a point placed by hand (for ``Store.reposition(tags=...)``).
+
+    Returns
+    -------
+    dict
+        ``easting``/``northing`` (British National Grid, metres) and ``geo.tagging.tag`` columns (ward,
+        neighbourhood, LSOA and IMD, PCN, outside flag) with missing values as None.
+    """
+    from geo.place import load_place
+    from geo.projection import to_bng
+    from geo.tagging import TAG_COLUMNS, tag
+
+    place = place if place is not None else load_place()
+    tagged = tag(pd.DataFrame({"lon": [float(lon)], "lat": [float(lat)]}), place=place).iloc[0]
+    tags: dict[str, Any] = {}
+    for column in (*TAG_COLUMNS, place.outside_column):
+        value = tagged[column]
+        tags[column] = None if pd.isna(value) else (value.item() if hasattr(value, "item") else value)
+    easting, northing = to_bng([float(lon)], [float(lat)])
+    tags["easting"], tags["northing"] = round(float(easting[0]), 2), round(float(northing[0]), 2)
+    return tags
+
+
+def reposition_site(store: Store, site_id: str, lon: float, lat: float, *, reason: str, actor: str,
+                    expected: Mapping[str, int] | None = None, place: Place | None = None) -> dict[str, int]:
+    """Move a site (each of its records) to a point placed by hand; its areas are tagged again.
+
+    Returns
+    -------
+    dict
+        ``{building_id: new version}``.
+    """
+    versions = _site_versions(store, [site_id], expected)
+    tags = reposition_tags(lon, lat, place=place)
+    return {i: store.reposition(i, lon, lat, reason=reason, actor=actor, expected_version=v, tags=tags)
+            for i, v in sorted(versions.items())}

@@ -1,0 +1,92 @@
+"""The table writers of estates.exports on real geocoded rows: formulas neutralised column-wise, CSV through Arrow,
+GeoPackage/GeoJSON through pyogrio's Arrow path, every row kept."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from estates.exports import neutralise_formulas, write_table
+from geo.geocoder import geocode
+from geo.place import load_place
+from geo.tagging import tag
+
+HOSTILE = ["=HYPERLINK(\"http://evil.example\")", "+SUM(1,1)", "-2+3", "@cmd", "\tTAB", "\rCR"]
+PLAIN = ["-2.5", "+44", "-1e5", "Trafford Town Hall", "a=b", ""]
+
+
+@pytest.fixture(scope="module")
+def tagged() -> pd.DataFrame:
+    """Real postcodes geocoded and tagged, one register column full of hostile and harmless text."""
+    names = HOSTILE + PLAIN + ["=NOW()"]
+    frame = pd.DataFrame({
+        "name": names,
+        "postcode": ["M32 0TH", "M31 4EL", "WA14 1PF", "M33 7ZF", "M41 0AA", "M16 0RA"] * 2 + ["NOT KNOWN"],
+        "count": np.arange(len(names)),
+    }).astype({"name": "str", "postcode": "str"})
+    place = load_place()
+    return tag(geocode(frame, postcode="postcode", place=place), place=place)
+
+
+def test_only_trigger_cells_of_text_columns_change(tagged):
+    before = tagged.copy()
+    out = neutralise_formulas(tagged)
+    pd.testing.assert_frame_equal(tagged, before)  # the input is left alone
+    assert out["name"].tolist() == ["'" + v for v in HOSTILE] + PLAIN + ["'=NOW()"]
+    for column in tagged.columns.drop("name"):
+        pd.testing.assert_series_equal(out[column], tagged[column])  # numbers, booleans, clean text untouched
+    assert out["name"].dtype == tagged["name"].dtype
+
+
+def test_object_categorical_and_header_cells_are_neutralised():
+    frame = pd.DataFrame({
+        "mixed": pd.Series(["=1+1", 3, None, "-7"], dtype=object),
+        "kind": pd.Categorical(["@x", "ok", "ok", "@x"]),
+        "=total": [1.0, 2.0, np.nan, 4.0],
+    })
+    out = neutralise_formulas(frame)
+    assert out["mixed"].tolist() == ["'=1+1", 3, None, "-7"]
+    assert out["kind"].tolist() == ["'@x", "ok", "ok", "'@x"]
+    assert list(out.columns) == ["mixed", "kind", "'=total"]
+
+
+def test_csv_keeps_every_row_and_reads_back_as_before(tagged, tmp_path: Path):
+    path = tmp_path / "rows.csv"
+    frame = tagged.assign(seen=pd.Series([dt.datetime(2026, 1, 2, 10, tzinfo=dt.UTC)] * len(tagged)),
+                          extra=[{"a": 1}] + [None] * (len(tagged) - 1))
+    write_table(frame, path)
+    back = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert len(back) == len(tagged)
+    assert back.columns.tolist() == [str(c) for c in frame.columns]
+    assert back["name"].tolist() == ["'" + v for v in HOSTILE] + PLAIN + ["'=NOW()"]
+    assert set(back["outside_trafford"]) <= {"True", "False", ""}
+    assert back["seen"].iloc[0] == "2026-01-02 10:00:00+00:00"
+    assert json.loads(back["extra"].iloc[0]) == {"a": 1}
+    assert back["ward_name"].iloc[0] == tagged["ward_name"].iloc[0]
+    np.testing.assert_allclose(back["lon"].replace("", "nan").astype(float), tagged["lon"].astype(float))
+    with path.open(newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle))
+    assert header[0] == "name"  # the header line is plain, as every CSV reader expects
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".geojson"])
+def test_layers_keep_every_row_and_the_neutral_text(tagged, tmp_path: Path, suffix: str):
+    path = tmp_path / f"rows{suffix}"
+    write_table(tagged, path)
+    back = gpd.read_file(path)
+    assert len(back) == len(tagged)
+    assert back.crs.to_epsg() == 4326
+    assert back["name"].tolist() == tagged["name"].tolist()  # GIS formats hold text as text
+    located = tagged["lon"].notna().to_numpy()
+    assert 0 < located.sum() < len(tagged)
+    assert back.geometry[located].notna().all()
+    assert back.geometry[~located].isna().all()
+    np.testing.assert_allclose(back.geometry[located].x, tagged["lon"][located], atol=1e-6)
+    assert back["imd_rank"].dropna().astype(int).tolist() == tagged["imd_rank"].dropna().astype(int).tolist()
