@@ -45,4 +45,9 @@ async def _lifespan(_app: st.App) -> AsyncIterator[None]:
     yield
 
 
+# Streamlit's server imports this module to find ``app``, after reading its command line and config: bound beyond
+# loopback without sign-in, exit here (one line, status 2) rather than serve anything (docs/deployment.md).
+from pages._auth import refuse_unsafe_start  # noqa: E402 - the check belongs with the app it guards
+
+refuse_unsafe_start()
 app = st.App("pages/_shell.py", lifespan=_lifespan)

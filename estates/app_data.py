@@ -39,7 +39,8 @@ __all__ = [
 ]
 
 def building_record(store: Store, building_id: str) -> dict[str, Any]:
-    """One building as the store holds it now, with the rules' explanation (which :func:`load_estate` leaves out).
+    """One record as the store holds it now, with the rules' explanation (which
+    :func:`estates.service.read_records` leaves out).
 
     Parameters
     ----------
@@ -51,8 +52,8 @@ def building_record(store: Store, building_id: str) -> dict[str, Any]:
     Returns
     -------
     dict
-        The record's columns (as :func:`load_estate`), ``status``, ``status_source``, ``version``, the rule and
-        override fields, ``rule_explanation`` and ``rule_detail``.
+        The record's columns (as :func:`estates.service.read_records`), ``status``, ``status_source``, ``version``,
+        the rule and override fields, ``rule_explanation`` and ``rule_detail``.
     """
     state = store.building(building_id)
     record = dict(state.record)
@@ -155,7 +156,7 @@ def building_details(record: Mapping[str, Any], *, place: Place | None = None) -
     Parameters
     ----------
     record
-        One row of :func:`load_estate` (or ``BuildingState.record`` plus its status fields).
+        One row of :func:`estates.service.read_records` (or ``BuildingState.record`` plus its status fields).
     place
         The place (for the name of the outside-the-place flag; default: the current place).
 
@@ -274,7 +275,7 @@ def missing_partner_types(estate: pd.DataFrame, *, config: str | os.PathLike[str
     Parameters
     ----------
     estate
-        :func:`load_estate` output.
+        :func:`estates.service.read_records` output.
     config
         Partner list (default: the demo estate's) whose ``no_register`` entries give labels and notes.
 

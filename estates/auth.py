@@ -5,6 +5,12 @@ match decisions; re-runs the rules) and ``admin`` (also loads or deletes registe
 person's role comes from a readable TOML file (:class:`RolesConfig`) that maps exact e-mail addresses, e-mail domains
 and group claims from the identity provider to roles; people it does not name are viewers or refused, as configured.
 
+Only verified identity counts. A person is the provider's subject (``iss`` + ``sub`` of the signed ID token); an
+e-mail address is used — for ``[emails]``/``[domains]`` roles and as the audit name — only when the provider says it
+is verified (``email_verified: true``, or Entra ID's ``xms_edov: true``). The display name (``name``) and
+``preferred_username``/``upn`` are shown, never trusted. The names the app's own programs write under
+(:data:`MACHINE_ACTORS`: ``ingest``, ``rules``, ``matching``) can never be a person's audit name.
+
 The check is enforced where the write happens: a store opened with an :class:`Authoriser`
 (``open_store(..., authoriser=...)``) refuses every write whose actor has no sufficient role
 (:class:`PermissionDenied`), whatever the app shows. A store opened without one (the embedded default on one machine
@@ -20,9 +26,9 @@ Examples
 ... [domains]
 ... "trafford.gov.uk" = "editor"
 ... ''')
->>> resolve_role({"email": "someone@trafford.gov.uk"}, config)
+>>> resolve_role({"email": "someone@trafford.gov.uk", "email_verified": True}, config)
 <Role.EDITOR: 2>
->>> resolve_role({"email": "visitor@example.org"}, config)
+>>> resolve_role({"email": "someone@trafford.gov.uk", "email_verified": False}, config)
 <Role.VIEWER: 1>
 """
 
@@ -40,6 +46,7 @@ from typing import Any, Literal
 __all__ = [
     "ACTION_ROLES",
     "ENV_ROLES_FILE",
+    "MACHINE_ACTORS",
     "Authoriser",
     "Identity",
     "PermissionDenied",
@@ -48,8 +55,10 @@ __all__ = [
     "check_bind_safety",
     "identity_from_claims",
     "is_loopback",
+    "is_machine_actor",
     "required_role",
     "resolve_role",
+    "verified_email",
 ]
 
 #: Environment variable naming the roles file (default: ``data/<place>/roles.toml`` as the app decides).
@@ -114,6 +123,16 @@ _ACTION_WORDS: Mapping[str, str] = {
 }
 
 
+#: The app's own programs and the least role each needs (``estates.service``'s ``INGEST_ACTOR``, ``RULES_ACTOR`` and
+#: ``MATCH_ACTOR``). These names are reserved: no person is ever recorded or admitted under one of them.
+MACHINE_ACTORS: Mapping[str, Role] = {"ingest": Role.ADMIN, "rules": Role.EDITOR, "matching": Role.EDITOR}
+
+
+def is_machine_actor(name: str) -> bool:
+    """Whether ``name`` is (in any case or spacing) one of the app's reserved :data:`MACHINE_ACTORS`."""
+    return str(name).strip().lower() in MACHINE_ACTORS
+
+
 def required_role(action: str) -> Role:
     """The least role that may do ``action`` (``admin`` for actions this table does not know)."""
     return ACTION_ROLES.get(action, Role.ADMIN)
@@ -147,24 +166,38 @@ class Identity:
     Parameters
     ----------
     name
-        Display name.
+        Display name (shown only: never a key, never trusted).
     email
-        E-mail address (what the audit history records when there is one).
+        Verified e-mail address, or ``None`` when the provider gave none or did not verify it.
     role
         Their role.
     groups
         Group claims from the identity provider.
+    subject
+        The provider's subject (``sub``); ``None`` for the operating-system user of the embedded default.
+    issuer
+        The provider (``iss``) that vouches for ``subject``.
     """
 
     name: str
     email: str | None
     role: Role
     groups: tuple[str, ...] = ()
+    subject: str | None = None
+    issuer: str | None = None
 
     @property
     def actor(self) -> str:
-        """The name written into the audit history: the e-mail address, else the name."""
-        return self.email or self.name
+        """The name written into the audit history and checked by the store.
+
+        The verified e-mail address; else the provider's subject and issuer (``"<sub> (<iss>)"``, which can be neither
+        an e-mail address nor a machine actor); the display name only for the operating-system user (no provider).
+        """
+        if self.email:
+            return self.email
+        if self.subject is not None:
+            return f"{self.subject} ({self.issuer or 'unknown provider'})"
+        return self.name
 
     def may(self, action: str) -> bool:
         """Whether this person's role allows ``action``."""
@@ -190,7 +223,8 @@ class RolesConfig:
 
     Notes
     -----
-    When several entries match, the highest role wins. The file looks like::
+    ``[emails]`` and ``[domains]`` apply only to a verified address (:func:`verified_email`); ``[groups]`` to the
+    groups claim of the signed ID token. When several entries match, the highest role wins. The file looks like::
 
         unknown_users = "viewer"      # or "refuse"
         groups_claim = "groups"
@@ -274,7 +308,8 @@ def resolve_role(claims: Mapping[str, Any], config: RolesConfig) -> Role | None:
     Parameters
     ----------
     claims
-        The ID token's claims (``st.user``): ``email`` (or ``preferred_username``/``upn``), and the groups claim.
+        The ID token's claims (``st.user``): a verified ``email`` (see :func:`verified_email`) and the groups claim.
+        ``preferred_username``, ``upn`` and ``name`` are never used: providers let people choose or change them.
     config
         The roles file.
 
@@ -283,7 +318,7 @@ def resolve_role(claims: Mapping[str, Any], config: RolesConfig) -> Role | None:
     Role or None
         The highest role any entry gives; when none matches, ``viewer`` or ``None`` (refused) as configured.
     """
-    email = _email(claims)
+    email = verified_email(claims)
     found: list[Role] = []
     if email:
         if email in config.emails:
@@ -297,29 +332,53 @@ def resolve_role(claims: Mapping[str, Any], config: RolesConfig) -> Role | None:
     return Role.VIEWER if config.unknown_users == "viewer" else None
 
 
-def _email(claims: Mapping[str, Any]) -> str | None:
-    for key in ("email", "preferred_username", "upn"):
-        value = claims.get(key)
-        if isinstance(value, str) and "@" in value:
-            return value.strip().lower()
+def _is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def verified_email(claims: Mapping[str, Any]) -> str | None:
+    """The ``email`` claim (lower case) when the provider vouches for it, else ``None``.
+
+    Vouched for: ``email_verified`` is true (OpenID Connect Core §5.1; Google, Okta, Keycloak …; the string
+    ``"true"`` some providers send counts), or ``xms_edov`` is true (Entra ID's optional "e-mail domain owner verified"
+    claim; Entra sends no ``email_verified``). A missing or false flag means the address is someone's say-so.
+    """
+    email = claims.get("email")
+    if not isinstance(email, str):
+        return None
+    email = email.strip().lower()
+    if email.count("@") != 1 or any(c.isspace() for c in email) or not email.rpartition("@")[2]:
+        return None
+    if _is_true(claims.get("email_verified")) or _is_true(claims.get("xms_edov")):
+        return email
     return None
 
 
 def identity_from_claims(claims: Mapping[str, Any], config: RolesConfig) -> Identity | None:
-    """The :class:`Identity` of a signed-in person, or ``None`` when the roles file refuses them."""
+    """The :class:`Identity` of a signed-in person, or ``None`` when the roles file refuses them.
+
+    Also ``None`` without a subject (``sub``) and issuer (``iss``): every ID token has both, so claims without them
+    are not a verified identity.
+    """
+    subject, issuer = claims.get("sub"), claims.get("iss")
+    if not (isinstance(subject, str) and subject.strip() and isinstance(issuer, str) and issuer.strip()):
+        return None
     role = resolve_role(claims, config)
     if role is None:
         return None
-    email = _email(claims)
-    name = str(claims.get("name") or email or claims.get("sub") or "unknown")
-    return Identity(name=name, email=email, role=role, groups=_claim_list(claims.get(config.groups_claim)))
+    email = verified_email(claims)
+    shown = next((str(claims[k]) for k in ("name", "preferred_username", "email") if claims.get(k)), subject)
+    return Identity(name=shown, email=email, role=role, groups=_claim_list(claims.get(config.groups_claim)),
+                    subject=subject.strip(), issuer=issuer.strip())
 
 
 class Authoriser:
     """The permission check a store enforces on every write (``open_store(..., authoriser=...)``).
 
     The app admits each signed-in person (:meth:`admit`) as they arrive; a write by an actor it has not admitted,
-    or whose role is too low for the action, raises :class:`PermissionDenied` before anything is written.
+    or whose role is too low for the action, raises :class:`PermissionDenied` before anything is written. Roles are
+    held per audit name *and* subject: should two subjects ever share an audit name (one verified address asserted
+    by two configured providers), that name gets the lower of their roles, so neither can borrow the other's.
 
     Parameters
     ----------
@@ -329,23 +388,33 @@ class Authoriser:
     """
 
     def __init__(self, *, default_role: Role | None = None) -> None:
-        self._roles: dict[str, Role] = {}
+        self._roles: dict[str, dict[tuple[str | None, str | None], Role]] = {}
         self._default = default_role
         self._lock = threading.Lock()
 
     def admit(self, identity: Identity) -> None:
-        """Record a signed-in person's role under their audit name (their latest sign-in wins)."""
-        self.admit_actor(identity.actor, identity.role)
+        """Record a signed-in person's role under their audit name and subject (their latest sign-in wins).
+
+        Raises
+        ------
+        ValueError
+            When the audit name is one of the reserved :data:`MACHINE_ACTORS` (a person never takes their place).
+        """
+        if is_machine_actor(identity.actor):
+            raise ValueError(f"{identity.actor!r} is reserved for the app's own programs, not a person")
+        with self._lock:
+            self._roles.setdefault(identity.actor, {})[(identity.issuer, identity.subject)] = identity.role
 
     def admit_actor(self, actor: str, role: Role) -> None:
-        """Give an actor name a role (e.g. the app's own ``rules`` runs)."""
+        """Give a machine actor its role (the app's own ``ingest``, ``rules`` and ``matching`` runs)."""
         with self._lock:
-            self._roles[actor] = role
+            self._roles[actor] = {(None, None): role}
 
     def role_of(self, actor: str) -> Role | None:
-        """The actor's role (``default_role`` when never admitted)."""
+        """The actor's role (the lowest when several subjects share it; ``default_role`` when never admitted)."""
         with self._lock:
-            return self._roles.get(actor, self._default)
+            roles = self._roles.get(actor)
+            return min(roles.values()) if roles else self._default
 
     def check(self, actor: str, action: str, building_ids: Sequence[str] = ()) -> None:
         """Raise :class:`PermissionDenied` unless ``actor`` may do ``action`` (``building_ids`` unused for now)."""

@@ -9,9 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-
-import pandas as pd
 
 __all__ = ["UserError", "command", "main"]
 
@@ -54,28 +51,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser, handlers = _parser()
     from estates.exports import ExportError
+    from estates.store import StoreError
     from geo.place import PlaceError
 
     args = parser.parse_args(argv)
     try:
         return handlers[args.command](args)
-    except (UserError, ExportError, PlaceError) as exc:
+    except (UserError, ExportError, PlaceError, StoreError) as exc:  # StoreError: unreachable, not ours, stale …
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-def read_table(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
-    """Read a CSV or XLSX table for the commands, turning every failure into a :class:`UserError`."""
-    if not path.exists():
-        raise UserError(f"{path}: no such file")
-    if path.is_dir():
-        raise UserError(f"{path} is a folder, not a file")
-    try:
-        if path.suffix.lower() in {".xlsx", ".xlsm"}:
-            return pd.read_excel(path, sheet_name=sheet or 0, dtype=str)
-        return pd.read_csv(path, dtype=str, encoding="utf-8-sig", sep=None, engine="python")
-    except Exception as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None

@@ -60,7 +60,7 @@ def eligible_buildings(
     Parameters
     ----------
     buildings
-        The estate (``estates.app_data.load_estate`` or ``estates.estate.current_estate``).
+        The estate (``estates.service.read_estate(...).records`` or ``estates.estate.current_estate``).
     include_historic
         Keep records from out-of-date sources (``historic``).
     include_approximate

@@ -27,6 +27,7 @@ __all__ = [
     "ColumnMappingError",
     "name_key",
     "recognise_name",
+    "recognise_unit",
     "recognise_columns",
     "apply_mapping",
     "NULL_TOKENS",
@@ -49,8 +50,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "name": (
         "propertyname", "assetname", "sitename", "buildingname", "premisesname", "establishmentname", "schoolname",
-        "practicename", "organisationname", "orgname", "name", "distname", "communityhub", "property", "site",
-        "building", "premises", "title",
+        "practicename", "pharmacyname", "surgeryname", "hospitalname", "stationname", "libraryname", "centrename",
+        "facilityname", "venuename", "organisationname", "orgname", "name", "distname", "communityhub", "property",
+        "site", "building", "premises", "title",
     ),
     "street_number": ("streetnumber", "streetno", "housenumber", "houseno", "buildingnumber"),
     "address_line_1": (
@@ -70,8 +72,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "tenure": ("tenuretype", "tenure", "freeholdleasehold", "ownership"),
     "tenure_detail": ("tenuredetail", "occupancystatus", "occupationstatus", "occupation"),
     "holding_type": ("holdingtype", "holding", "landorbuilding"),
+    # NIA (net internal area) is the floor area some registers give instead of GIA.
     "gia_m2": ("giam2", "gia", "grossinternalarea", "grossinternalaream2", "grossinternalfloorarea", "gifa",
-               "buildingsize", "buildingsizem2", "floorarea", "flooraream2", "internalarea"),
+               "buildingsize", "buildingsizem2", "floorarea", "flooraream2", "internalarea", "nia",
+               "netinternalarea", "netinternalfloorarea"),
     "land_area_ha": ("landareaha", "landarea", "siteareaha", "sitearea", "areaha", "hectares"),
     "energy_rating": ("energyrating", "epcrating", "epcband", "epc", "decrating", "dec", "energyband"),
     "use": ("use", "currentuse", "primaryuse", "usage", "service", "servicetype", "propertytype", "usetype"),
@@ -118,9 +122,48 @@ def name_key(name: object) -> str:
     return _NON_ALNUM.sub("", str(name).lower().replace("²", "2"))
 
 
+#: Unit words at the end of an area column's name ("GIA (sq ft)", "Floor area m²", "NIA sqm"), as key suffixes.
+_UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("squarefeet", "sqft"), ("sqfeet", "sqft"), ("sqft", "sqft"), ("ft2", "sqft"),
+    ("squaremetres", "m2"), ("squaremeters", "m2"), ("sqmetres", "m2"), ("sqm", "m2"), ("m2", "m2"),
+    ("hectares", "ha"), ("ha", "ha"), ("acres", "acres"), ("acre", "acres"),
+)
+#: The units each area field understands (see :mod:`estates.validation`).
+_AREA_UNITS: dict[str, tuple[str, ...]] = {"gia_m2": ("m2", "sqft"), "land_area_ha": ("ha", "m2", "acres")}
+
+
+def _recognised_key(name: object) -> tuple[str | None, str | None]:
+    """The alias key a column name matches, and the area unit its name states (``sqft``, ``m2``, ...)."""
+    key = name_key(name)
+    for suffix, unit in _UNIT_SUFFIXES:
+        base = key.removesuffix(suffix)
+        if base != key and base:
+            field_name = _BY_KEY.get(key) or _BY_KEY.get(base)
+            if unit in _AREA_UNITS.get(field_name or "", ()):
+                return (key if key in _BY_KEY else base), unit
+    return (key if key in _BY_KEY else None), None
+
+
 def recognise_name(name: object) -> str | None:
-    """Return the canonical field a column name is recognised as, or ``None``."""
-    return _BY_KEY.get(name_key(name))
+    """Return the canonical field a column name is recognised as, or ``None``.
+
+    An area column may carry its unit in its name: ``GIA (sq ft)`` and ``NIA sqm`` are floor areas.
+    """
+    key, _ = _recognised_key(name)
+    return _BY_KEY.get(key) if key is not None else None
+
+
+def recognise_unit(name: object) -> str | None:
+    """The unit an area column's name states (``sqft``, ``m2``, ``ha``, ``acres``), else ``None``.
+
+    Examples
+    --------
+    >>> recognise_unit("GIA (sq ft)")
+    'sqft'
+    >>> recognise_unit("Floor area m²")
+    'm2'
+    """
+    return _recognised_key(name)[1]
 
 
 @dataclass(frozen=True)
@@ -138,18 +181,23 @@ class ColumnMapping:
         Fields whose columns come from the partner's configured mapping rather than recognition.
     units
         Field -> unit of the source values when not the canonical one (``land_area_ha: m2``).
+    units_from_header
+        Fields whose unit was read from the column's name ("GIA (sq ft)") rather than configured.
     """
 
     fields: dict[str, tuple[str, ...]]
     extra: tuple[str, ...]
     configured: frozenset[str] = frozenset()
     units: dict[str, str] = field(default_factory=dict)
+    units_from_header: frozenset[str] = frozenset()
 
     def describe(self) -> list[str]:
         """One readable line per mapped field, e.g. ``"postcode <- PostCode (recognised)"``."""
         lines = []
         for name, columns in self.fields.items():
             how = "configured" if name in self.configured else "recognised"
+            if name in self.units_from_header:
+                how += f"; unit {self.units[name]} read from the column name"
             lines.append(f"{name} <- {' + '.join(columns)} ({how})")
         if self.extra:
             lines.append(f"kept as extra attributes: {', '.join(self.extra)}")
@@ -220,8 +268,8 @@ def recognise_columns(
     for position, column in enumerate(columns):
         if column in used:
             continue
-        key = name_key(column)
-        target = _BY_KEY.get(key)
+        key, _ = _recognised_key(column)
+        target = _BY_KEY.get(key) if key is not None else None
         if target is not None and target not in overrides:
             claims.setdefault(target, []).append((_RANK[key], position, column))
     street_number: str | None = None
@@ -237,7 +285,13 @@ def recognise_columns(
         used.add(street_number)
     ordered = {name: fields[name] for name in MAPPABLE_FIELDS if name in fields}
     extra = tuple(c for c in columns if c not in used)
-    return ColumnMapping(ordered, extra, frozenset(k for k, v in overrides.items() if v), dict(units or {}))
+    # A unit in the column's name ("GIA (sq ft)") applies unless the partner's configuration gives one.
+    all_units = dict(units or {})
+    from_header = {name: unit for name, chosen in ordered.items() if len(chosen) == 1 and name not in all_units
+                   and (unit := recognise_unit(chosen[0])) is not None and unit in _AREA_UNITS.get(name, ())}
+    all_units.update(from_header)
+    return ColumnMapping(ordered, extra, frozenset(k for k, v in overrides.items() if v), all_units,
+                         frozenset(from_header))
 
 
 def _clean_distinct(values: pd.Series) -> pd.Series:

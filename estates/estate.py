@@ -33,10 +33,6 @@ def _from_registers(place: Place) -> Estate:
     return estate_from_records(records, pipeline.sites, place.outside_column)
 
 
-def _store_present(target: str) -> bool:
-    return target.startswith(("postgresql://", "postgres://")) or os.path.exists(target)
-
-
 def current_sites(
     place: Place | None = None,
     *,
@@ -65,11 +61,15 @@ def current_sites(
     """
     place = place if place is not None else load_place()
     if use_store:
-        target = os.fspath(store) if store is not None else store_target()
-        if _store_present(target):
-            from estates.store import open_store
+        from estates.store import NoStoreError, open_store
 
-            with open_store(target) as opened:
+        target = os.fspath(store) if store is not None else store_target()
+        try:
+            opened = open_store(target, read_only=True)  # reading never creates, migrates or writes a store
+        except NoStoreError:
+            opened = None
+        if opened is not None:
+            with opened:
                 estate = read_estate(opened)
             if len(estate.records):
                 return estate

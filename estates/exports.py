@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -48,7 +49,11 @@ from geo.geometry import clean_polygons
 from geo.place import Place, load_place
 from geo.projection import BNG, WGS84
 
+if TYPE_CHECKING:
+    from estates.access import AccessAnalysis
+
 __all__ = [
+    "ACCESS_FORMATS",
     "EXPORT_FORMATS",
     "EXPORT_KINDS",
     "export_sites",
@@ -57,7 +62,10 @@ __all__ = [
     "TABLE_FORMATS",
     "ExportError",
     "ExportFile",
+    "access_export_bytes",
+    "access_notes",
     "building_table",
+    "export_access",
     "export_buildings",
     "export_bytes",
     "export_filename",
@@ -887,4 +895,110 @@ def export_bytes(
         else:
             exporter = export_overlap if kind == "overlap" else export_buildings
             exporter(fmt, path, place=place, sliver_ha=sliver_ha, buildings=buildings)
+        return ExportFile(name=name, mime=MIME_TYPES[fmt], data=path.read_bytes())
+
+
+# ------------------------------------------------------------------------------------------------ access
+
+#: Formats of :func:`export_access`.
+ACCESS_FORMATS: tuple[str, ...] = ("csv", "xlsx", "png", "pdf")
+
+
+def access_notes(analysis: AccessAnalysis) -> pd.DataFrame:
+    """How the access figures were made, as a two-column table (``topic``, ``note``) for notes sheets and files."""
+    from estates.access import kind_label
+
+    place = analysis.place
+    residents = analysis.reached
+    notes: list[tuple[str, str]] = [
+        ("title", f"{place.name}: access to {kind_label(analysis.kind)}"
+                  + (f" — {analysis.neighbourhood} {place.neighbourhood_term}" if analysis.neighbourhood else "")),
+        ("generated", date.today().isoformat()),
+        ("residents", f"{residents['residents'].sum():,.0f} residents (ONS mid-2024, by LSOA) represented by "
+                      f"{len(residents):,} live postcode unit centroids (ONSPD Nov 2025), each sharing its LSOA's "
+                      "population equally; no population below LSOA is in the open data."),
+        ("sites", f"{len(analysis.facilities):,} sites of the kind: located, current records placed by coordinates "
+                  "or full postcode (historic records and sector/district centroids left out unless asked); one "
+                  "point per site. "
+                  + "; ".join(f"{reason}: {count}" for reason, count in analysis.excluded.items())),
+        ("distance", "Straight-line distance in British National Grid (EPSG:27700) metres to the nearest site"
+                     + (f", multiplied by a detour factor of {analysis.detour_factor:g} to approximate walking "
+                        "distance" if analysis.detour_factor != 1 else "")
+                     + ". Not road-network travel time. Sites outside the place are not counted, so residents "
+                       "near its edge may have a nearer one across the boundary."),
+        ("bands", "within_N_m: residents at or under N metres; median and 90th percentile are population-weighted."),
+        ("gap", "gap_score = IMD 2019 score × population-weighted mean distance (km); rank 1 is the largest gap."),
+    ]
+    if analysis.closed:
+        notes.append(("closure", f"Closed: {', '.join(analysis.closed)}"
+                      + (f"; merged into {analysis.hub}" if analysis.hub else "")
+                      + ". Only residents whose nearest site closed are counted; after_m is the distance to their "
+                        "nearest remaining site."))
+    notes += [("attribution", line) for line in place.attribution]
+    return pd.DataFrame(notes, columns=["topic", "note"])
+
+
+def _access_default_table(tables: dict[str, pd.DataFrame]) -> str:
+    return "closure_by_imd_decile" if "closure_by_imd_decile" in tables else "by_imd_decile"
+
+
+def export_access(
+    analysis: AccessAnalysis,
+    fmt: str | None,
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    table: str | None = None,
+) -> list[Path]:
+    """Export an access analysis (:func:`estates.access.access_analysis`).
+
+    Parameters
+    ----------
+    analysis
+        The analysis.
+    fmt
+        ``csv`` (one table), ``xlsx`` (every table and a notes sheet), ``png`` or ``pdf`` (map: rings round the
+        sites, the gap LSOAs, closed sites); ``None``: from ``path``'s extension.
+    path
+        The file to write.
+    force
+        Overwrite an existing file.
+    table
+        For ``csv``: which table of :func:`estates.access.access_tables` (default: ``closure_by_imd_decile`` when
+        sites close, else ``by_imd_decile``).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The file written.
+    """
+    from estates.access import access_tables
+
+    target, fmt, _ = resolve_output(path, fmt, folder_ok=False)
+    if fmt not in ACCESS_FORMATS:
+        raise ExportError(f"access exports are {', '.join(ACCESS_FORMATS)}, not {fmt}")
+    tables = access_tables(analysis)
+    name = table or _access_default_table(tables)
+    if name not in tables:
+        raise ExportError(f"no table '{name}' (use {', '.join(tables)})")
+    if fmt == "csv":
+        writer: Callable[[Path], None] = lambda p: _write_csv(tables[name], p, bom=True)  # noqa: E731
+    elif fmt == "xlsx":
+        writer = lambda p: _write_xlsx([*tables.items(), ("notes", access_notes(analysis))], p)  # noqa: E731
+    else:
+        def writer(p: Path) -> None:
+            from estates.static_maps import access_figure, render_figure
+
+            render_figure(access_figure(analysis), p, fmt=fmt)
+    return _write_files([(target, writer)], force=force)
+
+
+def access_export_bytes(analysis: AccessAnalysis, fmt: str, *, table: str | None = None) -> ExportFile:
+    """:func:`export_access` in memory, for a download button (name e.g. ``trafford-access-library.csv``)."""
+    if fmt not in ACCESS_FORMATS:
+        raise ExportError(f"access exports are {', '.join(ACCESS_FORMATS)}, not {fmt}")
+    name = export_filename(f"access-{analysis.kind}" + (f"-{table}" if table else ""), fmt, place=analysis.place)
+    with tempfile.TemporaryDirectory(prefix="estates-export-") as scratch:
+        path = Path(scratch) / name
+        export_access(analysis, fmt, path, table=table)
         return ExportFile(name=name, mime=MIME_TYPES[fmt], data=path.read_bytes())

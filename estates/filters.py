@@ -150,7 +150,8 @@ def filter_buildings(buildings: pd.DataFrame, filters: Filters | Mapping[str, ob
     Parameters
     ----------
     buildings
-        The estate, e.g. from :func:`estates.app_data.load_estate` or :func:`estates.estate.current_estate`.
+        The estate's records, e.g. :func:`estates.service.read_estate`'s ``records`` or
+        :func:`estates.estate.current_estate`.
     filters
         A :class:`Filters`, a mapping of its fields, or None (no filtering).
 

@@ -234,6 +234,7 @@ def ingest_register(
     online: OnlineSettings | None = None,
     online_progress: Callable[[int, int], None] | None = None,
     organisation: str | None = None,
+    header_row: int | None = None,
 ) -> IngestResult:
     """Ingest one partner register.
 
@@ -265,6 +266,8 @@ def ingest_register(
         address (:func:`online_address`) on Nominatim. Default: offline only.
     online_progress
         ``online_progress(done, total)`` over the rows that need online help (called from this thread).
+    header_row
+        1-based row of the header in a CSV/XLSX (default: found among the first rows).
 
     Returns
     -------
@@ -278,7 +281,7 @@ def ingest_register(
     """
     path = Path(path)
     try:
-        raw = read_register(path, sheet=sheet)
+        raw = read_register(path, sheet=sheet, header_row=header_row)
         column_map = recognise_columns(raw.frame.columns, overrides=mapping, units=units)
     except (RegisterError, ColumnMappingError) as exc:
         raise IngestError(str(exc)) from None

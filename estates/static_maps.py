@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from io import BytesIO
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -31,7 +32,10 @@ from geo import boundaries
 from geo.place import Place, load_place
 from geo.projection import BNG, to_bng
 
-__all__ = ["STATIC_FORMATS", "overlap_figure", "render_figure"]
+if TYPE_CHECKING:
+    from estates.access import AccessAnalysis
+
+__all__ = ["STATIC_FORMATS", "access_figure", "overlap_figure", "render_figure"]
 
 #: Formats :func:`render_figure` writes.
 STATIC_FORMATS: tuple[str, ...] = ("png", "pdf", "svg")
@@ -203,3 +207,98 @@ def render_figure(fig: Figure, path: str | Path | None = None, *, fmt: str | Non
     if path is not None:
         Path(path).write_bytes(data)
     return data
+
+
+def access_figure(
+    analysis: AccessAnalysis,
+    *,
+    title: str | None = None,
+    gap_top: int | None = None,
+    figsize: tuple[float, float] = _A4_LANDSCAPE,
+) -> Figure:
+    """Draw an access analysis: LSOAs by deprivation, the gap LSOAs, the sites, rings round the chosen ones.
+
+    Parameters
+    ----------
+    analysis
+        :func:`estates.access.access_analysis`; its focus neighbourhood (if any) sets the extent.
+    title
+        Title (default: "<place>: access to <kind>").
+    gap_top
+        How many top-ranked gap LSOAs to outline (default :data:`estates.access.GAP_TOP`).
+    figsize
+        Inches (default A4 landscape).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Same decorations as :func:`overlap_figure` (title, legend, scale bar, north arrow, attribution).
+    """
+    from estates.access import CLOSED_COLOUR, GAP_COLOUR, GAP_TOP, RING_COLOURS, SITE_COLOUR, kind_label
+    from estates.maps import IMD_COLOURS
+
+    place = analysis.place
+    where = f" — {analysis.neighbourhood} {place.neighbourhood_term}" if analysis.neighbourhood else ""
+    title = title or f"{place.name}: access to {kind_label(analysis.kind)}{where}"
+    fig = Figure(figsize=figsize, layout=None)
+    fig.patch.set_facecolor("white")
+    ax = fig.add_axes((0.02, 0.09, 0.70, 0.82))
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+
+    lsoas = boundaries.lsoas(place).to_crs(BNG)
+    deciles = pd.to_numeric(lsoas["imd_decile"], errors="coerce")
+    lsoas.plot(ax=ax, color=[IMD_COLOURS.get(int(d), "#FFFFFF") if pd.notna(d) else "#FFFFFF" for d in deciles],
+               edgecolor="white", linewidth=0.3, alpha=0.8, zorder=1)
+    hoods = boundaries.neighbourhoods(place).to_crs(BNG)
+    hoods.boundary.plot(ax=ax, color=NEIGHBOURHOOD_LINE, linewidth=1.6, zorder=3)
+    gap = analysis.gap().head(GAP_TOP if gap_top is None else gap_top)
+    gap_shapes = lsoas[lsoas["lsoa_code"].isin(gap["lsoa_code"])]
+    gap_shapes.boundary.plot(ax=ax, color=GAP_COLOUR, linewidth=2.2, zorder=4)
+    ringed = analysis.ringed()
+    for band, colour in sorted(RING_COLOURS.items(), reverse=True):
+        rings = gpd.GeoSeries(gpd.points_from_xy(ringed["easting"], ringed["northing"]), crs=BNG).buffer(band)
+        rings.boundary.plot(ax=ax, color=colour, linewidth=1.1, zorder=5)
+    sites = analysis.facilities
+    closed = sites["facility_id"].isin(analysis.closed).to_numpy()
+    ax.scatter(sites["easting"][~closed], sites["northing"][~closed], s=22, color=SITE_COLOUR, edgecolors="white",
+               linewidths=0.5, zorder=6)
+    ax.scatter(sites["easting"][closed], sites["northing"][closed], s=60, marker="X", color=CLOSED_COLOUR,
+               edgecolors="white", linewidths=0.5, zorder=7)
+
+    if analysis.neighbourhood is not None:
+        extent = hoods[hoods["neighbourhood"] == analysis.neighbourhood].total_bounds
+    else:
+        extent = lsoas.total_bounds
+    minx, miny, maxx, maxy = extent
+    pad = 0.05 * max(maxx - minx, maxy - miny)
+    ax.set_xlim(minx - pad, maxx + pad)
+    ax.set_ylim(miny - pad, maxy + pad)
+    _scale_bar(ax, x0=minx, y0=miny - pad * 0.6, span_m=maxx - minx)
+    _north_arrow(ax)
+
+    handles: list[Patch | Line2D] = [
+        Line2D([], [], marker="o", linestyle="", markersize=7, markerfacecolor=SITE_COLOUR, markeredgecolor="white",
+               label=f"{kind_label(analysis.kind).capitalize()} ({len(sites) - int(closed.sum())})")]
+    if closed.any():
+        handles.append(Line2D([], [], marker="X", linestyle="", markersize=9, markerfacecolor=CLOSED_COLOUR,
+                              markeredgecolor="white", label=f"Closing ({int(closed.sum())})"))
+    handles += [Line2D([], [], color=colour, linewidth=1.5, label=f"{band:,.0f} m" + (
+        f" (× detour {analysis.detour_factor:g} not applied to rings)" if analysis.detour_factor != 1 and
+        band == max(RING_COLOURS) else "")) for band, colour in RING_COLOURS.items()]
+    handles.append(Patch(facecolor="none", edgecolor=GAP_COLOUR, linewidth=2.0,
+                         label=f"Top {len(gap)} access-gap LSOAs"))
+    handles += [Patch(facecolor=IMD_COLOURS[d], edgecolor="#999999", label=f"IMD decile {d}") for d in (1, 3, 5, 10)]
+    handles.append(Line2D([], [], color=NEIGHBOURHOOD_LINE, linewidth=1.6, label="Neighbourhood boundary"))
+    fig.text(0.02, 0.965, title, fontsize=17, fontweight="bold", va="top", gid="title")
+    fig.text(0.02, 0.925, "Straight-line distance rings round the " + ("sites that close" if analysis.closed
+             else "sites") + "; red outlines: LSOAs ranked highest by deprivation × distance; fill: IMD 2019 decile",
+             fontsize=9.5, color="#333333", va="top")
+    legend = fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.74, 0.88), frameon=False, fontsize=9,
+                        title="Access", title_fontsize=10, alignment="left")
+    legend.set_gid("legend")
+    fig.text(0.74, 0.2, "Grid: British National Grid (EPSG:27700).\nResidents: postcode centroids sharing their "
+             "LSOA's\npopulation (ONS mid-2024).", fontsize=8, color="#444444", va="bottom")
+    fig.text(0.02, 0.02, attribution_text(place), fontsize=7, color="#333333", va="bottom", wrap=True,
+             gid="attribution")
+    return fig

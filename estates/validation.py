@@ -73,6 +73,11 @@ RULES: dict[str, tuple[str, str]] = {
     "swapped_coordinates": ("warning", "latitude and longitude were given the wrong way round; swapped"),
     "location_issue": ("warning", "another geocoding remark (e.g. coordinates far from their own postcode)"),
     "outside_place": ("warning", "the location is outside the place's boundary"),
+    "bad_geometry": ("error", "a feature's geometry cannot be used (too few points, unclosed ring, non-finite "
+                              "coordinates, unknown type); the other features are kept"),
+    "geometry_issue": ("warning", "an empty geometry (no location from it) or a line (located at a point on it)"),
+    "formula_without_value": ("warning", "a spreadsheet formula cell with no saved result; left blank"),
+    "mixed_encoding": ("warning", "a line in another text encoding than most of the file; decoded on its own"),
 }
 
 _TEXT_FIELDS = ("source_id", "name", "address_line_1", "address_line_2", "town", "postcode", "tenure",
@@ -178,7 +183,7 @@ def _check_numbers(text: pd.DataFrame, units: Mapping[str, str]) -> tuple[dict[s
             if factor is None:
                 raise ValueError(f"unknown unit '{unit}' for {name} (known: {', '.join(_UNITS.get(name, {}))})")
             values = values * factor
-        if name == "gia_m2":
+        if name == "gia_m2" and unit != "sqft":
             in_feet = suffix & values.notna()
             values = values.where(~in_feet, values * _UNITS["gia_m2"]["sqft"])
         if name == "utilisation_pct":
@@ -454,19 +459,27 @@ def check_duplicates(raw: pd.DataFrame, source_id: pd.Series | None, source_rows
             skip = skip.copy()
             skip[labels] = True
     if source_id is not None:
-        ids = source_id[~skip.to_numpy() & source_id.notna().to_numpy()]
+        # Ids are compared as a partner's system would: case and spacing aside ("h0000" is "H0000").
+        present = ~skip.to_numpy() & source_id.notna().to_numpy()
+        given = source_id[present]
+        ids = map_unique(given, lambda u: u.astype(str).str.split().str.join(" ").str.upper())
         again = ids.duplicated(keep="first")
         if again.any():
             first_label = pd.Series(ids[~again].index, index=ids[~again].to_numpy())
             later = ids[again]
-            issues.append(make_issues(later.index, field="source_id", code="duplicate_id",
-                                      reason=[f"id {_quote(v)} is already used on row {row_number[first_label[v]]}"
-                                              for v in later]))
+            reasons = []
+            for label, key in later.items():
+                first = first_label[key]
+                written = given[first]
+                how = "" if given[label] == written else f" as {_quote(written)} (ids are compared ignoring case " \
+                                                          "and spaces)"
+                reasons.append(f"id {_quote(given[label])} is already used on row {row_number[first]}{how}")
+            issues.append(make_issues(later.index, field="source_id", code="duplicate_id", reason=reasons))
             reused: dict[object, list[int]] = {}
             for label, value in later.items():
                 reused.setdefault(value, []).append(int(row_number[label]))
             issues.append(make_issues([first_label[v] for v in reused], field="source_id", code="id_reused",
-                                      reason=[f"id {_quote(v)} is used again on row(s) "
+                                      reason=[f"id {_quote(given[first_label[v]])} is used again on row(s) "
                                               f"{', '.join(map(str, rows[:10]))}{' …' if len(rows) > 10 else ''}"
                                               for v, rows in reused.items()]))
     return _concat(issues)

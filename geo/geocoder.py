@@ -95,6 +95,11 @@ def _numbers(frame: pd.DataFrame, column: object | None) -> NDArray[np.float64]:
     return pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
+def _in_northern_ireland(postcodes: NDArray[np.object_]) -> NDArray[np.bool_]:
+    """Normalised postcodes of the BT area (Northern Ireland, whose grid is the Irish Grid)."""
+    return np.array([isinstance(p, str) and re.match(r"BT\d", p) is not None for p in postcodes], dtype=bool)
+
+
 def _format_pair(x: float, y: float) -> str:
     return f"({x:g}, {y:g})"
 
@@ -201,6 +206,10 @@ def geocode(frame: pd.DataFrame, *, postcode: object | None = None, x: object | 
     # --- coordinates win where usable
     xs, ys = _numbers(frame, x), _numbers(frame, y)
     coord_kind = classify_coordinates(xs, ys)
+    row_postcodes = pc["normalised_values"][pc["normalised_codes"]]
+    # Northern Ireland's grid numbers are Irish Grid: read as British National Grid they land near Chester.
+    irish = (coord_kind == CoordinateKind.BNG) & _in_northern_ireland(pc["normalised_values"])[pc["normalised_codes"]]
+    coord_kind[irish] = CoordinateKind.MISSING
     wgs = coord_kind == CoordinateKind.WGS84
     swapped = coord_kind == CoordinateKind.SWAPPED
     bng = coord_kind == CoordinateKind.BNG
@@ -221,8 +230,22 @@ def geocode(frame: pd.DataFrame, *, postcode: object | None = None, x: object | 
     issue[has_coords] = 0
     issue[swapped] = issues.code("latitude and longitude were given the wrong way round; swapped")
 
-    # Coordinates that disagree with their own full postcode are kept (usually the better fix) but flagged.
+    # The row's own full postcode is the check on its grid numbers: an easting/northing pair given the wrong way
+    # round lands far away, and swapped back it lands on the postcode — then the swap is evident, so fix it.
     gap = np.hypot(east - pc_east, north - pc_north)
+    swap_gap = np.hypot(ys - pc_east, xs - pc_north)
+    grid_swapped = bng & pc["found"] & is_unit & (gap > DISAGREEMENT_M) & (swap_gap <= DISAGREEMENT_M)
+    if grid_swapped.any():
+        east[grid_swapped], north[grid_swapped] = ys[grid_swapped], xs[grid_swapped]
+        lon[grid_swapped], lat[grid_swapped] = to_wgs84(east[grid_swapped], north[grid_swapped])
+        method[grid_swapped] = METHODS.index("coordinates_swapped")
+        for i in np.flatnonzero(grid_swapped):
+            issue[i] = issues.code(
+                f"easting and northing were given the wrong way round {_format_pair(xs[i], ys[i])}: swapped, "
+                f"which puts the row {swap_gap[i]:.0f} m from its postcode {row_postcodes[i]} instead of "
+                f"{gap[i] / 1000:.1f} km")
+        gap = np.hypot(east - pc_east, north - pc_north)
+    # Coordinates that disagree with their own full postcode are kept (usually the better fix) but flagged.
     for i in np.flatnonzero(has_coords & pc["found"] & is_unit & (gap > DISAGREEMENT_M)):
         note = (f"coordinates are {gap[i] / 1000:.1f} km from the centroid of postcode "
                 f"{pc['normalised_values'][pc['normalised_codes'][i]]}; coordinates kept")
@@ -235,6 +258,12 @@ def geocode(frame: pd.DataFrame, *, postcode: object | None = None, x: object | 
         previous = issues.values[issue[i]]
         outcome = "postcode used" if pc["found"][i] else "not located"
         issue[i] = issues.code(f"{note}; {outcome}" + (f" ({previous})" if previous else ""))
+    for i in np.flatnonzero(irish):
+        outcome = "postcode used" if pc["found"][i] else "not located"
+        previous = issues.values[issue[i]]
+        note = (f"grid numbers {_format_pair(xs[i], ys[i])} with the Northern Ireland postcode {row_postcodes[i]} are "
+                f"Irish Grid, not British National Grid; coordinates not used, {outcome}")
+        issue[i] = issues.code(f"{note} ({previous})" if previous else note)
     empty = ~has_coords & ~pc["found"] & (pc["kind"] == PostcodeKind.EMPTY) & (coord_kind != CoordinateKind.INVALID)
     issue[empty] = issues.code("no postcode or coordinates")
 

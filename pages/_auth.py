@@ -3,12 +3,15 @@
 Two modes, decided by ``.streamlit/secrets.toml``:
 
 * **Sign-in configured** (an ``[auth]`` section): everyone signs in through the organisation's identity provider
-  (``st.login``); their role comes from the roles file (``ESTATES_ROLES_FILE``, default ``data/<place>/roles.toml``,
-  see ``estates/auth.py``). The shared store gets an :class:`estates.auth.Authoriser` so that every write is
-  checked where it happens: a viewer's write is refused by the store even if a control slipped through.
+  (``st.login``); they are known by the provider's subject and, when the provider verified it, their e-mail
+  address (never their display name); their role comes from the roles file (``ESTATES_ROLES_FILE``, default
+  ``data/<place>/roles.toml``, see ``estates/auth.py``). The shared store gets an :class:`estates.auth.Authoriser`
+  so that every write is checked where it happens: a viewer's write is refused by the store even if a control
+  slipped through.
 * **Embedded default** (no ``[auth]``): the app must listen on this machine only; the operating-system user runs
   it, owns the store file and is recorded in the audit history. A banner says sign-in is not configured. Bound to
-  any other address without sign-in, the app refuses to start (it shows why, and no data).
+  any other address without sign-in, the app refuses to start: ``app.py`` exits before serving anything
+  (:func:`refuse_unsafe_start`), and every page view checks again (it shows why, and no data).
 
 See ``docs/deployment.md``.
 """
@@ -20,7 +23,15 @@ from typing import Any
 
 import streamlit as st
 
-from estates.auth import Authoriser, Identity, Role, RolesConfig, check_bind_safety, identity_from_claims
+from estates.auth import (
+    MACHINE_ACTORS,
+    Authoriser,
+    Identity,
+    Role,
+    RolesConfig,
+    check_bind_safety,
+    identity_from_claims,
+)
 from estates.identity import local_user
 from estates.store import Store
 from geo.place import load_place
@@ -31,11 +42,9 @@ __all__ = [
     "current_identity",
     "gate",
     "may",
+    "refuse_unsafe_start",
     "roles_config",
 ]
-
-#: Machine actors the app itself writes as (first-start seeding and the rules it re-runs after a load).
-_MACHINE_ACTORS: dict[str, Role] = {"ingest": Role.ADMIN, "rules": Role.EDITOR, "matching": Role.EDITOR}
 
 
 def auth_configured() -> bool:
@@ -49,7 +58,7 @@ def auth_configured() -> bool:
 @functools.lru_cache(maxsize=1)
 def _authoriser() -> Authoriser:
     guard = Authoriser()  # people never admitted (not signed in) are refused
-    for actor, role in _MACHINE_ACTORS.items():
+    for actor, role in MACHINE_ACTORS.items():  # first-start seeding and the rules re-run after a load
         guard.admit_actor(actor, role)
     return guard
 
@@ -117,7 +126,7 @@ def gate(store: Store) -> Identity:
         The person acting in this session (the run stops before returning when there is none).
     """
     configured = auth_configured()
-    refusal = check_bind_safety(st.get_option("server.address"), configured)
+    refusal = check_bind_safety(st.get_option("server.address"), configured)  # also refused at start-up (app.py)
     if refusal:
         st.error(f"**Not started.** {refusal}", icon=":material/block:")
         st.stop()
@@ -140,5 +149,28 @@ def gate(store: Store) -> Identity:
         st.button("Sign out", key="auth_logout_refused", on_click=st.logout)
         st.stop()
     st.sidebar.markdown(f"Signed in as **{person.actor}** ({person.role.label})")
+    if person.email is None and _claims().get("email"):
+        st.sidebar.caption("Your identity provider did not verify your e-mail address, so the roles file's e-mail "
+                           "and domain entries do not apply to you.")
     st.sidebar.button("Sign out", key="auth_logout", on_click=st.logout)
     return person
+
+
+def refuse_unsafe_start() -> None:
+    """At server start (``app.py``): exit with one line on stderr when bound beyond loopback without sign-in.
+
+    Runs when Streamlit's server imports ``app.py``, before the app is served: nothing listens for long, no page,
+    static file or health check is answered. ``streamlit run`` parses its command line and config files first, so
+    ``server.address`` and the secrets are the ones the server will use.
+
+    Raises
+    ------
+    SystemExit
+        Status 2, with the reason on stderr, when :func:`estates.auth.check_bind_safety` refuses.
+    """
+    import sys
+
+    refusal = check_bind_safety(st.get_option("server.address"), auth_configured())
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        raise SystemExit(2)

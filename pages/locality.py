@@ -15,6 +15,7 @@ from estates.profiles import area_lsoas, area_profiles, estate_breakdown
 from estates.schema import STATUSES
 from geo import boundaries
 from pages import _common as common
+from pages._access import access_section
 
 place = common.place()
 everything = common.estate().records
@@ -101,6 +102,8 @@ else:
     st.dataframe(pairs[["rank", "surplus_name", "surplus_partner", "surplus_use", "key_name", "distance_m",
                         "keys_within", "lsoa_name", "imd_decile"]], hide_index=True, width="stretch",
                  column_config={"distance_m": st.column_config.NumberColumn("Distance (m)", format="%.0f")})
+
+access_section(place, everything, hood)
 
 st.subheader("Estate by partner and status")
 breakdown = estate_breakdown(area)

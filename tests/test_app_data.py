@@ -195,7 +195,7 @@ def test_reposition_tags_for_a_point() -> None:
     assert outside["neighbourhood"] is None
 
 
-def test_load_estate_gives_a_plain_frame_with_status(store) -> None:  # noqa: ANN001
+def test_read_records_gives_a_plain_frame_with_status(store) -> None:  # noqa: ANN001
     estate = read_records(store)
 
     assert isinstance(estate, pd.DataFrame)

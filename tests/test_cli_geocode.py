@@ -63,7 +63,7 @@ def test_column_options_override_detection(tmp_path: Path):
         (lambda d: ["geocode", str(d / "nocols.csv"), "--out", str(d / "o.csv")], "no postcode or coordinate column"),
         (lambda d: ["geocode", str(d / "nocols.csv"), "--out", str(d / "o.csv"), "--postcode-column", "zzz"],
          "is not a column"),
-        (lambda d: ["geocode", str(d / "garbage.xlsx"), "--out", str(d / "o.csv")], "cannot read"),
+        (lambda d: ["geocode", str(d / "garbage.xlsx"), "--out", str(d / "o.csv")], "damaged or incomplete ZIP"),
         (lambda d: ["geocode", str(d / "nocols.csv"), "--out", str(d / "o.txt"), "--postcode-column", "a"],
          "unknown output format"),
         (lambda d: ["geocode", str(d / "nocols.csv"), "--out", str(d / "exists.csv"), "--postcode-column", "a"],
@@ -72,7 +72,7 @@ def test_column_options_override_detection(tmp_path: Path):
 )
 def test_user_errors_exit_2_with_one_readable_line(tmp_path: Path, make_args, message):
     (tmp_path / "nocols.csv").write_text("a,b\n1,2\n")
-    (tmp_path / "garbage.xlsx").write_bytes(b"this is not a spreadsheet")
+    (tmp_path / "garbage.xlsx").write_bytes(b"PK\x03\x04 this is not a spreadsheet")
     (tmp_path / "exists.csv").write_text("x\n")
     result = run(*make_args(tmp_path))
     assert result.returncode == 2

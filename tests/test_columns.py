@@ -14,6 +14,7 @@ from estates.columns import (
     name_key,
     recognise_columns,
     recognise_name,
+    recognise_unit,
 )
 from estates.registers import read_register
 from tests.conftest import ROOT
@@ -27,6 +28,10 @@ from tests.conftest import ROOT
     ("GIA (m²)", "gia_m2"), ("EPC Rating", "energy_rating"), ("Lease Expiry Date", "lease_end"),
     ("Backlog Maintenance", "backlog_maintenance"), ("Utilisation %", "utilisation_pct"),
     ("StreetNumber", "street_number"), ("Favourite colour", None), ("locality", None),
+    ("Pharmacy Name", "name"), ("Site Name", "name"), ("Property Name", "name"), ("Premises", "name"),
+    ("GIA (sq ft)", "gia_m2"), ("Floor area m²", "gia_m2"), ("NIA sqm", "gia_m2"), ("Site area (acres)",
+                                                                                      "land_area_ha"),
+    ("pha", None), ("Alpha", None),
 ])
 def test_recognise_name(name, field):
     assert recognise_name(name) == field
@@ -99,3 +104,21 @@ def test_mappable_fields_exclude_what_ingest_sets():
     assert "building_id" not in MAPPABLE_FIELDS
     assert "partner" not in MAPPABLE_FIELDS
     assert {"postcode", "uprn", "gia_m2", "lease_end"} <= set(MAPPABLE_FIELDS)
+
+
+@pytest.mark.parametrize(("name", "unit"), [
+    ("GIA (sq ft)", "sqft"), ("Floor area m²", "m2"), ("NIA sqm", "m2"), ("GIA sq. ft", "sqft"),
+    ("Site area (acres)", "acres"), ("Land Area ha", "ha"), ("BuildingSize", None), ("Postcode", None),
+])
+def test_recognise_unit(name, unit):
+    assert recognise_unit(name) == unit
+
+
+def test_unit_in_a_header_converts_unless_configured():
+    mapping = recognise_columns(["Pharmacy Name", "GIA (sq ft)", "Postcode"])
+    assert mapping.fields == {"name": ("Pharmacy Name",), "postcode": ("Postcode",), "gia_m2": ("GIA (sq ft)",)}
+    assert mapping.units == {"gia_m2": "sqft"}
+    assert "gia_m2 <- GIA (sq ft) (recognised; unit sqft read from the column name)" in mapping.describe()
+    configured = recognise_columns(["GIA (sq ft)"], units={"gia_m2": "m2"})
+    assert configured.units == {"gia_m2": "m2"}
+    assert not configured.units_from_header

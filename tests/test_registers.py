@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import codecs
 import json
+import warnings
+import zipfile
 
 import openpyxl
 import pytest
@@ -175,11 +177,22 @@ def test_geopackage_in_bng_is_reprojected():
     assert any("reprojected" in n for n in raw.notes)
 
 
-@pytest.mark.parametrize("name", ["empty.csv", "headers_only.csv", "whitespace_only.csv"])
-def test_empty_files_read_as_zero_rows_with_a_note(name):
-    raw = read_register(HOSTILE / name)
+def test_header_only_file_reads_as_zero_rows_with_a_note():
+    raw = read_register(HOSTILE / "headers_only.csv")
     assert len(raw) == 0
-    assert raw.notes
+    assert raw.notes == ["the file has a header but no data rows"]
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("empty.csv", "empty.csv: the file is empty"),
+    ("whitespace_only.csv", "whitespace_only.csv: the file holds only blank lines, no table"),
+    ("blank_lines_crlf.txt", "blank_lines_crlf.txt: the file holds only blank lines, no table"),
+    ("empty_cells_only.csv", "empty_cells_only.csv: the file holds delimiters but no values, no table"),
+])
+def test_empty_files_are_refused(name, message):
+    with pytest.raises(RegisterError) as caught:
+        read_register(HOSTILE / name)
+    assert str(caught.value) == message
 
 
 def test_blank_rows_inside_the_data_are_kept_trailing_ones_dropped():
@@ -200,7 +213,12 @@ def test_unbalanced_quote_costs_one_row_not_the_rest_of_the_file():
     assert raw.frame["AssetCode"].iloc[3] == "TMBC0064"
 
 
-@pytest.mark.parametrize(("name", "message"), [("not_a_table.csv", "binary data"), ("old_excel.xls", "old Excel")])
+@pytest.mark.parametrize(("name", "message"), [
+    ("not_a_table.csv", "binary data"), ("old_excel.xls", "old Excel"), ("random_bytes.csv", "binary data"),
+    ("png_named.csv", "binary data"), ("gzip_named.csv", "binary data"), ("pdf_named.csv", "binary data"),
+    ("zip_not_xlsx.xlsx", "not an Excel workbook"), ("truncated.xlsx", "a damaged or incomplete ZIP file"),
+    ("not_geojson.geojson", "not a GeoJSON FeatureCollection"), ("broken_json.geojson", "not valid JSON"),
+])
 def test_unreadable_files_are_refused_with_a_message(name, message):
     with pytest.raises(RegisterError, match=message):
         read_register(HOSTILE / name)
@@ -218,3 +236,100 @@ def test_not_geojson_with_a_geojson_name(tmp_path):
     path.write_text(json.dumps([1, 2, 3]))
     with pytest.raises(RegisterError, match="not a GeoJSON"):
         read_register(path)
+
+
+def test_detect_encoding_utf16_without_bom():
+    assert detect_encoding("Name,Town\nCafé,Sale\n".encode("utf-16-le")) == "utf-16-le"
+    assert detect_encoding("Name,Town\nCafé,Sale\n".encode("utf-16-be")) == "utf-16-be"
+    raw = read_register(HOSTILE / "utf16le_nobom_gps.csv")
+    assert raw.encoding == "utf-16-le"
+    assert len(raw) == 26
+    assert raw.frame["name"].iloc[0] == "Park Medical Practice"
+
+
+def test_mixed_encodings_are_decoded_per_line_and_the_odd_line_flagged():
+    raw = read_register(HOSTILE / "mixed_mostly_cp1252.csv")
+    assert raw.notes[0] == "mixed encodings: 2 line(s) cp1252, 1 line(s) utf-8; each line decoded on its own"
+    locations = raw.frame["Location"]
+    assert locations.str.contains("Heatbeat Café").sum() == 1
+    assert not locations.str.contains("Ã").any()
+    assert locations.str.contains("St. John’s Medical Centre").sum() == 1
+    (position, code, reason), = raw.row_notes
+    assert code == "mixed_encoding"
+    assert "Heatbeat" in raw.frame["Location"].iloc[position]
+    assert reason.startswith(f"line {raw.source_rows[position]} is utf-8, unlike most of the file (cp1252)")
+
+
+def test_header_far_down_is_found_or_named(tmp_path):
+    raw = read_register(HOSTILE / "header_row_40.csv")
+    assert raw.header_row == 40
+    assert len(raw) == 40
+    assert raw.frame.columns[0] == "OrganisationLabel"
+    assert read_register(HOSTILE / "header_row_40.xlsx").header_row == 40
+    with pytest.raises(RegisterError, match="no header found in the first 100 rows; use --header-row"):
+        read_register(HOSTILE / "header_row_150.csv")
+    raw = read_register(HOSTILE / "header_row_150.csv", header_row=150)
+    assert len(raw) == 10
+    assert list(raw.source_rows[:1]) == [151]
+
+
+def test_formula_cells_read_their_saved_value_or_are_flagged_per_cell():
+    cached = read_register(HOSTILE / "formulas_cached.xlsx")
+    assert not cached.row_notes
+    assert cached.frame["PostCode"].iloc[2] == "M21 9TA"
+    assert cached.frame["BuildingSize"].iloc[3] == "3882"
+    missing = read_register(HOSTILE / "formulas_no_value.xlsx")
+    cells = [reason.split(":")[0] for _, code, reason in missing.row_notes if code == "formula_without_value"]
+    assert cells == ["cell J4", "cell R5", "cell R8", "cell J10"]
+    assert missing.frame["PostCode"].isna().sum() == 2
+
+
+def test_each_geojson_feature_is_checked_on_its_own():
+    raw = read_register(HOSTILE / "every_damage.geojson")
+    assert len(raw) == 13
+    codes = {position + 1: code for position, code, _ in raw.row_notes}
+    assert codes == {2: "bad_geometry", 4: "bad_geometry", 6: "bad_geometry", 8: "geometry_issue",
+                     10: "bad_geometry", 12: "bad_geometry"}
+    good = [i for i in range(13) if i + 1 not in codes]
+    assert raw.geometry.loc[good, "x"].between(-2.5, -2.2).all()
+    assert raw.geometry.loc[[1, 3, 5, 7, 9, 11], "x"].isna().all()
+    raw = read_register(HOSTILE / "not_a_feature.geojson")
+    assert [(p, code) for p, code, _ in raw.row_notes] == [(6, "bad_geometry"), (7, "bad_geometry")]
+
+
+def test_nested_properties_are_json_text():
+    raw = read_register(HOSTILE / "nested_properties.geojson")
+    contact = json.loads(raw.frame["contact"].iloc[0])
+    assert contact["email"] == "altrincham.library@trafford.gov.uk"
+    assert json.loads(raw.frame["postcode_parts"].iloc[0]) == ["WA14", "1AH"]
+    assert cell_text({"a": [1, "é"]}) == '{"a": [1, "é"]}'
+
+
+def test_damaged_geopackage_geometry_is_one_rejected_feature():
+    raw = read_register(HOSTILE / "damaged_wkb.gpkg")
+    assert len(raw) == 13
+    assert [(p, code) for p, code, _ in raw.row_notes] == [(3, "bad_geometry")]
+    assert raw.geometry["x"].notna().sum() == 12
+
+
+def test_library_warnings_become_notes_not_stderr(tmp_path, capfd):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Name", "Postcode"])
+    sheet.append(["Sale Waterside", "M33 7ZF"])
+    book.save(tmp_path / "saved.xlsx")
+    # A workbook from another program, without a stylesheet: openpyxl warns about it.
+    with zipfile.ZipFile(tmp_path / "saved.xlsx") as source, zipfile.ZipFile(tmp_path / "book.xlsx", "w") as out:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "xl/styles.xml":
+                data = (b'<?xml version="1.0"?><styleSheet '
+                        b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"></styleSheet>')
+            out.writestr(info, data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        raw = read_register(tmp_path / "book.xlsx")
+    assert not caught
+    assert len(raw) == 1
+    assert raw.notes == ["reader warning: Workbook contains no stylesheet, using openpyxl's defaults"]
+    assert capfd.readouterr().err == ""

@@ -57,6 +57,11 @@ def test_units_from_the_mapping():
         check_fields(_text(name=["a"], land_area_ha=["1"]), units={"land_area_ha": "furlongs"})
 
 
+def test_square_feet_from_the_header_are_not_converted_twice():
+    checked = check_fields(_text(name=["a", "b"], gia_m2=["1000", "1000 sq ft"]), units={"gia_m2": "sqft"})
+    assert checked.values["gia_m2"].tolist() == pytest.approx([92.90304, 92.90304])
+
+
 def test_utilisation_fractions_and_over_100():
     fractions = check_fields(_text(name=["a", "b"], utilisation_pct=["0.85", "0.4"]))
     assert list(fractions.values["utilisation_pct"]) == [85.0, 40.0]
@@ -150,6 +155,19 @@ def test_duplicates_first_kept_later_rejected_with_the_first_row_number():
     assert _codes(issues, 1) == {"id_reused"}
     assert not _codes(issues, 0)
     assert not _codes(issues, 4)
+
+
+def test_ids_differing_only_in_case_or_spacing_are_duplicates_and_the_reason_says_so():
+    raw = pd.DataFrame({"id": ["H0000", "h0000", "X 1", "x  1", "H0000"], "name": ["a", "b", "c", "d", "e"]},
+                       dtype=object)
+    issues = check_duplicates(raw, raw["id"], np.array([2, 3, 4, 5, 6]))
+    reasons = issues.set_index(["row", "code"])["reason"]
+    assert reasons[(1, "duplicate_id")] == ("id 'h0000' is already used on row 2 as 'H0000' (ids are compared "
+                                            "ignoring case and spaces)")
+    assert reasons[(4, "duplicate_id")] == "id 'H0000' is already used on row 2"
+    assert "ignoring case" in reasons[(3, "duplicate_id")]
+    assert reasons[(0, "id_reused")] == "id 'H0000' is used again on row(s) 3, 6"
+    assert _codes(issues, 2) == {"id_reused"}
 
 
 def _located(method: list[str], issue: list[str], outside: list[object]) -> pd.DataFrame:

@@ -28,6 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> Handler:
     parser.add_argument("--type", dest="partner_type", choices=PARTNER_TYPES,
                         help="partner type (default: from the partner list)")
     parser.add_argument("--sheet", help="XLSX sheet or GeoPackage layer (default: picked automatically)")
+    parser.add_argument("--header-row", type=int, metavar="N",
+                        help="1-based row of the header, when it is not among the first rows")
     parser.add_argument("--column", action="append", default=[], metavar="FIELD=COLUMN",
                         help="map a register column to a field, e.g. --column postcode='Post Code' (repeatable; "
                              "FIELD= leaves the field unmapped)")
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
                                      units=spec.units if spec is not None else None,
                                      sheet=args.sheet or (spec.sheet if spec is not None else None),
                                      historic=args.historic or (spec.historic if spec is not None else False),
-                                     online=online, online_progress=report_online)
+                                     online=online, online_progress=report_online, header_row=args.header_row)
     except IngestError as exc:
         raise UserError(str(exc)) from None
     print(format_ingest_summary(result, show_issues=args.show))

@@ -18,12 +18,15 @@ def add_store_option(parser: argparse.ArgumentParser) -> None:
                                         "(default: ESTATES_DATABASE_URL, else the embedded file under var/)")
 
 
-def open_cli_store(target: str | None) -> Store:
-    """Open the store a command names (``--store``), else the default; a failure is a one-line user error."""
+def open_cli_store(target: str | None, *, read_only: bool = False) -> Store:
+    """Open the store a command names (``--store``), else the default; a failure is a one-line user error.
+
+    ``read_only`` (history, export, match list): nothing is created, migrated or written.
+    """
     from estates.service import store_target
 
     try:
-        return open_store(target or store_target())
+        return open_store(target or store_target(), read_only=read_only)
     except (ValueError, OSError) as exc:
         raise UserError(f"cannot open the store: {exc}") from None
 
@@ -76,7 +79,7 @@ def configure_history(parser: argparse.ArgumentParser) -> Handler:
 def run_history(args: argparse.Namespace) -> int:
     from estates.service import site_history
 
-    store = open_cli_store(args.store)
+    store = open_cli_store(args.store, read_only=True)  # reading never creates, migrates or writes a store
     try:
         entries = site_history(store, args.id)
     except NotFoundError:

@@ -626,6 +626,26 @@ class SqlStore(Store):
             self._outside_name = rows[0][0] if rows else None
         self._schema_version = SCHEMA_VERSION
 
+    def _check_schema(self) -> None:
+        """Open for reading only: the store's tables must exist at this tool's schema version; nothing is written."""
+        from estates.store._open import NoStoreError, StoreOpenError
+
+        with self._tx(write=False) as cur:
+            if not self._existing_columns(cur, "estates_schema"):
+                raise NoStoreError(f"no estates store in {self.location} (none of its tables are there)")
+            current = cur.query("SELECT max(version) FROM estates_schema")[0][0] or 0
+            missing = [f"{t.name}.{c.name}" for t in TABLES
+                       for have in [self._existing_columns(cur, t.name)] for c in t.columns if c.name not in have]
+            if current != SCHEMA_VERSION or missing:
+                raise StoreOpenError(
+                    f"{self.location} has store schema version {current} and this tool reads version "
+                    f"{SCHEMA_VERSION}" + (f" (missing {', '.join(missing[:3])})" if missing else "") + ": "
+                    + ("update the tool" if current > SCHEMA_VERSION else
+                       "run a command that writes (e.g. python -m estates classify) to upgrade it first"))
+            rows = cur.query("SELECT value FROM store_meta WHERE key = ?", ("outside_column",))
+            self._outside_name = rows[0][0] if rows else None
+        self._schema_version = current
+
     def _migration_1(self, cur: Cursor) -> str:
         for table in TABLES[:7]:  # the tables of schema version 1; later versions add theirs
             for statement in self._create_table_sql(table):

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from estates.store._open import NoStoreError, StoreOpenError
 from estates.store._sql import STATUS_VIEW, TABLES, ColType, Column, Cursor, SqlStore, Table, q
 
 __all__ = ["GeoPackageStore"]
@@ -100,12 +101,17 @@ class GeoPackageStore(SqlStore):
     Parameters
     ----------
     path
-        The ``.gpkg`` file; created (with its folder) when missing, migrated when older.
+        The ``.gpkg`` file; created (with its folder) when missing, migrated when older. A file that already holds
+        tables but not the store's (someone else's GeoPackage) is refused, never written.
     busy_timeout_ms
         How long a write waits for another process's write to finish before failing.
     synchronous
         SQLite ``synchronous`` setting: ``FULL`` (default; every commit is on disk) or ``NORMAL`` (WAL commits may be
         lost on power failure, never corrupted; faster).
+    read_only
+        Open for reading only (SQLite ``mode=ro``): nothing is created, migrated or written; a missing file raises
+        :class:`~estates.store.NoStoreError`, a file without the store's tables or at another schema version
+        :class:`~estates.store.StoreOpenError`.
     """
 
     backend: ClassVar[str] = "gpkg"
@@ -113,7 +119,7 @@ class GeoPackageStore(SqlStore):
     _conn: sqlite3.Connection
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 60_000,
-                 synchronous: str = "FULL") -> None:
+                 synchronous: str = "FULL", read_only: bool = False) -> None:
         super().__init__()
         if sqlite3.sqlite_version_info < _MIN_SQLITE:
             raise RuntimeError(f"the GeoPackage store needs SQLite ≥ {'.'.join(map(str, _MIN_SQLITE))}; "
@@ -122,11 +128,23 @@ class GeoPackageStore(SqlStore):
             raise ValueError("synchronous must be 'FULL' or 'NORMAL'")
         self.path = Path(path)
         self.location = str(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                     timeout=busy_timeout_ms / 1000)
+        if read_only:
+            if not self.path.is_file():
+                raise NoStoreError(f"no store at {self.path}")
+            self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                         check_same_thread=False, timeout=busy_timeout_ms / 1000)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                         timeout=busy_timeout_ms / 1000)
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            if read_only:
+                self._conn.create_function("gpkg_point", 2, gpkg_point, deterministic=True)
+                self._refuse_foreign_file(reading=True)
+                self._check_schema()
+                return
+            self._refuse_foreign_file(reading=False)
             if self._conn.execute("PRAGMA application_id").fetchone()[0] != _APPLICATION_ID:
                 # Before WAL: readers such as GDAL check these header bytes in the main file, not in the WAL.
                 self._conn.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
@@ -143,6 +161,16 @@ class GeoPackageStore(SqlStore):
         except BaseException:
             self._conn.close()
             raise
+
+    def _refuse_foreign_file(self, *, reading: bool) -> None:
+        """Never read as a store, or create the store's tables in, a file holding other tables (a partner's GPKG)."""
+        names = [r[0] for r in self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY "
+            "name LIKE 'gpkg%' OR name LIKE 'rtree%', name")]  # the owner's own layers first
+        if names and "estates_schema" not in names:
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            raise StoreOpenError(f"{self.path} is not an estates store (it holds {shown})" + (
+                "" if reading else ": refusing to write the store's tables into it; name a new .gpkg file"))
 
     # ------------------------------------------------------------------ transactions
     @contextmanager

@@ -30,6 +30,7 @@ from psycopg import errors as pgerrors
 from psycopg import sql as pgsql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from estates.store._open import NoStoreError, StoreOpenError
 from estates.store._sql import (
     AUDIT,
     CLASSIFICATIONS,
@@ -45,7 +46,7 @@ from estates.store._sql import (
 )
 from estates.store.base import StoreError
 
-__all__ = ["DatabaseUnavailableError", "PostGISStore", "StatementTimeoutError", "split_url"]
+__all__ = ["DatabaseUnavailableError", "PostGISStore", "StatementTimeoutError", "masked_location", "split_url"]
 
 _log = logging.getLogger(__name__)
 
@@ -136,12 +137,32 @@ def _milliseconds(seconds: float) -> int:
     return max(1, round(seconds * 1000)) if seconds > 0 else 0
 
 
+def masked_location(url: str, schema: str | None = None) -> str:
+    """How messages name a store: its URL without the password, and its schema."""
+    try:
+        conninfo, name = split_url(url, schema)
+    except ValueError:
+        return "(a PostgreSQL URL that cannot be read)"
+    return f"{_masked(conninfo)} (schema {name})"
+
+
 def _masked(url: str) -> str:
     parts = urlsplit(url)
     if parts.password:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     return url
+
+
+def _connect_timeout(conninfo: str, seconds: float) -> dict[str, int]:
+    """A connect timeout unless the URL or ``PGCONNECT_TIMEOUT`` sets one (libpq's default waits forever)."""
+    import os
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    if "connect_timeout" in conninfo_to_dict(conninfo) or os.environ.get("PGCONNECT_TIMEOUT"):
+        return {}
+    return {"connect_timeout": max(1, round(seconds))}
 
 
 class _PgCursor:
@@ -173,7 +194,12 @@ class PostGISStore(SqlStore):
         ``postgresql://user:password@host:port/database`` (libpq URL). The store's own options may ride along:
         ``?schema=``, ``?pool_size=``, ``?pool_timeout=``, ``?statement_timeout=`` (keywords win over the URL).
     schema
-        Schema holding the store's tables (default: from the URL, else ``estates``); created when missing.
+        Schema holding the store's tables (default: from the URL, else ``estates``); created when missing. A schema
+        that already holds other tables but not the store's is refused, never written.
+    read_only
+        Open for reading only (every transaction ``READ ONLY``): nothing is created, migrated or written; a missing
+        schema or one without the store's tables raises :class:`~estates.store.NoStoreError`, another schema version
+        :class:`~estates.store.StoreOpenError`.
     pool_size
         Most connections the store holds open (default 10): that many operations run at once, the next ones wait
         for a free connection.
@@ -194,27 +220,30 @@ class PostGISStore(SqlStore):
     _column_types: ClassVar[dict[ColType, str]] = _TYPES
     _pool: ConnectionPool[psycopg.Connection[Any]]
 
-    def __init__(self, url: str, *, schema: str | None = None, pool_size: int | None = None,
+    def __init__(self, url: str, *, schema: str | None = None, read_only: bool = False, pool_size: int | None = None,
                  pool_timeout: float | None = None, statement_timeout: float | None = None) -> None:
         super().__init__()
         conninfo, self.schema = split_url(url, schema)
+        self.read_only = read_only
         options = _split(url)[1]
         self.pool_size = int(_number("pool_size", pool_size, options.get("pool_size"), POOL_SIZE, integer=True))
         self.pool_timeout = _number("pool_timeout", pool_timeout, options.get("pool_timeout"), POOL_TIMEOUT_S)
         self.statement_timeout = _number("statement_timeout", statement_timeout, options.get("statement_timeout"),
                                          STATEMENT_TIMEOUT_S)
-        self.location = f"{_masked(conninfo)} (schema {self.schema})"
-        kwargs: dict[str, Any] = {"autocommit": True}
-        if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(conninfo):
-            kwargs["connect_timeout"] = max(1, round(min(self.pool_timeout, 10.0)))  # an unreachable host hangs
-        self._prepare_database(conninfo, kwargs)
+        self.location = masked_location(url, schema)
+        # An unreachable host would hang (libpq waits forever): at most 10 s, or what the URL / PGCONNECT_TIMEOUT say.
+        kwargs: dict[str, Any] = {"autocommit": True, **_connect_timeout(conninfo, min(self.pool_timeout, 10.0))}
+        self._prepare_database(conninfo, kwargs, read_only=read_only)
         self._pool = ConnectionPool(
             conninfo, kwargs=kwargs, min_size=min(2, self.pool_size), max_size=self.pool_size,
             timeout=self.pool_timeout, reconnect_timeout=_RECONNECT_S, reconnect_failed=self._reconnect_failed,
             configure=self._configure, check=self._check, open=False, name=f"estates:{self.schema}")
         try:
             self._pool.open(wait=True, timeout=max(self.pool_timeout, 1.0))
-            self._migrate()
+            if read_only:
+                self._check_schema()
+            else:
+                self._migrate()
         except PoolTimeout as exc:
             self._pool.close()
             raise DatabaseUnavailableError(f"cannot connect to {self.location}: {exc}") from exc
@@ -226,30 +255,54 @@ class PostGISStore(SqlStore):
         """Close the pool: idle connections at once, borrowed ones when their operation ends. Safe to call twice."""
         self._pool.close()
 
-    def _prepare_database(self, conninfo: str, kwargs: dict[str, Any]) -> None:
-        """PostGIS and the schema, on a connection of its own: a wrong URL or password fails here, with its reason."""
+    def _prepare_database(self, conninfo: str, kwargs: dict[str, Any], *, read_only: bool) -> None:
+        """PostGIS and the schema, on a connection of its own: a wrong URL or password fails here, with its reason.
+
+        Read-only, nothing is created: a missing schema is :class:`NoStoreError`. Either way a schema holding
+        someone else's tables is refused.
+        """
         try:
             conn = psycopg.connect(conninfo, **kwargs)
         except psycopg.OperationalError as exc:
             reason = " ".join(str(exc).split())
             raise DatabaseUnavailableError(f"cannot connect to {self.location}: {reason}") from exc
         with conn:
+            if read_only:
+                if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone():
+                    raise NoStoreError(f"no estates store in {self.location} (the schema does not exist)")
+                self._refuse_foreign_schema(conn, reading=True)
+                return
+            self._refuse_foreign_schema(conn, reading=False)
             if not conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone():
                 try:
                     conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
                 except psycopg.Error as exc:
-                    raise RuntimeError(
-                        f"PostGIS is not installed in {self.location} and this user cannot install it ({exc}); "
-                        "ask an administrator to run CREATE EXTENSION postgis") from exc
+                    raise StoreOpenError(
+                        f"PostGIS is not installed in {self.location} and this user cannot install it "
+                        f"({str(exc).strip()}); ask an administrator to run CREATE EXTENSION postgis") from None
             conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(self.schema)))
 
+    def _refuse_foreign_schema(self, conn: psycopg.Connection[Any], *, reading: bool) -> None:
+        """Never read as a store, or create the store's tables in, a schema holding other tables (bar extensions')."""
+        names = [r[0] for r in conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'v', 'm', 'p', 'f') AND NOT EXISTS "
+            "(SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
+            "AND d.deptype = 'e') ORDER BY c.relname", (self.schema,)).fetchall()]
+        if names and "estates_schema" not in names:
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            raise StoreOpenError(f"{self.location} is not an estates store (the schema holds {shown})" + (
+                "" if reading else ": refusing to write the store's tables into it; name another schema (?schema=…)"))
+
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
-        """Session settings of every new pooled connection: UTC, the store's schema first, the statement timeout."""
+        """Session settings of every new pooled connection: UTC, the store's schema first, the statement timeout,
+        and every transaction READ ONLY for a store opened to read."""
         conn.execute(
             "SELECT set_config('TimeZone', 'UTC', false), "
             "set_config('search_path', %s || ', ' || current_setting('search_path'), false), "
-            "set_config('statement_timeout', %s, false)",
-            (f'"{self.schema}"', str(_milliseconds(self.statement_timeout))))
+            "set_config('statement_timeout', %s, false), "
+            "set_config('default_transaction_read_only', %s, false)",
+            (f'"{self.schema}"', str(_milliseconds(self.statement_timeout)), "on" if self.read_only else "off"))
 
     def _check(self, conn: psycopg.Connection[Any]) -> None:
         """Health check of a borrowed connection (one empty round trip).

@@ -8,7 +8,9 @@ temporary roles file. Each test signs one person in through the provider's form 
 * a viewer sees no edit controls, and a write in their name through the domain API is refused by the store;
 * an editor's classification is saved and the audit history records their e-mail from the provider;
 * an admin sees the register upload; signing out returns to the sign-in screen;
-* a group claim from the provider gives the role the roles file names for that group.
+* a group claim from the provider gives the role the roles file names for that group;
+* identity is the provider's subject plus a *verified* e-mail: two people with one display name get their own roles,
+  and an address the provider did not verify gets no domain role (the roles file's ``trafford.gov.uk`` editors).
 """
 
 from __future__ import annotations
@@ -37,8 +39,12 @@ VIEWER = "vera.viewer@partner.nhs.net"
 EDITOR = "ed.editor@trafford.gov.uk"
 ADMIN = "ada.admin@trafford.gov.uk"
 GROUP_EDITOR = "gita.gp@practice.nhs.net"  # an editor through a group claim from the provider
+STRANGER = "mallory@trafford.gov.uk"  # in the editors' domain, but the provider did not verify it
 ROLES = f"""
 unknown_users = "viewer"
+
+[domains]
+"trafford.gov.uk" = "editor"
 
 [groups]
 "estates-editors" = "editor"
@@ -52,8 +58,16 @@ unknown_users = "viewer"
 @pytest.fixture(scope="module")
 def idp() -> Iterator[str]:
     """A real OIDC provider on a loopback port; yields its base URL."""
-    users = [oidc_provider_mock.User(sub=GROUP_EDITOR, claims={"email": GROUP_EDITOR, "name": "Gita GP",
-                                                               "groups": ["estates-editors", "all-staff"]})]
+    verified = {"email_verified": True}
+    users = [
+        oidc_provider_mock.User(sub=GROUP_EDITOR, claims={"email": GROUP_EDITOR, "name": "Gita GP", **verified,
+                                                          "groups": ["estates-editors", "all-staff"]}),
+        *(oidc_provider_mock.User(sub=email, claims={"email": email, **verified}) for email in (VIEWER, EDITOR, ADMIN)),
+        # Two people called J Smith, no e-mail: the council's is in the editors' group, the partner's is not.
+        oidc_provider_mock.User(sub="jsmith-council", claims={"name": "J Smith", "groups": ["estates-editors"]}),
+        oidc_provider_mock.User(sub="jsmith-partner", claims={"name": "J Smith"}),
+        oidc_provider_mock.User(sub="mallory", claims={"name": "Mallory", "email": STRANGER, "email_verified": False}),
+    ]
     server = werkzeug.serving.make_server("127.0.0.1", 0, oidc_provider_mock.app(user_claims=users), threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
@@ -97,25 +111,23 @@ def app_url(idp: str, module_store: Path, roles_file: Path, tmp_path_factory: py
     assert secrets_file.read_text(encoding="utf-8").split("cookie_secret = ")[1][:20] not in log_text
 
 
-def _sign_in(page: Page, app_url: str, email: str, *, path: str = "", predefined: bool = False) -> None:
-    """Open the app, press Sign in, authorise ``email`` on the provider's form, land back in the app at ``path``."""
+def _sign_in(page: Page, app_url: str, email: str, *, path: str = "", shown: str | None = None) -> None:
+    """Open the app, press Sign in, pick the provider's user ``email`` (its subject) on the provider's form, land back
+    in the app at ``path``; ``shown`` is the audit name the sidebar then shows (default ``email``)."""
+    shown = email if shown is None else shown
     # The provider's form links a stylesheet from a CDN: answered here, so nothing leaves the machine.
     page.route("https://cdn.jsdelivr.net/**", lambda route: route.fulfill(status=200, body="",
                                                                           content_type="text/css"))
     page.goto(app_url + path)
     page.get_by_role("button", name="Sign in").click(timeout=60_000)
     page.wait_for_url("**/oauth2/authorize**", timeout=30_000)
-    if predefined:  # a user the provider knows, with extra claims (groups)
-        page.locator(f'button[name="sub"][value="{email}"]').click()
-    else:  # any subject: the provider issues an ID token with this e-mail
-        page.locator('input[name="sub"]').fill(email)
-        page.get_by_role("button", name="Authorize").click()
-    page.get_by_text(f"Signed in as {email}", exact=False).wait_for(timeout=60_000)
+    page.locator(f'button[name="sub"][value="{email}"]').click()  # a user the provider knows, with its claims
+    page.get_by_text(f"Signed in as {shown}", exact=False).wait_for(timeout=60_000)
     assert "code=" not in page.url
     assert "token" not in page.url
     if path:  # the provider sends people back to the app's start page
         page.goto(app_url + path)
-        page.get_by_text(f"Signed in as {email}", exact=False).wait_for(timeout=60_000)
+        page.get_by_text(f"Signed in as {shown}", exact=False).wait_for(timeout=60_000)
     wait_until_idle(page)
 
 
@@ -140,7 +152,8 @@ def test_viewer_sees_no_edit_controls_and_the_store_refuses_their_write(page: Pa
     assert page.locator('[data-testid="stFileUploader"]').count() == 0
 
     # The same person through the domain API: the store itself refuses.
-    person = identity_from_claims({"email": VIEWER}, RolesConfig.load(roles_file))
+    person = identity_from_claims({"iss": "http://127.0.0.1", "sub": VIEWER, "email": VIEWER, "email_verified": True},
+                                  RolesConfig.load(roles_file))
     assert person is not None
     guard = Authoriser()
     guard.admit(person)
@@ -163,7 +176,7 @@ def test_editor_classification_is_recorded_with_their_identity(page: Page, app_u
     reason = "Vacant since 2024; decided by the estates lead (sign-in browser test)"
     page.get_by_label("Reason (required, kept in the audit trail)").fill(reason)
     page.get_by_role("button", name="Save status").click()
-    page.get_by_text("Saved: 1 building set to 'surplus'").wait_for(timeout=30_000)
+    page.get_by_text("Saved: 1 site set to 'surplus'").wait_for(timeout=30_000)
     assert page.locator('[data-testid="stFileUploader"]').count() == 0
 
     with open_store(module_store) as store:
@@ -192,6 +205,26 @@ def test_admin_sees_the_register_upload_and_can_sign_out(page: Page, app_url: st
 
 
 def test_group_claim_from_the_provider_gives_the_editor_role(page: Page, app_url: str) -> None:
-    _sign_in(page, app_url, GROUP_EDITOR, path="classify", predefined=True)
+    _sign_in(page, app_url, GROUP_EDITOR, path="classify")
     page.get_by_text(f"Signed in as {GROUP_EDITOR} (editor)").wait_for()
     page.get_by_role("button", name="Save status").wait_for(timeout=30_000)
+
+
+def test_two_people_with_one_display_name_get_their_own_roles(page: Page, app_url: str, idp: str) -> None:
+    council, partner = f"jsmith-council ({idp})", f"jsmith-partner ({idp})"
+    _sign_in(page, app_url, "jsmith-council", shown=council)
+    page.get_by_text(f"Signed in as {council} (editor)").wait_for()
+    page.context.clear_cookies()  # the next person at the same browser
+    _sign_in(page, app_url, "jsmith-partner", path="classify", shown=partner)
+    page.get_by_text(f"Signed in as {partner} (viewer)").wait_for()
+    page.get_by_text("You can look but not change").wait_for(timeout=30_000)
+    assert page.get_by_role("button", name="Save status").count() == 0
+    assert page.get_by_text("J Smith").count() == 0  # the display name is never the audit name
+
+
+def test_an_unverified_address_in_the_editors_domain_gets_no_role(page: Page, app_url: str, idp: str) -> None:
+    shown = f"mallory ({idp})"
+    _sign_in(page, app_url, "mallory", shown=shown)
+    page.get_by_text(f"Signed in as {shown} (viewer)").wait_for()
+    page.get_by_text("did not verify your e-mail address").wait_for(timeout=30_000)
+    assert page.get_by_text(STRANGER).count() == 0

@@ -204,12 +204,12 @@ def test_the_app_carries_on_after_the_database_restarts(restartable_postgres: Po
     """The app's cached store (one per process) outlives a database restart: no app restart, the save goes through."""
     from streamlit.testing.v1 import AppTest
 
-    from estates.app_data import seed_store
+    from estates.service import load_registers
     from pages import _common
 
     url = f"{pg_url}&pool_timeout=3"
     with open_store(url) as seeding:
-        seed_store(seeding)
+        load_registers(seeding)
         before = seeding.building(APP_TOWN_HALL)
     monkeypatch.setenv("ESTATES_DATABASE_URL", url)
     at = AppTest.from_file(str(ROOT / "pages" / "_shell.py"), default_timeout=120)
@@ -229,7 +229,7 @@ def test_the_app_carries_on_after_the_database_restarts(restartable_postgres: Po
         at.segmented_control(key="classify_status").set_value("surplus")
         at.text_area(key="classify_reason").set_value("Saved after the database restart").run()
         at.button(key="classify_save").click().run()
-        assert [s.value for s in at.success] == ["Saved: 1 building set to 'surplus'."]
+        assert [s.value for s in at.success] == ["Saved: 1 site set to 'surplus' (one change: one undo reverses it)."]
         with open_store(url) as check:
             after = check.building(APP_TOWN_HALL)
             assert (after.override_status, after.version) == ("surplus", before.version + 1)
