@@ -18,8 +18,8 @@ third of the estate is "needs data". This module turns the rules into a request 
   the rules with :func:`estates.store.reclassify`.
 
 Facts live on register records; a row is a *site* (records of one physical property, ``site_id`` from site
-matching), so a fact given on a row is written to each of the partner's records listed on it. A site "needs data"
-while any of its records does (:func:`site_statuses`).
+matching), so a fact given on a row is written to each of the partner's records listed on it. A site's status is the
+estate's (:func:`estates.sites.site_table`: an override, else its records' strongest suggestion).
 
 Examples
 --------
@@ -214,8 +214,9 @@ def requested_facts(rules: RuleSet, *, frame: pd.DataFrame | None = None) -> tup
 
 # ------------------------------------------------------------------------------------------------- the estate
 #: Columns :func:`facts_frame` reads besides the facts.
-_FRAME_COLUMNS = ("partner", "partner_type", "name", "address_line_1", "address_line_2", "town", "postcode",
-                  "neighbourhood", "site_id", "rule_detail", "historic")
+_FRAME_COLUMNS = ("partner", "partner_type", "organisation", "name", "address_line_1", "address_line_2", "town",
+                  "postcode", "neighbourhood", "site_id", "rule_detail", "rule_id", "historic", "override_reason",
+                  "override_by", "override_at", "position_source", "geocode_precision")
 
 
 def facts_frame(store: Store, facts: Sequence[Fact], *, extra: Iterable[str] = ()) -> pd.DataFrame:
@@ -255,25 +256,24 @@ def _detail(value: object) -> Mapping[str, Any]:
 
 
 def site_statuses(frame: pd.DataFrame) -> pd.Series:
-    """Each site's status: "needs data" while any of its records does, else its records' statuses joined.
+    """Each site's status as the estate shows it (:func:`estates.sites.site_table`): a person's override, else the
+    strongest suggestion of its records (key > core > needs data > surplus); "needs data" when nothing decided.
 
     Parameters
     ----------
     frame
-        Buildings with ``site_key`` and ``effective_status`` (:func:`facts_frame`).
+        Buildings with ``site_key`` and the rule and override columns (:func:`facts_frame`).
 
     Returns
     -------
     pandas.Series
-        Indexed by ``site_key``: ``needs data``, a status, or e.g. ``core / key`` when its records differ.
+        Indexed by ``site_key``.
     """
-    status = frame["effective_status"].astype(object).where(frame["effective_status"].notna(), NEEDS_DATA)
+    from estates.sites import site_table
 
-    def one(values: pd.Series) -> str:
-        distinct = sorted(set(values.tolist()))
-        return NEEDS_DATA if NEEDS_DATA in distinct else " / ".join(distinct)
-
-    return status.groupby(frame["site_key"].to_numpy(), sort=True).agg(one)
+    sites = site_table(frame.assign(site_id=frame["site_key"].to_numpy()))
+    status = sites.set_index("site_id")["status"].astype(object)
+    return status.where(status.notna(), NEEDS_DATA).sort_index()
 
 
 def needs_data_counts(frame: pd.DataFrame) -> tuple[int, int]:
@@ -298,11 +298,11 @@ def completeness(frame: pd.DataFrame, facts: Sequence[Fact], *, by: str | Sequen
     -------
     pandas.DataFrame
         The ``by`` column(s), ``sites`` (distinct sites with a record of the group), ``needs_data_sites`` (of those,
-        sites one of the group's records needs data on), then one column per fact (header as column name): sites
+        sites whose status is "needs data"), then one column per fact (header as column name): sites
         where a record of the group records it. Sorted by ``needs_data_sites``, most first.
     """
     keys = [by] if isinstance(by, str) else list(by)
-    status = frame["effective_status"].astype(object).where(frame["effective_status"].notna(), NEEDS_DATA)
+    status = frame["site_key"].map(site_statuses(frame))
     data = pd.DataFrame({k: frame[k].astype(object).where(frame[k].notna(), "(none)").to_numpy() for k in keys})
     data["site_key"] = frame["site_key"].to_numpy()
     data["needs"] = (status == NEEDS_DATA).to_numpy()
@@ -336,9 +336,13 @@ def deciding_facts(frame: pd.DataFrame, facts: Sequence[Fact], *, partner: str |
         could not be checked lacks only this fact: recording it lets that rule decide, one way or the other),
         ``helps_records`` / ``helps_sites`` (where the fact is among the missing ones), most decisive first.
     """
-    rows = frame if partner is None else frame[frame["partner"] == partner]
-    status = rows["effective_status"].astype(object).where(rows["effective_status"].notna(), NEEDS_DATA)
-    rows = rows[(status == NEEDS_DATA).to_numpy()]
+    # records that need data on sites that need data: a site another record keeps key or core is decided already
+    site_status = frame["site_key"].map(site_statuses(frame))
+    own = frame["effective_status"].astype(object).where(frame["effective_status"].notna(), NEEDS_DATA)
+    keep = (own == NEEDS_DATA).to_numpy() & (site_status == NEEDS_DATA).to_numpy()
+    if partner is not None:
+        keep &= (frame["partner"] == partner).fillna(False).to_numpy(dtype=bool)
+    rows = frame[keep]
     wanted = {f.name: f for f in facts}
     alone: dict[str, set[int]] = {f: set() for f in wanted}
     among: dict[str, set[int]] = {f: set() for f in wanted}
@@ -395,8 +399,8 @@ def request_rows(frame: pd.DataFrame, partner: str, facts: Sequence[Fact]) -> pd
     -------
     pandas.DataFrame
         ``key`` (site and record ids, the workbook's hidden key), ``record_ids`` (``; ``-separated), ``name``,
-        ``address``, ``postcode``, ``status``, ``decided_by`` (labels of the facts that would let a rule decide),
-        one column per fact with the value the records agree on (missing when unknown or when they differ), and
+        ``address``, ``postcode``, ``status`` (the site's), ``decided_by`` (labels of the facts that would let a rule
+        decide), one column per fact with the value the records agree on (missing when unknown or when they differ), and
         ``notes`` (facts the records disagree on). Sites that need data first, then by name.
 
     Raises
@@ -407,6 +411,7 @@ def request_rows(frame: pd.DataFrame, partner: str, facts: Sequence[Fact]) -> pd
     mine = frame[(frame["partner"] == partner).fillna(False).to_numpy(dtype=bool)]
     if mine.empty:
         raise KeyError(f"no records of partner {partner!r} in the store")
+    site_status = site_statuses(frame)
     wanted = {f.name: f for f in facts}
     columns = ["building_id", "site_key", "name", "address_line_1", "address_line_2", "town", "postcode",
                "effective_status", "rule_detail", *wanted]
@@ -431,7 +436,7 @@ def request_rows(frame: pd.DataFrame, partner: str, facts: Sequence[Fact]) -> pd
             "name": _plain(first["name"]),
             "address": _address(first),
             "postcode": _plain(first["postcode"]),
-            "status": NEEDS_DATA if NEEDS_DATA in statuses else " / ".join(statuses),
+            "status": site_status.get(site, NEEDS_DATA if NEEDS_DATA in statuses else " / ".join(statuses)),
             "decided_by": ", ".join(wanted[m].label for m in dict.fromkeys(missing)),
         }
         notes = []
@@ -777,6 +782,7 @@ def _projected_moves(before: pd.DataFrame, after: pd.DataFrame, rules: RuleSet, 
     """The rules re-run on ``after``; overrides stay in force (as :func:`estates.store.reclassify` keeps them)."""
     result = classify(after, rules, today=today)
     projected = after.copy()
+    projected["rule_status"] = result["rule_status"].astype(object).to_numpy()
     projected["effective_status"] = after["override_status"].astype(object).where(
         after["override_status"].notna(), result["rule_status"].astype(object))
     return _moves(before, projected)
