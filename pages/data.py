@@ -29,6 +29,7 @@ from estates.service import ingest_into_store
 from geo.online import OnlineSettings, load_online_settings
 from pages import _auth
 from pages import _common as common
+from pages._facts import section as facts_section
 
 UPLOAD = "data_upload"  # {"id", "path", "name"} of the uploaded file saved to a temporary folder
 PREVIEW = "data_preview"  # the ingest result of the upload, before anything is written
@@ -79,6 +80,8 @@ if missing.empty:
 else:
     st.dataframe(missing, hide_index=True, width="stretch",
                  column_config={"partner_type": "Type", "label": "Partner", "note": "Note"})
+
+facts_section(everything)
 
 
 def preview_counts(result: IngestResult) -> None:

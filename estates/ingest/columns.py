@@ -85,7 +85,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "annual_running_cost": ("annualrunningcost", "runningcost", "runningcosts", "annualrunningcosts", "annualcost",
                             "costperannum", "opex", "revenuecost"),
     "lease_end": ("leaseend", "leaseenddate", "leaseexpiry", "leaseexpirydate", "expirydate", "breakdate",
-                  "leasebreakdate", "leasebreak", "nextbreak"),
+                  "leasebreakdate", "leasebreak", "nextbreak", "leaseendbreakdate", "leaseendorbreakdate"),
     "backlog_maintenance": ("backlogmaintenance", "maintenancebacklog", "backlog", "backlogcost",
                             "backlogmaintenancecost"),
 }

@@ -1439,6 +1439,68 @@ class SqlStore(Store):
         raw = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
         return pd.DataFrame({c.name: self._series(c.type, v) for c, v in zip(columns, raw, strict=True)})
 
+    # ------------------------------------------------------------------ facts
+    #: Record fields update_facts may change: the facts, not the identity, the position or the extra columns.
+    _FACT_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        f.name for f in FIELDS
+        if f.name not in {"building_id", "partner", "partner_type", "organisation", "x", "y", "footprint_wkt", "extra"})
+
+    def update_facts(self, changes: pd.DataFrame, *, actor: str, reason: str, source: str) -> dict[str, int]:
+        reason = _require_reason(reason)
+        missing = {"building_id", "expected_version", "field", "value"} - set(changes.columns)
+        if missing:
+            raise ValueError(f"update_facts needs columns building_id, expected_version, field, value; missing: "
+                             f"{', '.join(sorted(missing))}")
+        n = len(changes)
+        ids = clean_column(changes["building_id"], "text", "building_id")
+        fields = clean_column(changes["field"], "text", "field")
+        notes = clean_column(changes["note"], "text", "note") if "note" in changes else [None] * n
+        expected: dict[str, int] = {}
+        wanted: dict[str, dict[str, tuple[Any, str | None]]] = {}
+        for bid, version, name, value, note in zip(ids, changes["expected_version"].tolist(), fields,
+                                                    changes["value"].tolist(), notes, strict=True):
+            if bid is None or not bid.strip():
+                raise ValueError("every fact change needs a building_id")
+            if name not in self._FACT_FIELDS:
+                raise ValueError(f"{name!r} is not a fact update_facts may change "
+                                 f"(one of: {', '.join(sorted(self._FACT_FIELDS))})")
+            version = _require_version(version, bid)
+            if expected.setdefault(bid, version) != version:
+                raise ValueError(f"building {bid} is given with two expected versions")
+            per = wanted.setdefault(bid, {})
+            if name in per:
+                raise ValueError(f"building {bid}: two values for {name}")
+            per[name] = (clean_value(value, BUILDINGS.column(name).type, name), note)
+        if not expected:
+            return {}
+        self._authorise(actor, "facts", sorted(expected))
+        where = f"from {str(source).strip()}" if source and str(source).strip() else "source not given"
+        at, change_id = now_utc(), uuid.uuid4().hex
+        with self._tx(write=True) as cur:
+            self._lock_and_check(cur, expected)
+            writes: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+            for bid in sorted(wanted):
+                prior = self._fetch(cur, BUILDINGS, sorted(wanted[bid]), {"building_id": bid})
+                assert prior is not None  # _lock_and_check refused unknown ids
+                changed = {f: v for f, (v, _) in wanted[bid].items() if prior[f] != v}
+                if changed:
+                    writes[bid] = (prior, changed)
+            if not writes:
+                return {}
+            versions = self._bump(cur, {b: expected[b] for b in writes}, actor, at)
+            audit = []
+            for bid, (prior, changed) in writes.items():
+                key = {"building_id": bid}
+                self._write_values(cur, BUILDINGS, changed, key)
+                for name, value in changed.items():
+                    note = wanted[bid][name][1]
+                    why = f"{reason} ({where}" + (f"; {note})" if note else ")")
+                    audit.append(self._audit_row(change_id, bid, at, actor, "facts", name, display(prior[name]),
+                                                 display(value), why,
+                                                 restore=self._restore(BUILDINGS, key, {name: prior[name]})))
+            self._append_audit(cur, audit)
+        return versions
+
 
     # ------------------------------------------------------------------ rejected rows
     _REJECTED_READ: ClassVar[tuple[Column, ...]] = (*REJECTED_COLUMNS, Column("loaded_by", "text"),

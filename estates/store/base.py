@@ -48,11 +48,11 @@ __all__ = [
 
 #: Audit actions, in the order a building usually meets them.
 ACTIONS: tuple[str, ...] = (
-    "ingest", "rule_run", "override", "clear_override", "reposition", "match_decision", "rename", "undo",
+    "ingest", "rule_run", "override", "clear_override", "reposition", "match_decision", "rename", "undo", "facts",
 )
 
 #: Actions a person can undo (the others are machine runs that the next run simply repeats).
-UNDOABLE_ACTIONS: tuple[str, ...] = ("override", "clear_override", "reposition", "match_decision", "rename")
+UNDOABLE_ACTIONS: tuple[str, ...] = ("override", "clear_override", "reposition", "match_decision", "rename", "facts")
 
 #: A person's decision on a pair of records proposed as the same site (``estates.sites.matching`` vocabulary).
 DECISIONS: tuple[str, ...] = ("confirm", "reject")
@@ -668,6 +668,48 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def site_matches(self, *, building_id: str | None = None) -> pd.DataFrame:
         """Scored pairs with their decisions (all, or those involving ``building_id``)."""
+
+    # ------------------------------------------------------------------ facts
+    @abc.abstractmethod
+    def update_facts(self, changes: pd.DataFrame, *, actor: str, reason: str, source: str) -> dict[str, int]:
+        """Change recorded facts of many buildings (e.g. a partner's returned data request), all or nothing.
+
+        Parameters
+        ----------
+        changes
+            One row per building and field: ``building_id``, ``expected_version`` (the version the values were
+            read at), ``field`` (a canonical record field of ``estates.schema.FIELDS``, not an id, the partner,
+            the position or ``extra``), ``value`` (the new value; missing clears it) and optionally ``note``
+            (e.g. "'1,200 sq ft' converted to 111.48 m²"), added to that field's audit reason.
+        actor
+            Who.
+        reason
+            Why (mandatory).
+        source
+            Where the values come from (e.g. the returned workbook's file name), written into every audit reason.
+
+        Returns
+        -------
+        dict
+            ``{building_id: new version}`` for the buildings that changed (a value equal to the stored one is no
+            change: no new version, no audit row).
+
+        Raises
+        ------
+        StaleVersionError
+            A building changed since ``expected_version``; nothing saved.
+        BuildingNotFoundError
+            Unknown building; nothing saved.
+        ValueError
+            Missing reason, a field that is not a fact, a value that is not of the field's type, or two values for
+            one building and field.
+
+        Notes
+        -----
+        One ``facts`` audit row per changed field: actor, time, from, to, and the reason
+        ``"<reason> (from <source>; <note>)"``. Undoable like any human change. Rules are not re-run here: call
+        :func:`estates.store.reclassify` afterwards.
+        """
 
 
 def format_history(entries: Sequence[AuditEntry]) -> str:
