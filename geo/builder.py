@@ -509,7 +509,7 @@ def slug_for(name: str) -> str:
 
 
 def _place_toml(*, name: str, slug: str, la_code: str, centre: tuple[float, float], has_neighbourhoods: bool,
-                pilot: str | None, command: str) -> str:
+                pilot: str | None, command: str, config: Mapping[str, str]) -> str:
     pilot_lines = f'pilot_neighbourhood = "{pilot}"\n' if pilot else ""
     neighbourhood_line = ('neighbourhood_wards = "neighbourhood_wards.csv" # ward_code -> neighbourhood (the '
                           "council's definition)\n") if has_neighbourhoods else (
@@ -538,7 +538,8 @@ local_authorities = "local_authorities.geojson"
 {neighbourhood_line}postcodes = "postcodes.csv"
 gp_practices = "gp_practices.csv"
 practice_pcn = "practice_pcn.csv"
-
+{"".join(chr(10) + "[config]" + chr(10) + "".join(f'{k} = "{v}"' + chr(10) for k, v in config.items())
+         if config else "")}
 [attribution]
 lines = [
 {chr(10).join(f'  "{line}",' for line in ATTRIBUTION)}
@@ -548,7 +549,8 @@ lines = [
 
 def build_place(raw: Path, out: Path, *, la_code: str, sources: Sources | None = None, name: str | None = None,
                 slug: str | None = None, pilot: str | None = None, place_toml: Path | None = None,
-                command: str = "python -m estates place build") -> BuildReport:
+                config: Mapping[str, str] | None = None, command: str = "python -m estates place build"
+                ) -> BuildReport:
     """Build the place folder of local authority ``la_code`` into ``out``.
 
     Parameters
@@ -567,6 +569,8 @@ def build_place(raw: Path, out: Path, *, la_code: str, sources: Sources | None =
         The neighbourhood pages default to (only with a neighbourhood file).
     place_toml
         A hand-written ``place.toml`` to copy instead of writing one (Trafford's has its own comments and pilot).
+    config
+        ``[config]`` entries of the written ``place.toml`` (file names in the folder, e.g. classification rules).
     command
         The command line recorded at the top of the written ``place.toml``.
 
@@ -626,7 +630,8 @@ def build_place(raw: Path, out: Path, *, la_code: str, sources: Sources | None =
         lon, lat = to_wgs84(np.array([centre_point.x]), np.array([centre_point.y]))
         (out / "place.toml").write_text(_place_toml(
             name=name, slug=slug, la_code=la_code, centre=(float(lat[0]), float(lon[0])),
-            has_neighbourhoods=neighbourhood_path is not None, pilot=pilot, command=command), encoding="utf-8")
+            has_neighbourhoods=neighbourhood_path is not None, pilot=pilot, command=command, config=config or {}),
+            encoding="utf-8")
     report.counts = {"wards": len(wards["full"]), "lsoas": len(lsoa), "postcodes": len(postcodes),
                      "postcodes in the place": int((postcodes["la_code"] == la_code).sum()),
                      "practices": len(practices), "pcns": len(footprints),

@@ -20,7 +20,7 @@ from geo._onspd import (
     SECTOR_DIVISOR,
     NationalPostcodes,
     PostcodeAreas,
-    encode_units,
+    encode_pcd7,
     find_sorted,
     national_postcodes,
 )
@@ -130,8 +130,15 @@ class PostcodeTable:
 
     def _rows(self, normalised: NDArray[np.object_], kind: str) -> tuple[NDArray[np.intp], PostcodeAreas | None]:
         """Row of each value in the unit table (FULL) or in the sector / district table; -1 where absent."""
-        parts = [str(v).split(" ") for v in normalised]
-        keys = encode_units([p[0] for p in parts], [p[1] if len(p) > 1 else "" for p in parts])
+        # Normalised values are canonical ("M33 7ZF", "M33 7", "M33"): the inward part is a fixed-length suffix.
+        values = [str(v) for v in normalised]
+        if kind == PostcodeKind.FULL:
+            pcd7 = [f"{v[:-4]:<4}{v[-3:]}" for v in values]
+        elif kind == PostcodeKind.SECTOR:
+            pcd7 = [f"{v[:-2]:<4}{v[-1:]:<3}" for v in values]
+        else:
+            pcd7 = [f"{v:<7}" for v in values]
+        keys = encode_pcd7(np.array(pcd7, dtype="S7")) if pcd7 else np.zeros(0, dtype=np.int64)
         valid = keys >= 0
         if kind == PostcodeKind.FULL:
             return np.where(valid, self.national.find(keys), -1), None
@@ -187,6 +194,12 @@ class PostcodeTable:
                 members = np.unique(self.national.la[areas.start[r]:areas.stop[r]])
                 out.append(tuple(str(c) for c in codes[members]))
         return out
+
+    def unit_authorities(self, normalised: NDArray[np.object_]) -> NDArray[np.int32]:
+        """Index into ``national.la_codes`` of the authority of each full postcode, -1 where not found (fast path of
+        :meth:`local_authorities` for many units)."""
+        rows, _ = self._rows(normalised, PostcodeKind.FULL)
+        return np.where(rows >= 0, self.national.la[np.maximum(rows, 0)], -1).astype(np.int32)
 
     def covers_district(self, district: str) -> bool:
         """True when ``district`` is a GB postcode district (so an unknown unit there is terminated or new)."""

@@ -84,31 +84,53 @@ def _local_authority_layer(place: Place) -> tuple[PolygonIndex, NDArray[np.objec
 
 
 def _postcode_authorities(frame: pd.DataFrame, place: Place, located: NDArray[np.bool_]
-                          ) -> tuple[NDArray[np.object_], NDArray[np.bool_], NDArray[np.bool_]]:
-    """Per row: the ONSPD authority of its postcode / area (None where not by postcode or straddling), whether a
-    partial postcode's area straddles the place's boundary, and whether it lies wholly outside the place."""
+                          ) -> tuple[NDArray[np.int32], NDArray[np.bool_], NDArray[np.bool_]]:
+    """Per row: the ONSPD authority of its postcode / area (index into the national ``la_codes``; -1 where not by
+    postcode or straddling), whether a partial postcode's area straddles the place's boundary, and whether it lies
+    wholly outside the place."""
     n = len(frame)
-    la = np.full(n, None, dtype=object)
+    la = np.full(n, -1, dtype=np.int32)
     straddles = np.zeros(n, dtype=bool)
     elsewhere = np.zeros(n, dtype=bool)
     if "geocode_method" not in frame.columns or "postcode_normalised" not in frame.columns:
         return la, straddles, elsewhere
-    method = frame["geocode_method"].astype(object).to_numpy()
+    # Factorised once (Arrow-backed text): a million rows share a few thousand postcodes and ten methods.
+    method_codes, methods = pd.factorize(frame["geocode_method"])
+    postcode_codes, postcodes = pd.factorize(frame["postcode_normalised"])
+    postcodes = np.asarray(postcodes, dtype=object)
     table = postcode_table(place)
+    position = {code: i for i, code in enumerate(table.national.la_codes)}
     for name, kind in (("postcode", PostcodeKind.FULL), *_PARTIAL_METHODS.items()):
-        rows = np.flatnonzero(located & (method == name))
+        if name not in methods:
+            continue
+        rows = np.flatnonzero(located & (method_codes == methods.get_loc(name)))
         if rows.size == 0:
             continue
-        codes, uniques = pd.factorize(frame["postcode_normalised"].iloc[rows].astype(object))
-        members = table.local_authorities(np.asarray(uniques, dtype=object), kind)
-        single = np.array([m[0] if len(m) == 1 else None for m in members] + [None], dtype=object)
+        codes = postcode_codes[rows]
+        used = np.flatnonzero(np.bincount(codes, minlength=len(postcodes)))  # no sort: O(rows)
+        single = np.full(len(postcodes), -1, dtype=np.int32)
+        if kind == PostcodeKind.FULL:
+            single[used] = table.unit_authorities(postcodes[used])
+            la[rows] = single[codes]
+            continue
+        members = table.local_authorities(postcodes[used], kind)
+        single[used] = [position[m[0]] if len(m) == 1 else -1 for m in members]
         la[rows] = single[codes]
-        if kind != PostcodeKind.FULL:
-            split = np.array([len(m) > 1 and place.la_code in m for m in members] + [False])
-            away = np.array([len(m) > 0 and place.la_code not in m for m in members] + [False])
-            straddles[rows] = split[codes]
-            elsewhere[rows] = away[codes]
+        split = np.zeros(len(postcodes), dtype=bool)
+        away = np.zeros(len(postcodes), dtype=bool)
+        split[used] = [len(m) > 1 and place.la_code in m for m in members]
+        away[used] = [len(m) > 0 and place.la_code not in m for m in members]
+        straddles[rows] = split[codes]
+        elsewhere[rows] = away[codes]
     return la, straddles, elsewhere
+
+
+def _categories(codes: NDArray[np.int32], vocabulary: list[str | None], index: pd.Index) -> pd.Series:
+    """A text column from per-row codes into a small vocabulary (-1 and None entries are missing), as a categorical:
+    building it costs no per-row string work, which matters at a million rows."""
+    names = pd.Index([v for v in dict.fromkeys(vocabulary) if v is not None], dtype=object)
+    recode = np.append(names.get_indexer(pd.Index(vocabulary, dtype=object)), -1).astype(np.int32)
+    return pd.Series(pd.Categorical.from_codes(recode[codes], categories=names), index=index)
 
 
 def _distinct(easting: NDArray[np.float64], northing: NDArray[np.float64]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -168,18 +190,20 @@ def tag(frame: pd.DataFrame, *, place: Place | None = None) -> pd.DataFrame:
         pos[~row_inside] = missing
         parts.append(layer.attributes.iloc[pos].set_index(frame.index))
     tags = pd.concat(parts, axis=1)
+    vocabulary = [str(code) for code in postcode_table(place).national.la_codes]
+    position = {code: i for i, code in enumerate(vocabulary)}
     la_code = postcode_la.copy()
-    by_point = located & np.equal(la_code, None) & ~straddles
-    la_code[by_point & row_inside] = place.la_code
+    by_point = located & (la_code < 0) & ~straddles
+    la_code[by_point & row_inside] = position.get(place.la_code, -1)
     neighbours = _local_authority_layer(place)
     away = np.flatnonzero(by_point & ~row_inside)
     if neighbours is not None and away.size:
         index, neighbour_codes = neighbours
         hit = index.locate(east[away], north[away])
-        la_code[away[hit >= 0]] = neighbour_codes[hit[hit >= 0]]
-    la_series = pd.Series(la_code, index=frame.index, dtype=object)
-    tags["la_code"] = la_series.astype("string")
-    tags["la_name"] = la_series.map(local_authority_names()).astype("string")
+        la_code[away[hit >= 0]] = [position.get(code, -1) for code in neighbour_codes[hit[hit >= 0]]]
+    names = local_authority_names()
+    tags["la_code"] = _categories(la_code, vocabulary, frame.index)
+    tags["la_name"] = _categories(la_code, [names.get(code) for code in vocabulary], frame.index)
     outside = pd.array(located & ~row_inside, dtype="boolean")
     outside[~located | straddles] = pd.NA
     tags[place.outside_column] = outside

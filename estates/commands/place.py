@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
 from dataclasses import fields, replace
 from pathlib import Path
 
+import pandas as pd
+
 from estates.cli import Handler, UserError, command
 from geo.builder import Sources, build_place, sources_from_recipe
-from geo.place import DATA_DIR
+from geo.place import DATA_DIR, PlaceError
+from geo.postcodes import PostcodeKind, PostcodeTable, normalise_postcodes
 
 #: Default folder of the raw open data (beside the project, as in development and CI).
 DEFAULT_RAW = DATA_DIR.parent.parent / "shared" / "data" / "raw"
@@ -32,6 +36,11 @@ def configure(parser: argparse.ArgumentParser) -> Handler:
     build.add_argument("--name", help="display name (default: the boundary file's name)")
     build.add_argument("--slug", help="short id used in column names, e.g. outside_salford (default: from name)")
     build.add_argument("--pilot", help="neighbourhood pages default to (only with --neighbourhoods)")
+    build.add_argument("--rules", type=Path, metavar="FILE",
+                       help="classification rules (YAML, docs/classification.md) to copy in as the place's own")
+    build.add_argument("--demo-registers", action="store_true",
+                       help="also write a demo estate of the borough's open NHS registers (ODS GP sites, practice → "
+                            "PCN) to OUT/registers with its registers.yaml")
     build.add_argument("--force", action="store_true", help="write into an existing place folder")
     defaults = Sources()
     for name in _FILE_OPTIONS:
@@ -59,11 +68,83 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise UserError(f"{missing[0]}: no such file")
     sources = replace(sources, **given)
+    if args.rules is not None and not args.rules.is_file():
+        raise UserError(f"{args.rules}: no such file")
+    config = {}
+    if args.rules is not None:
+        config["classification"] = "classification.yaml"
+    if args.demo_registers:
+        config["registers"] = "registers/registers.yaml"
     template = info.get("place_toml")
     report = build_place(raw, out, la_code=la_code, sources=sources, name=args.name or info.get("name"),
                          slug=args.slug or info.get("slug"), pilot=args.pilot,
-                         place_toml=args.recipe.parent / template if template else None,
+                         place_toml=args.recipe.parent / template if template else None, config=config,
                          command="python -m estates " + shlex.join(sys.argv[1:] if sys.argv[1:] else ["place"]))
+    if args.rules is not None:
+        text = args.rules.read_text(encoding="utf-8")
+        # The rules name their place; a copied file is this place's own from now on.
+        text = re.sub(r"(?m)^place:.*$", f"place: {report.slug}", text)
+        (out / "classification.yaml").write_text(text, encoding="utf-8")
+    if args.demo_registers:
+        write_demo_registers(raw, out, sources=sources, la_code=la_code, name=report.name, slug=report.slug)
     print(report)
     print(f"use it with: ESTATES_PLACE={out} python -m estates geocode …")
     return 0
+
+
+def _in_authority(postcodes: pd.Series, la_code: str) -> pd.Series:
+    """True for rows whose postcode ONSPD puts in ``la_code``."""
+    normalised = normalise_postcodes(postcodes)["postcode_normalised"].to_numpy(dtype=object)
+    members = PostcodeTable(pd.DataFrame()).local_authorities(normalised, PostcodeKind.FULL)
+    return pd.Series([la_code in m for m in members], index=postcodes.index)
+
+
+def write_demo_registers(raw: Path, out: Path, *, sources: Sources, la_code: str, name: str, slug: str) -> None:
+    """A demo estate of the borough's open NHS registers, as they arrived (rows whose postcode is in the borough).
+
+    Writes ``registers/<slug>_uprn_gp_practices.csv`` (NHS ODS GP-practice-role sites), ``registers/<slug>_gp_practice_
+    pcn_map_<date>.csv`` (NHS Digital practice → PCN) and ``registers/registers.yaml`` (the partner list).
+    """
+    folder = out / "registers"
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    if sources.practice_sites is not None:
+        path = raw / sources.practice_sites  # an absolute path stays itself
+        if not path.exists():
+            raise PlaceError(f"practice_sites source {path} does not exist")
+        sites = pd.read_excel(path, dtype=str) if path.suffix.lower() == ".xlsx" else pd.read_csv(path, dtype=str)
+        sites = sites[_in_authority(sites["Postcode"], la_code)]
+        if "UPRN" in sites.columns:  # stored as a float in the workbook: "10090372480.0" → "10090372480"
+            sites["UPRN"] = sites["UPRN"].str.replace(r"\.0$", "", regex=True)
+        file = f"{slug}_uprn_gp_practices.csv"
+        sites.to_csv(folder / file, index=False)
+        entries.append(f"""  - key: gp_role_sites
+    partner: NHS ODS prescribing settings (GP role)
+    partner_type: gp
+    file: {file}
+    columns:
+      address_line_2: [Address_Line_2, Address_Line_3]
+      x: null
+      y: null
+    note: ODS sites with the GP-practice role in {name}, with UPRN (NHS Transformation Unit asset mapping, 2025-06).
+""")
+    path = raw / sources.pcn_map
+    pcn = pd.read_csv(path, dtype=str)
+    pcn = pcn[_in_authority(pcn["PRACTICE_POSTCODE"], la_code)]
+    date = pd.to_datetime(pcn["EXTRACT_DATE"].iloc[0], format="%d%b%Y").strftime("%Y-%m")
+    file = f"{slug}_gp_practice_pcn_map_{date}.csv"
+    pcn.to_csv(folder / file, index=False)
+    entries.append(f"""  - key: pcn_membership
+    partner: Primary Care Networks (NHS Digital, {date})
+    partner_type: pcn
+    file: {file}
+    historic: true
+    note: Practice -> PCN membership ({date}), the practice sites each PCN works from; check against a current list.
+""")
+    (folder / "registers.yaml").write_text(f"""# The demo estate of {name}: its open NHS registers as they arrived,
+# written by `python -m estates place build --demo-registers`
+# (format: data/registers/registers.yaml; sources: data/README.md).
+place: {slug}
+
+registers:
+{chr(10).join(entries)}""", encoding="utf-8")
