@@ -169,6 +169,7 @@ def seed_store(
         report(f"Reading registers: {label}" if label != "done" else "Registers read",
                pipeline_share * done / max(total, 1))
 
+    config = config if config is not None else demo_config_path()
     pipeline = run_pipeline(config, progress=pipeline_progress, place=place)
     records = pipeline.records
     report("Saving buildings", 0.85)
@@ -673,7 +674,11 @@ def status_counts(estate: pd.DataFrame) -> dict[str, int]:
 
 
 def demo_config_path() -> Path:
-    """The demo estate's partner list (``data/registers/registers.yaml``)."""
+    """The demo estate's partner list: the current place's own (``[config] registers`` in its place.toml, e.g. one
+    built with ``place build --demo-registers``), else ``data/registers/registers.yaml``."""
     from estates.partners import DEFAULT_CONFIG
 
+    place = load_place()
+    if "registers" in place.config:
+        return place.path("config", "registers")
     return Path(DEFAULT_CONFIG)

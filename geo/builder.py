@@ -333,6 +333,8 @@ def _lsoas(raw: Path, sources: Sources, la_name: str, boundary_bng: shapely.Geom
     if orphans:
         report.notes.append(f"{orphans} LSOA 2021 codes have no IMD 2019 (2011) parent: their IMD is empty")
     lsoa = lsoa.merge(wide, on="lsoa11_code", how="left")
+    if "imd_score" not in lsoa.columns:  # File 1 has rank and decile only: the score is "not available"
+        lsoa["imd_score"] = np.nan
     for col in [c for c in lsoa.columns if c.endswith(("_rank", "_decile"))]:
         lsoa[col] = lsoa[col].astype("Int64" if lsoa[col].isna().any() else "int64")
     lsoa["area_ha"] = (lsoa.area / 1e4).round(3)
