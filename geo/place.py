@@ -84,14 +84,16 @@ def load_place(slug: str | None = None) -> Place:
     Parameters
     ----------
     slug
-        Folder name under ``data/``, or a path to a place folder.
+        Folder name under ``data/`` (tried first), or a path to a place folder (relative to the working directory).
 
     Returns
     -------
     Place
     """
     slug = slug or os.environ.get("ESTATES_PLACE") or _DEFAULT_PLACE
-    folder = Path(slug) if os.sep in slug else DATA_DIR / slug
+    # A folder name under data/ first ("stockport"), else a path ("data/stockport", "/srv/places/salford").
+    under_data = DATA_DIR / slug
+    folder = under_data if (under_data / "place.toml").exists() else Path(slug).expanduser().resolve()
     config_path = folder / "place.toml"
     if not config_path.exists():
         raise PlaceError(f"no place.toml in {folder}: unknown place '{slug}'")
