@@ -28,11 +28,13 @@ from geo.place import Place, PlaceError, load_place
 from geo.postcodes import PostcodeKind, local_authority_names, postcode_table
 from geo.projection import BNG, to_bng
 
-__all__ = ["TAG_COLUMNS", "tag", "tag_columns"]
+__all__ = ["LA_COLUMNS", "TAG_COLUMNS", "tag", "tag_columns"]
 
 #: Tag columns, in output order, before the ``outside_<place>`` flag.
 TAG_COLUMNS = ("ward_code", "ward_name", "neighbourhood", "lsoa_code", "lsoa_name", "imd_rank", "imd_decile",
-               "lsoa_population", "pcn_code", "pcn_name", "la_code", "la_name")
+               "lsoa_population", "pcn_code", "pcn_name")
+#: Local-authority columns, after :data:`TAG_COLUMNS` (kept apart: the store's schema does not hold them yet).
+LA_COLUMNS = ("la_code", "la_name")
 
 _PARTIAL_METHODS = {"postcode_sector": PostcodeKind.SECTOR, "postcode_district": PostcodeKind.DISTRICT}
 
@@ -40,7 +42,7 @@ _PARTIAL_METHODS = {"postcode_sector": PostcodeKind.SECTOR, "postcode_district":
 def tag_columns(place: Place | None = None) -> tuple[str, ...]:
     """All columns :func:`tag` adds for ``place``, including ``outside_<slug>``."""
     place = place if place is not None else load_place()
-    return (*TAG_COLUMNS, place.outside_column)
+    return (*TAG_COLUMNS, *LA_COLUMNS, place.outside_column)
 
 
 @dataclass(frozen=True)
