@@ -362,12 +362,6 @@ def mapping_overrides(table: pd.DataFrame, mapping: Any) -> dict[str, list[str] 
     return overrides
 
 
-def demo_config_path() -> Path:
-    """The demo estate's partner list (``data/registers/registers.yaml``)."""
-    from estates.ingest.partners import DEFAULT_CONFIG
-
-    return Path(DEFAULT_CONFIG)
-
 
 # ------------------------------------------------------------------------------------------------ sites
 

@@ -23,6 +23,8 @@ __all__ = [
     "pcn_footprints",
     "gp_practices",
     "practice_pcn",
+    "local_authorities",
+    "has_neighbourhoods",
 ]
 
 
@@ -64,9 +66,19 @@ def wards(place: Place | None = None, *, generalised: bool = False) -> gpd.GeoDa
     return frame.merge(definition, on="ward_code", how="left").sort_values("ward_code", ignore_index=True)
 
 
+def has_neighbourhoods(place: Place | None = None) -> bool:
+    """True when the place defines neighbourhoods (a ``neighbourhood_wards`` table); a place built without the
+    council's grouping has none, and nothing invents one."""
+    return "neighbourhood_wards" in _place(place).tables
+
+
 def neighbourhood_definition(place: Place | None = None) -> pd.DataFrame:
-    """The ward → neighbourhood table that defines the neighbourhoods."""
-    return _table(_place(place), "neighbourhood_wards").copy(deep=False)
+    """The ward → neighbourhood table that defines the neighbourhoods (no rows when the place has none)."""
+    place = _place(place)
+    if not has_neighbourhoods(place):
+        return pd.DataFrame({"ward_code": pd.Series(dtype=str), "ward_name": pd.Series(dtype=str),
+                             "neighbourhood": pd.Series(dtype=str)})
+    return _table(place, "neighbourhood_wards").copy(deep=False)
 
 
 @lru_cache(maxsize=8)
@@ -98,6 +110,11 @@ def gp_practices(place: Place | None = None) -> pd.DataFrame:
     place = _place(place)
     members = practice_pcn(place)[["practice_code", "pcn_code", "pcn_name"]]
     return _table(place, "gp_practices").merge(members, on="practice_code", how="left")
+
+
+def local_authorities(place: Place | None = None) -> gpd.GeoDataFrame:
+    """The place's and its neighbours' local authorities (``la_code``, ``la_name``), for places that ship them."""
+    return _layer(_place(place), "local_authorities").copy(deep=False)
 
 
 def practice_pcn(place: Place | None = None) -> pd.DataFrame:

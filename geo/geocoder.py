@@ -21,8 +21,8 @@ import pandas as pd
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from geo.place import Place
-from geo.postcodes import PostcodeKind, normalise_postcodes, postcode_table
+from geo.place import Place, load_place
+from geo.postcodes import PostcodeKind, local_authority_names, normalise_postcodes, postcode_table
 from geo.projection import CoordinateKind, classify_coordinates, to_bng, to_wgs84
 
 __all__ = [
@@ -161,11 +161,20 @@ def _locate_postcodes(values: pd.Series | None, n: int, place: Place | None, iss
             u_xy[hit] = np.column_stack([e, nn, lo, la])[found]
             u_method[hit] = METHODS.index(level_method)
     u_issue = np.zeros(m + 1, dtype=np.int32)  # code 0 is ""
+    u_span = np.full(m + 1, "", dtype=object)  # partial postcodes whose area straddles the place's boundary
+    place = place if place is not None else load_place()
+    names = local_authority_names()
+    for level in (PostcodeKind.SECTOR, PostcodeKind.DISTRICT):
+        rows = np.flatnonzero(u_found & (u_kind == level))
+        for i, members in zip(rows, table.local_authorities(u_norm[rows], level), strict=True):
+            if len(members) > 1 and place.la_code in members:
+                spans = ", ".join(names.get(code, code) for code in members)
+                u_span[i] = f"; it spans {spans}, so it is not claimed inside {place.name}"
     for i in np.flatnonzero(~u_found & (u_kind != PostcodeKind.EMPTY)):
         u_issue[i] = issues.code(_postcode_issue(uniques[i], u_norm[i], u_kind[i], table))
     take = np.where(codes < 0, m, codes)
     return {"normalised_codes": take, "normalised_values": u_norm, "kind": u_kind[take], "found": u_found[take],
-            "xy": u_xy[take], "method": u_method[take], "issue": u_issue[take]}
+            "xy": u_xy[take], "method": u_method[take], "issue": u_issue[take], "span": u_span[take]}
 
 
 def geocode(frame: pd.DataFrame, *, postcode: object | None = None, x: object | None = None,
@@ -201,7 +210,7 @@ def geocode(frame: pd.DataFrame, *, postcode: object | None = None, x: object | 
     for i in np.flatnonzero(partial):
         level = "sector" if method[i] == METHODS.index("postcode_sector") else "district"
         issue[i] = issues.code(f"only a partial postcode ({pc['normalised_values'][pc['normalised_codes'][i]]}); "
-                               f"located at its {level} centroid")
+                               f"located at its {level} centroid{pc['span'][i]}")
 
     # --- coordinates win where usable
     xs, ys = _numbers(frame, x), _numbers(frame, y)

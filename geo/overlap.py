@@ -37,8 +37,10 @@ DEFAULT_SLIVER_HA = 2.0
 def _ward_lsoa_pcn(place: Place) -> gpd.GeoDataFrame:
     """Three-way overlay wards × LSOAs × PCN footprints in BNG, with area-weighted, ward-scaled population."""
     wards = boundaries.wards(place).to_crs(BNG)[["ward_code", "neighbourhood", "population_2024", "geometry"]]
-    wards = wards.rename(columns={"population_2024": "ward_population"})
-    lsoas = boundaries.lsoas(place).to_crs(BNG)[["lsoa_code", "population_2024", "geometry"]]
+    # A place built without population has all-empty columns (read as objects): numbers, NaN = not available.
+    wards = wards.rename(columns={"population_2024": "ward_population"}).astype({"ward_population": float})
+    lsoas = boundaries.lsoas(place).to_crs(BNG)[["lsoa_code", "population_2024", "geometry"]].astype(
+        {"population_2024": float})
     lsoas["lsoa_area"] = lsoas.area
     pcns = boundaries.pcn_footprints(place).to_crs(BNG)[["pcn_code", "pcn_name", "geometry"]]
     pieces = gpd.overlay(wards, lsoas, how="intersection", keep_geom_type=True)

@@ -35,7 +35,8 @@ def derive_pcn_footprints(lsoa: gpd.GeoDataFrame, practices: pd.DataFrame, membe
     lsoa
         LSOA polygons (``lsoa_code``, ``population_2024``) that partition the place.
     practices
-        ``practice_code``, ``lon``, ``lat``, ``registered_patients`` (missing → the practice exerts no pull).
+        ``practice_code``, ``lon``, ``lat``, ``registered_patients`` (missing → the practice exerts no pull; all
+        missing → every practice pulls alike, method ``…_unweighted``). A practice without a location is left out.
     membership
         ``practice_code`` → ``pcn_code``, ``pcn_name``.
     postcodes
@@ -57,11 +58,15 @@ def derive_pcn_footprints(lsoa: gpd.GeoDataFrame, practices: pd.DataFrame, membe
     centre.loc[no_pc, "easting"] = geom_centre[no_pc].x
     centre.loc[no_pc, "northing"] = geom_centre[no_pc].y
 
-    prac = practices[["practice_code", "lon", "lat", "registered_patients"]].merge(
+    prac = practices[["practice_code", "lon", "lat", "registered_patients"]].dropna(subset=["lon", "lat"]).merge(
         membership[["practice_code", "pcn_code"]], on="practice_code")
     px, py = to_bng(prac["lon"].to_numpy(float), prac["lat"].to_numpy(float))
-    # A practice without a published list size (closed since 2022) exerts no pull.
+    # A practice without a published list size (closed since 2022) exerts no pull; where no practice has one (no
+    # open list-size source for the place) every practice pulls alike and the method name says so.
     weight = prac["registered_patients"].astype("float64").fillna(0.0).to_numpy()
+    unweighted = not (weight > 0).any()
+    if unweighted:
+        weight = np.ones(len(prac))
     d = np.hypot(centre["easting"].to_numpy()[:, None] - px[None, :],
                  centre["northing"].to_numpy()[:, None] - py[None, :])
     pull = weight[None, :] / np.maximum(d, min_distance_m) ** decay
@@ -77,10 +82,14 @@ def derive_pcn_footprints(lsoa: gpd.GeoDataFrame, practices: pd.DataFrame, membe
     names = membership.drop_duplicates("pcn_code").set_index("pcn_code")["pcn_name"]
     assignment["pcn_name"] = assignment["pcn_code"].map(names)
     joined = lsoa[["lsoa_code", "population_2024", "geometry"]].merge(assignment, on="lsoa_code")
+    no_population = joined["population_2024"].isna().all()
     footprints = joined.dissolve(by="pcn_code", aggfunc={"pcn_name": "first", "population_2024": "sum",
                                                          "lsoa_code": "count"}).reset_index()
+    if no_population:  # "not available", never a sum of nothing shown as 0
+        footprints["population_2024"] = pd.array([pd.NA] * len(footprints), dtype="Int64")
     footprints = footprints.rename(columns={"lsoa_code": "lsoas", "population_2024": "population_2024"})
     footprints["area_ha"] = (footprints.area / 1e4).round(2)
-    footprints["method"] = f"huff_beta{decay:g}_dmin{min_distance_m:g}m_lsoa2021"
+    footprints["method"] = f"huff_beta{decay:g}_dmin{min_distance_m:g}m_lsoa2021" + ("_unweighted" if unweighted
+                                                                                    else "")
     return assignment, footprints[["pcn_code", "pcn_name", "lsoas", "population_2024", "area_ha", "method",
                                    "geometry"]]

@@ -37,7 +37,7 @@ class Place:
     neighbourhood_term
         What the council calls its groups of wards.
     pilot_neighbourhood, pilot_description
-        The place-based pilot neighbourhood pages default to.
+        The place-based pilot neighbourhood pages default to (None for a place without neighbourhoods).
     centre, zoom
         Initial map view (lat, lon).
     layers, tables, config
@@ -51,7 +51,7 @@ class Place:
     slug: str
     la_code: str
     neighbourhood_term: str
-    pilot_neighbourhood: str
+    pilot_neighbourhood: str | None
     pilot_description: str
     centre: tuple[float, float]
     zoom: int
@@ -84,14 +84,16 @@ def load_place(slug: str | None = None) -> Place:
     Parameters
     ----------
     slug
-        Folder name under ``data/``, or a path to a place folder.
+        Folder name under ``data/`` (tried first), or a path to a place folder (relative to the working directory).
 
     Returns
     -------
     Place
     """
     slug = slug or os.environ.get("ESTATES_PLACE") or _DEFAULT_PLACE
-    folder = Path(slug) if os.sep in slug else DATA_DIR / slug
+    # A folder name under data/ first ("stockport"), else a path ("data/stockport", "/srv/places/salford").
+    under_data = DATA_DIR / slug
+    folder = under_data if (under_data / "place.toml").exists() else Path(slug).expanduser().resolve()
     config_path = folder / "place.toml"
     if not config_path.exists():
         raise PlaceError(f"no place.toml in {folder}: unknown place '{slug}'")
@@ -104,7 +106,7 @@ def load_place(slug: str | None = None) -> Place:
             slug=info["slug"],
             la_code=info["la_code"],
             neighbourhood_term=info.get("neighbourhood_term", "neighbourhood"),
-            pilot_neighbourhood=info["pilot_neighbourhood"],
+            pilot_neighbourhood=info.get("pilot_neighbourhood"),
             pilot_description=info.get("pilot_description", ""),
             centre=(float(info["centre"][0]), float(info["centre"][1])),
             zoom=int(info.get("zoom", 12)),

@@ -1,4 +1,4 @@
-"""UK postcodes: normalisation, and unit / sector / district centroid lookups from a place's postcode table.
+"""UK postcodes: normalisation, and unit / sector / district centroid and local-authority lookups for all of GB.
 
 A *unit* is a full postcode ("M33 7ZF"); its *sector* drops the last two letters ("M33 7") and its *district* is
 the outward code ("M33"). Registers write postcodes in every shape: lower case, no space, stray punctuation,
@@ -9,14 +9,23 @@ thousand distinct postcodes cost.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from geo.place import Place, load_place
+from geo._onspd import (
+    DISTRICT_DIVISOR,
+    SECTOR_DIVISOR,
+    NationalPostcodes,
+    PostcodeAreas,
+    encode_pcd7,
+    find_sorted,
+    national_postcodes,
+)
+from geo.place import DATA_DIR, Place, load_place
+from geo.projection import to_wgs84
 
 __all__ = [
     "PostcodeKind",
@@ -24,6 +33,7 @@ __all__ = [
     "normalise_postcodes",
     "PostcodeTable",
     "postcode_table",
+    "local_authority_names",
 ]
 
 _OUTWARD = r"[A-Z]{1,2}[0-9][A-Z0-9]?"
@@ -98,38 +108,43 @@ def normalise_postcodes(values: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"postcode_normalised": normal[codes], "postcode_kind": kinds[codes]}, index=values.index)
 
 
-@dataclass(frozen=True)
-class _Centroids:
-    index: pd.Index
-    easting: NDArray[np.float64]
-    northing: NDArray[np.float64]
-    lon: NDArray[np.float64]
-    lat: NDArray[np.float64]
-
-
 class PostcodeTable:
-    """Postcode unit, sector and district centroids of a place and its neighbours.
+    """Unit, sector and district centroids of every GB postcode, with the place's own postcode table beside them.
+
+    Lookups use the national ONS Postcode Directory (:func:`geo._onspd.national_postcodes`): a postcode outside
+    the place is found like any other and carries its local authority. Sector and district centroids are the mean
+    of **all** their postcodes, wherever the place's boundary runs.
 
     Parameters
     ----------
-    units, sectors, districts
-        Tables with ``postcode`` / ``sector`` / ``district`` keys and ``easting``, ``northing``, ``lon``, ``lat``.
+    units
+        The place's postcode table (``postcode``, ``la_code``, ``easting``, ``northing``, ``lon``, ``lat`` and,
+        where the place has them, ``ward_code`` / ``lsoa_code``); kept as :attr:`units` for builders and checks.
+    national
+        The national table (default: the installed ONSPD).
     """
 
-    def __init__(self, units: pd.DataFrame, sectors: pd.DataFrame, districts: pd.DataFrame) -> None:
+    def __init__(self, units: pd.DataFrame, national: NationalPostcodes | None = None) -> None:
         self.units = units
-        self._levels = {
-            PostcodeKind.FULL: self._centroids(units, "postcode"),
-            PostcodeKind.SECTOR: self._centroids(sectors, "sector"),
-            PostcodeKind.DISTRICT: self._centroids(districts, "district"),
-        }
+        self.national = national if national is not None else national_postcodes()
 
-    @staticmethod
-    def _centroids(frame: pd.DataFrame, key: str) -> _Centroids:
-        located = frame.dropna(subset=["easting", "northing"])
-        return _Centroids(pd.Index(located[key].astype(str)), located["easting"].to_numpy(float),
-                          located["northing"].to_numpy(float), located["lon"].to_numpy(float),
-                          located["lat"].to_numpy(float))
+    def _rows(self, normalised: NDArray[np.object_], kind: str) -> tuple[NDArray[np.intp], PostcodeAreas | None]:
+        """Row of each value in the unit table (FULL) or in the sector / district table; -1 where absent."""
+        # Normalised values are canonical ("M33 7ZF", "M33 7", "M33"): the inward part is a fixed-length suffix.
+        values = [str(v) for v in normalised]
+        if kind == PostcodeKind.FULL:
+            pcd7 = [f"{v[:-4]:<4}{v[-3:]}" for v in values]
+        elif kind == PostcodeKind.SECTOR:
+            pcd7 = [f"{v[:-2]:<4}{v[-1:]:<3}" for v in values]
+        else:
+            pcd7 = [f"{v:<7}" for v in values]
+        keys = encode_pcd7(np.array(pcd7, dtype="S7")) if pcd7 else np.zeros(0, dtype=np.int64)
+        valid = keys >= 0
+        if kind == PostcodeKind.FULL:
+            return np.where(valid, self.national.find(keys), -1), None
+        areas = self.national.sectors if kind == PostcodeKind.SECTOR else self.national.districts
+        divisor = SECTOR_DIVISOR if kind == PostcodeKind.SECTOR else DISTRICT_DIVISOR
+        return np.where(valid, find_sorted(areas.keys, keys // divisor), -1), areas
 
     def locate(self, normalised: NDArray[np.object_], kind: str) -> tuple[NDArray[np.bool_], NDArray[np.float64],
                                                                           NDArray[np.float64], NDArray[np.float64],
@@ -139,21 +154,57 @@ class PostcodeTable:
         Returns
         -------
         (found, easting, northing, lon, lat)
-            Arrays aligned with ``normalised``; NaN where not found.
+            Arrays aligned with ``normalised``; NaN where not found. Sector and district centroids are rounded to
+            the metre, longitude/latitude to 6 decimals (0.1 m).
         """
-        level = self._levels[kind]
-        pos = level.index.get_indexer(pd.Index(normalised, dtype=object))
-        found = pos >= 0
-        safe = np.where(found, pos, 0)
+        rows, areas = self._rows(normalised, kind)
+        found = rows >= 0
+        safe = np.where(found, rows, 0)
+        if areas is None:
+            east, north = self.national.easting, self.national.northing
+        else:
+            east, north = np.round(areas.easting), np.round(areas.northing)
+        easting = np.where(found, east[safe] if len(east) else np.nan, np.nan).astype(np.float64)
+        northing = np.where(found, north[safe] if len(north) else np.nan, np.nan).astype(np.float64)
+        lon, lat = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+        if found.any():
+            lon[found], lat[found] = (np.round(v, 6) for v in to_wgs84(easting[found], northing[found]))
+        return found, easting, northing, lon, lat
 
-        def pick(values: NDArray[np.float64]) -> NDArray[np.float64]:
-            return np.where(found, values[safe], np.nan) if len(values) else np.full(len(pos), np.nan)
+    def local_authorities(self, normalised: NDArray[np.object_], kind: str) -> list[tuple[str, ...]]:
+        """The local authorities (ONSPD ``laua``) each postcode, sector or district lies in.
 
-        return found, pick(level.easting), pick(level.northing), pick(level.lon), pick(level.lat)
+        Returns
+        -------
+        list of tuple of str
+            One sorted tuple per value: one code for a unit or an area wholly in one authority, several for an
+            area that straddles a boundary, none when not found.
+        """
+        rows, areas = self._rows(normalised, kind)
+        codes = self.national.la_codes
+        if areas is None:
+            return [(str(codes[self.national.la[r]]),) if r >= 0 else () for r in rows]
+        out: list[tuple[str, ...]] = []
+        for r in rows:
+            if r < 0:
+                out.append(())
+            elif areas.la[r] >= 0:
+                out.append((str(codes[areas.la[r]]),))
+            else:
+                members = np.unique(self.national.la[areas.start[r]:areas.stop[r]])
+                out.append(tuple(str(c) for c in codes[members]))
+        return out
+
+    def unit_authorities(self, normalised: NDArray[np.object_]) -> NDArray[np.int32]:
+        """Index into ``national.la_codes`` of the authority of each full postcode, -1 where not found (fast path of
+        :meth:`local_authorities` for many units)."""
+        rows, _ = self._rows(normalised, PostcodeKind.FULL)
+        return np.where(rows >= 0, self.national.la[np.maximum(rows, 0)], -1).astype(np.int32)
 
     def covers_district(self, district: str) -> bool:
-        """True when the table holds the postcodes of ``district`` (so an unknown unit there is terminated/new)."""
-        return district in self._levels[PostcodeKind.DISTRICT].index
+        """True when ``district`` is a GB postcode district (so an unknown unit there is terminated or new)."""
+        rows, _ = self._rows(np.array([district], dtype=object), PostcodeKind.DISTRICT)
+        return bool(rows[0] >= 0)
 
 
 @lru_cache(maxsize=8)
@@ -161,7 +212,16 @@ def postcode_table(place: Place | None = None) -> PostcodeTable:
     """The cached :class:`PostcodeTable` of a place (default: the current place)."""
     place = place if place is not None else load_place()
     units = pd.read_csv(place.path("tables", "postcodes"), dtype={"postcode": str, "ward_code": str,
-                                                                   "lsoa_code": str})
-    sectors = pd.read_csv(place.path("tables", "postcode_sectors"), dtype={"sector": str})
-    districts = pd.read_csv(place.path("tables", "postcode_districts"), dtype={"district": str})
-    return PostcodeTable(units, sectors, districts)
+                                                                   "lsoa_code": str, "la_code": str})
+    return PostcodeTable(units)
+
+
+@lru_cache(maxsize=1)
+def local_authority_names() -> dict[str, str]:
+    """ONS GSS code → name of the local authorities named in ``data/local_authorities.csv`` (see data/README.md);
+    a code missing from it has no name to show ("not available"), never a guessed one."""
+    path = DATA_DIR / "local_authorities.csv"
+    if not path.exists():
+        return {}
+    table = pd.read_csv(path, dtype=str)
+    return dict(zip(table["la_code"], table["la_name"], strict=True))

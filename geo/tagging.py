@@ -1,9 +1,16 @@
-"""Tag points with the areas they fall in: ward, neighbourhood, LSOA (with IMD and population) and PCN footprint.
+"""Tag points with the areas they fall in: ward, neighbourhood, LSOA (with IMD and population), PCN footprint and
+local authority.
 
 Vectorised: each distinct location is located once per layer with :class:`geo._pip.PolygonIndex`, so a table of
 a million rows drawn from a few thousand postcodes costs what those few thousand points cost. Points outside the
 place keep their row, get empty tags and ``outside_<place> = True``. A point exactly on a boundary goes to the
 polygon with the lowest GSS code, so the answer never depends on file order.
+
+The local authority (``la_code``, ``la_name``) of a row located by a full postcode is ONSPD's ``laua``; of a row
+located by a sector or district, the one authority the whole area lies in. A partial postcode whose area straddles
+the place's boundary is never claimed inside: its tags stay empty and ``outside_<place>`` is unknown (<NA>). Rows
+located by coordinates inside the place get the place's own code; outside it, the authority of the place's
+``local_authorities`` layer that holds the point, where the place has that layer.
 """
 
 from __future__ import annotations
@@ -17,20 +24,25 @@ from numpy.typing import NDArray
 
 from geo import boundaries
 from geo._pip import PolygonIndex
-from geo.place import Place, load_place
+from geo.place import Place, PlaceError, load_place
+from geo.postcodes import PostcodeKind, local_authority_names, postcode_table
 from geo.projection import BNG, to_bng
 
-__all__ = ["TAG_COLUMNS", "tag", "tag_columns"]
+__all__ = ["LA_COLUMNS", "TAG_COLUMNS", "tag", "tag_columns"]
 
 #: Tag columns, in output order, before the ``outside_<place>`` flag.
 TAG_COLUMNS = ("ward_code", "ward_name", "neighbourhood", "lsoa_code", "lsoa_name", "imd_rank", "imd_decile",
                "lsoa_population", "pcn_code", "pcn_name")
+#: Local-authority columns, after :data:`TAG_COLUMNS` (kept apart: the store's schema does not hold them yet).
+LA_COLUMNS = ("la_code", "la_name")
+
+_PARTIAL_METHODS = {"postcode_sector": PostcodeKind.SECTOR, "postcode_district": PostcodeKind.DISTRICT}
 
 
 def tag_columns(place: Place | None = None) -> tuple[str, ...]:
     """All columns :func:`tag` adds for ``place``, including ``outside_<slug>``."""
     place = place if place is not None else load_place()
-    return (*TAG_COLUMNS, place.outside_column)
+    return (*TAG_COLUMNS, *LA_COLUMNS, place.outside_column)
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,69 @@ def _layers(place: Place) -> dict[str, _Layer]:
     }
 
 
+@lru_cache(maxsize=8)
+def _local_authority_layer(place: Place) -> tuple[PolygonIndex, NDArray[np.object_]] | None:
+    """The place's neighbouring authorities (its own polygon left out: the wards decide "inside"), if it has them."""
+    if "local_authorities" not in place.layers:
+        return None
+    try:
+        frame = boundaries.local_authorities(place)
+    except PlaceError:
+        return None
+    frame = frame[frame["la_code"] != place.la_code].sort_values("la_code", ignore_index=True)
+    return PolygonIndex(frame.to_crs(BNG).geometry.values), frame["la_code"].to_numpy(dtype=object)
+
+
+def _postcode_authorities(frame: pd.DataFrame, place: Place, located: NDArray[np.bool_]
+                          ) -> tuple[NDArray[np.int32], NDArray[np.bool_], NDArray[np.bool_]]:
+    """Per row: the ONSPD authority of its postcode / area (index into the national ``la_codes``; -1 where not by
+    postcode or straddling), whether a partial postcode's area straddles the place's boundary, and whether it lies
+    wholly outside the place."""
+    n = len(frame)
+    la = np.full(n, -1, dtype=np.int32)
+    straddles = np.zeros(n, dtype=bool)
+    elsewhere = np.zeros(n, dtype=bool)
+    if "geocode_method" not in frame.columns or "postcode_normalised" not in frame.columns:
+        return la, straddles, elsewhere
+    # Factorised once (Arrow-backed text): a million rows share a few thousand postcodes and ten methods.
+    method_codes, methods = pd.factorize(frame["geocode_method"])
+    postcode_codes, postcodes = pd.factorize(frame["postcode_normalised"])
+    postcodes = np.asarray(postcodes, dtype=object)
+    table = postcode_table(place)
+    position = {code: i for i, code in enumerate(table.national.la_codes)}
+    for name, kind in (("postcode", PostcodeKind.FULL), *_PARTIAL_METHODS.items()):
+        if name not in methods:
+            continue
+        rows = np.flatnonzero(located & (method_codes == methods.get_loc(name)))
+        if rows.size == 0:
+            continue
+        codes = postcode_codes[rows]
+        used = np.flatnonzero(np.bincount(codes, minlength=len(postcodes)))  # no sort: O(rows)
+        single = np.full(len(postcodes), -1, dtype=np.int32)
+        if kind == PostcodeKind.FULL:
+            single[used] = table.unit_authorities(postcodes[used])
+            la[rows] = single[codes]
+            continue
+        members = table.local_authorities(postcodes[used], kind)
+        single[used] = [position[m[0]] if len(m) == 1 else -1 for m in members]
+        la[rows] = single[codes]
+        split = np.zeros(len(postcodes), dtype=bool)
+        away = np.zeros(len(postcodes), dtype=bool)
+        split[used] = [len(m) > 1 and place.la_code in m for m in members]
+        away[used] = [len(m) > 0 and place.la_code not in m for m in members]
+        straddles[rows] = split[codes]
+        elsewhere[rows] = away[codes]
+    return la, straddles, elsewhere
+
+
+def _categories(codes: NDArray[np.int32], vocabulary: list[str | None], index: pd.Index) -> pd.Series:
+    """A text column from per-row codes into a small vocabulary (-1 and None entries are missing), as a categorical:
+    building it costs no per-row string work, which matters at a million rows."""
+    names = pd.Index([v for v in dict.fromkeys(vocabulary) if v is not None], dtype=object)
+    recode = np.append(names.get_indexer(pd.Index(vocabulary, dtype=object)), -1).astype(np.int32)
+    return pd.Series(pd.Categorical.from_codes(recode[codes], categories=names), index=index)
+
+
 def _distinct(easting: NDArray[np.float64], northing: NDArray[np.float64]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """Codes of distinct locations (to the decimetre) and the first row of each."""
     key = np.round(easting * 10).astype(np.int64) * 20_000_000 + np.round(northing * 10).astype(np.int64)
@@ -84,7 +159,9 @@ def tag(frame: pd.DataFrame, *, place: Place | None = None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``frame`` followed by :func:`tag_columns`, same index and order. ``outside_<place>`` is True for located
-        points outside the place, False inside, and missing (<NA>) for rows with no location.
+        points outside the place, False inside, and missing (<NA>) for rows with no location and for partial
+        postcodes whose area straddles the place's boundary. With ``geocode_method`` and ``postcode_normalised``
+        (the geocoder's output) the local authority of postcode rows comes from ONSPD.
     """
     place = place if place is not None else load_place()
     if "easting" in frame.columns and "northing" in frame.columns:
@@ -101,18 +178,36 @@ def tag(frame: pd.DataFrame, *, place: Place | None = None) -> pd.DataFrame:
     layers = _layers(place)
     # Wards partition the place, so "in no ward" is "outside": every layer's tags are left empty there.
     found = {name: layer.index.locate(ux, uy) for name, layer in layers.items()}
-    inside = found["ward"] >= 0
+    inside_point = found["ward"] >= 0
+    row_inside = np.zeros(len(frame), dtype=bool)
+    row_inside[rows] = inside_point[codes]
+    postcode_la, straddles, elsewhere = _postcode_authorities(frame, place, located)
+    # A partial postcode is never claimed inside unless its whole area is in the place.
+    row_inside &= ~straddles & ~elsewhere
     parts = []
     for name, layer in layers.items():
         missing = len(layer.attributes) - 1
         pos = np.full(len(frame), missing)
-        pos[rows] = np.where(inside & (found[name] >= 0), found[name], missing)[codes]
+        pos[rows] = np.where(found[name] >= 0, found[name], missing)[codes]
+        pos[~row_inside] = missing
         parts.append(layer.attributes.iloc[pos].set_index(frame.index))
     tags = pd.concat(parts, axis=1)
-    outside = np.zeros(len(frame), dtype=bool)
-    outside[rows] = ~inside[codes]
-    outside = pd.array(outside, dtype="boolean")
-    outside[~located] = pd.NA
+    vocabulary = [str(code) for code in postcode_table(place).national.la_codes]
+    position = {code: i for i, code in enumerate(vocabulary)}
+    la_code = postcode_la.copy()
+    by_point = located & (la_code < 0) & ~straddles
+    la_code[by_point & row_inside] = position.get(place.la_code, -1)
+    neighbours = _local_authority_layer(place)
+    away = np.flatnonzero(by_point & ~row_inside)
+    if neighbours is not None and away.size:
+        index, neighbour_codes = neighbours
+        hit = index.locate(east[away], north[away])
+        la_code[away[hit >= 0]] = [position.get(code, -1) for code in neighbour_codes[hit[hit >= 0]]]
+    names = local_authority_names()
+    tags["la_code"] = _categories(la_code, vocabulary, frame.index)
+    tags["la_name"] = _categories(la_code, [names.get(code) for code in vocabulary], frame.index)
+    outside = pd.array(located & ~row_inside, dtype="boolean")
+    outside[~located | straddles] = pd.NA
     tags[place.outside_column] = outside
     overlap = [c for c in tags.columns if c in frame.columns]
     return pd.concat([frame.drop(columns=overlap), tags], axis=1)

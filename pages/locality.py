@@ -18,6 +18,12 @@ from pages import _common as common
 from pages._access import access_section
 
 place = common.place()
+if not boundaries.has_neighbourhoods(place):  # a place built without the council's ward grouping (docs/places.md)
+    st.title(f"{place.name} localities")
+    st.info(f"{place.name} has no neighbourhood layer: it was built without the council's ward → neighbourhood "
+            "file, and none is invented. Rebuild the place with `--neighbourhoods FILE`; meanwhile the estate map "
+            "and the area profiles (by PCN and ward) work as usual.")
+    st.stop()
 everything = common.estate().records
 hoods = sorted(boundaries.neighbourhood_definition(place)["neighbourhood"].dropna().unique())
 term = place.neighbourhood_term

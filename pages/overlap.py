@@ -15,11 +15,18 @@ from estates.analysis.filters import filter_buildings
 from estates.analysis.overlap import MATRICES, buildings_by_piece, overlap_tables, pieces_with_estate
 from estates.exports import EXPORT_FORMATS, MIME_TYPES, export_bytes, export_filename
 from estates.maps.overlap import overlap_map
+from geo import boundaries
 from geo.overlap import DEFAULT_SLIVER_HA, overlap_pieces
 from geo.place import Place
 from pages import _common as common
 
 place = common.place()
+if not boundaries.has_neighbourhoods(place):  # a place built without the council's ward grouping (docs/places.md)
+    st.title("Neighbourhoods and PCNs")
+    st.info(f"{place.name} has no neighbourhood layer: it was built without the council's ward → neighbourhood "
+            "file, and none is invented. Rebuild the place with `--neighbourhoods FILE` to compare neighbourhoods "
+            "with PCN footprints.")
+    st.stop()
 everything = common.estate().records
 filters = common.current_filters()
 shown = filter_buildings(everything, filters)

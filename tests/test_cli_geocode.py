@@ -90,15 +90,16 @@ def test_online_flag_fills_postcodes_beyond_the_table_from_a_local_postcodes_io(
     sys.path.insert(0, str(Path(__file__).parent))
     from online_server import FakeGeoServer
 
-    # Manchester city-centre probation office (Trafford Data Lab GM probation list): a partner site over the
-    # border, outside the offline table's districts.
-    m4 = {"postcode": "M4 1LE", "longitude": -2.234017, "latitude": 53.483394, "eastings": None,
+    # A postcode newer than the offline ONSPD (Nov 2025) release: only postcodes.io can know it. (Every older GB
+    # postcode is found offline, issue 17.) "M4 9ZZ" is well formed and absent from ONSPD Nov 2025; the server
+    # answers with the location of the Manchester city-centre probation office (Trafford Data Lab GM list).
+    m4 = {"postcode": "M4 9ZZ", "longitude": -2.234017, "latitude": 53.483394, "eastings": None,
           "northings": None, "admin_district": "Manchester", "codes": {"admin_district": "E08000003"}}
-    server = FakeGeoServer(postcodes={"M4 1LE": m4}).start()
+    server = FakeGeoServer(postcodes={"M4 9ZZ": m4}).start()
     try:
         src = tmp_path / "new.csv"
         pd.DataFrame({"name": ["City Centre probation office", "nowhere"],
-                      "postcode": ["M4 1LE", "M99 9ZZ"]}).to_csv(src, index=False)
+                      "postcode": ["M4 9ZZ", "M99 9ZZ"]}).to_csv(src, index=False)
         out = tmp_path / "out.csv"
         env = {**os.environ, "ESTATES_ONLINE_POSTCODES_IO_URL": server.url,
                "ESTATES_ONLINE_NOMINATIM_URL": server.url, "ESTATES_ONLINE_CACHE_PATH": str(tmp_path / "c.sqlite"),

@@ -186,7 +186,7 @@ def test_overlap_csv_is_one_long_table_of_the_matrices(exported, estate):
     assert len(table) == 5 * 4 * 5
     sums = table.groupby("measure")["value"].sum()
     assert sums["population"] == pytest.approx(241_025, abs=1)
-    assert sums["buildings"] == len(estate) - 5
+    assert sums["buildings"] == len(estate) - 108
 
 
 def test_overlap_csv_into_a_folder_writes_one_file_per_matrix(tmp_path, estate):

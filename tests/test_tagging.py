@@ -54,3 +54,38 @@ def test_imd_and_population_come_from_the_lsoa():
     lsoa = boundaries.lsoas().set_index("lsoa_code").loc[out.loc[0, "lsoa_code"]]
     assert out.loc[0, "imd_decile"] == lsoa["imd_decile"]
     assert out.loc[0, "lsoa_population"] == lsoa["population_2024"]
+
+
+def test_local_authority_of_postcodes_comes_from_onspd_and_of_coordinates_from_the_layer():
+    from geo.geocoder import geocode
+
+    frame = pd.DataFrame({"postcode": ["M33 7ZF", "M23 9AA", "SW1A 1AA", None, None],
+                          "lon": [None, None, None, -2.2309, -2.2874833], "lat": [None, None, None, 53.4774,
+                                                                                   53.4590163]})
+    out = tag(geocode(frame, postcode="postcode", x="lon", y="lat"))
+    # Sale Waterside (Trafford), Wythenshawe (Manchester), Buckingham Palace (Westminster): ONSPD Nov 2025 laua.
+    assert out["la_code"].tolist()[:3] == ["E08000009", "E08000003", "E09000033"]
+    assert out["la_name"].tolist()[:3] == ["Trafford", "Manchester", "Westminster"]
+    assert out["outside_trafford"].tolist() == [False, True, True, True, False]
+    # Piccadilly station by coordinates: the GM boroughs layer says Manchester; the Town Hall is in Trafford.
+    assert out["la_code"].tolist()[3:] == ["E08000003", "E08000009"]
+
+
+def test_a_partial_postcode_straddling_the_boundary_is_flagged_and_never_claimed_inside():
+    from geo.geocoder import geocode
+
+    out = tag(geocode(pd.DataFrame({"postcode": ["M23 9", "M33 7", "M4"]}), postcode="postcode"))
+    straddling, inside, elsewhere = out.to_dict("records")
+    # M23 9 (Wythenshawe) is mostly Manchester with a few Trafford postcodes: located, flagged, not claimed.
+    assert straddling["geocode_method"] == "postcode_sector"
+    assert "it spans Manchester, Trafford, so it is not claimed inside Trafford" in straddling["geocode_issue"]
+    assert pd.isna(straddling["outside_trafford"])
+    assert pd.isna(straddling["ward_code"])
+    assert pd.isna(straddling["la_code"])
+    # M33 7 (Sale) is wholly in Trafford.
+    assert bool(inside["outside_trafford"]) is False
+    assert inside["la_code"] == "E08000009"
+    assert inside["ward_name"] == "Sale Central"
+    # M4 (Manchester city centre) is wholly elsewhere.
+    assert bool(elsewhere["outside_trafford"]) is True
+    assert elsewhere["la_code"] == "E08000003"

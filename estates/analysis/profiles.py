@@ -87,8 +87,9 @@ def _populations(place: Place) -> dict[str, pd.Series]:
     from geo.overlap import overlap_pieces
 
     pieces = overlap_pieces(place)
-    return {"neighbourhood": pieces.groupby("neighbourhood")["population"].sum(),
-            "pcn": pieces.groupby("pcn_name")["population"].sum()}
+    # min_count=1: a place without population shows "not available" (NaN), never 0.
+    return {"neighbourhood": pieces.groupby("neighbourhood")["population"].sum(min_count=1),
+            "pcn": pieces.groupby("pcn_name")["population"].sum(min_count=1)}
 
 
 def _area_names(kind: str, place: Place) -> list[str]:

