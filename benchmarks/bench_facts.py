@@ -37,13 +37,13 @@ def main() -> int:
     args = parser.parse_args()
     import openpyxl
 
-    from estates.app_data import seed_store
+    from estates.service import load_registers
     from estates.store import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "estates.gpkg"
         with open_store(store) as s:
-            seed_store(s)
+            load_registers(s)
         env = {**os.environ, "ESTATES_DATABASE_URL": str(store), "ESTATES_ACTOR": "bench"}
         request, returned = Path(tmp) / "request.xlsx", Path(tmp) / "returned.xlsx"
         exports = [_time(["facts", "export", "--partner", "Trafford Council", "--out", str(request), "--force"], env)
