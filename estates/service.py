@@ -700,12 +700,12 @@ def undo_latest(store: Store, identifier: str, *, actor: str, reason: str | None
 
 
 def _site_versions(store: Store, site_ids: Sequence[str], expected: Mapping[str, int] | None) -> dict[str, int]:
+    """The record versions a change to these sites checks: the ones the person was looking at when given (a page
+    passes :meth:`Estate.record_versions` of its snapshot: no read here), else the store's now."""
+    if expected is not None:
+        return {str(i): int(v) for i, v in expected.items()}
     estate = read_estate(store)
-    current = estate.record_versions([resolve_site(estate, s) for s in site_ids])
-    if expected is None:
-        return current
-    # The versions the person was looking at; a record that joined the site since is taken as it is now.
-    return {i: int(expected.get(i, v)) for i, v in current.items()}
+    return estate.record_versions([resolve_site(estate, s) for s in site_ids])
 
 
 def set_site_status(store: Store, site_ids: Sequence[str], status: str, *, reason: str, actor: str,

@@ -101,7 +101,11 @@ def site_table(records: pd.DataFrame, *, matches: pd.DataFrame | None = None,
     """
     if not len(records):
         return pd.DataFrame(columns=[*SITE_COLUMNS, *([outside_column] if outside_column else [])])
-    frame = records.reset_index(drop=True)
+    # Only the columns a site needs, so the sorts below move a dozen columns, not the record's sixty.
+    wanted = ["site_id", "building_id", "name", "partner", "partner_type", "organisation", "rule_status", "rule_id",
+              "position_source", "geocode_precision", "historic", "site_name", "override_status", "override_reason",
+              "override_by", "override_at", *_CARRIED, *([outside_column] if outside_column else [])]
+    frame = records[[c for c in dict.fromkeys(wanted) if c in records]].reset_index(drop=True)
     frame = frame.assign(
         _org=organisations(frame).to_numpy(),
         _manual=(frame.get("position_source", pd.Series("", index=frame.index)).astype("str") == "manual")
