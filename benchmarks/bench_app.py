@@ -313,7 +313,7 @@ def main() -> None:
         store = _seeded(folder)
         expected = _located(store)
         starts = [cold_start(browser, store, expected) for _ in range(args.starts)]
-        results.append((f"cold start to interactive map ({expected} buildings), fresh browser profile",
+        results.append((f"cold start to interactive map ({expected} sites), fresh browser profile",
                         f"{statistics.median(starts):.2f} s (runs {', '.join(f'{t:.2f}' for t in starts)})",
                         "PASS" if statistics.median(starts) <= 3 else "FAIL"))
         from tests.browser.harness import free_port
@@ -391,7 +391,7 @@ def cold_ratio(*, starts: int, baseline: Path | None) -> None:
                 times[name].append(cold_start(browser, store, expected, root=root))
         browser.close()
     floor = statistics.median(times["bare page (floor)"])
-    print(f"\ncold start to interactive map ({expected} buildings), fresh browser profile, {starts} interleaved rounds")
+    print(f"\ncold start to interactive map ({expected} sites), fresh browser profile, {starts} interleaved rounds")
     for name, runs in times.items():
         median = statistics.median(runs)
         print(f"  {name:<{max(map(len, times))}}  median {median:.2f} s  ({median / floor:.2f}x the floor; "
