@@ -70,7 +70,7 @@ def test_online_lookups_run_in_the_background_with_live_progress(page, app_url, 
                                                                   network_guard, console_log):
     register = write_council_register_without_coordinates(tmp_path / "upload")
     page.goto(app_url + "data")
-    page.get_by_text("Load a register", exact=True).wait_for(timeout=60_000)
+    page.get_by_text("Load a register", exact=True).first.wait_for(timeout=60_000)
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(register)
     page.get_by_text("rows read as CSV").wait_for(timeout=30_000)
     name = page.get_by_label("New partner's name")

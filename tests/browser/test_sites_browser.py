@@ -85,7 +85,7 @@ def test_rejected_rows_of_an_upload_appear_nowhere_on_the_map(page, app_url, mod
     register.write_text("Name,Postcode\nBrowser test hub,M32 0TH\nBrowser twin,M33 7ZF\nBrowser twin,M33 7ZF\n"
                         "Browser nowhere,ZZ99 9ZZ\n", encoding="utf-8")
     page.goto(app_url + "data")
-    page.get_by_text("Load a register", exact=True).wait_for(timeout=60_000)
+    page.get_by_text("Load a register", exact=True).first.wait_for(timeout=60_000)
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(register)
     page.get_by_text("rows read as CSV").wait_for(timeout=30_000)
     name = page.get_by_label("New partner's name")
