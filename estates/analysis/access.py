@@ -10,8 +10,7 @@ at least one record of the kind that is located, current and precisely placed (a
 left out
 unless asked). Kinds: ``key`` (status key), ``any`` (every site), or a partner type present in the estate (``gp``,
 ``library``, ``leisure``, ``school`` …). A site's point is its best-placed qualifying record (coordinates given,
-then full postcode); its status is the strongest of its records (key, core, surplus, needs data), so a site is
-*surplus* only when none of its records is key or core.
+then full postcode); its status is the site's own (:mod:`estates.sites`: every record carries it).
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from estates.analysis.colocation import eligible_buildings
-from estates.schema import STATUSES
 from geo.access import (
     DISTANCE_BANDS_M,
     access_gap,
@@ -134,9 +132,7 @@ def facility_points(
                                  include_approximate=include_approximate).copy()
     site = records["site_id"].astype("object") if "site_id" in records else pd.Series(None, index=records.index)
     records["facility_id"] = site.where(site.notna(), records["building_id"].astype("str"))
-    strength = records["status"].astype("object").map({s: i for i, s in enumerate(STATUSES)}).fillna(len(STATUSES))
-    records["_strength"] = strength.to_numpy(dtype=float)
-    site_status = records.groupby("facility_id")["_strength"].min()
+    # Every record carries its site's status (estates.sites: the service layer decides it), so any row gives it.
     if kind == "key":
         chosen = records[records["status"].astype("object") == "key"]
     elif kind == "any":
@@ -144,11 +140,9 @@ def facility_points(
     else:
         chosen = records[records["partner_type"].astype("object") == kind]
     chosen = chosen.assign(_precision=chosen["geocode_precision"].astype("object").map(_PRECISION_ORDER).fillna(9))
-    chosen = chosen.sort_values(["facility_id", "_precision", "_strength", "building_id"])
+    chosen = chosen.sort_values(["facility_id", "_precision", "building_id"])
     counts = chosen.groupby("facility_id").size()
     sites = chosen.drop_duplicates("facility_id").reset_index(drop=True)
-    names = list(STATUSES) + ["needs data"]
-    sites["status"] = [names[int(site_status[s])] for s in sites["facility_id"]]
     sites["records"] = sites["facility_id"].map(counts).astype(int)
     sites = sites.astype({"easting": float, "northing": float, "lat": float, "lon": float})
     return sites[list(FACILITY_COLUMNS)].reset_index(drop=True)
