@@ -27,6 +27,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from estates.sites import site_table
@@ -56,6 +57,7 @@ __all__ = [
     "ingest_into_store",
     "load_registers",
     "merge_sites",
+
     "read_estate",
     "read_records",
     "reclassify",
@@ -157,6 +159,17 @@ class Estate:
     def site_records(self, site_id: str) -> pd.DataFrame:
         """The records of one site."""
         return self.records[self.records["site_id"].astype("str") == str(site_id)]
+
+    def nearby_sites(self, site_id: str, *, within_m: float = 250.0, most: int = 20) -> pd.DataFrame:
+        """Other sites within ``within_m`` metres (British National Grid) of a site, nearest first, with ``away_m``
+        (what a person may merge it with); empty when the site has no position."""
+        sites = self.sites
+        here = sites[sites["site_id"].astype("str") == str(site_id)]
+        if not len(here) or pd.isna(here["easting"].iloc[0]):
+            return sites.iloc[0:0].assign(away_m=pd.Series(dtype=float))
+        away = np.hypot(sites["easting"] - here["easting"].iloc[0], sites["northing"] - here["northing"].iloc[0])
+        near = sites.assign(away_m=away)[(away <= within_m).to_numpy() & (sites["site_id"] != site_id).to_numpy()]
+        return near.sort_values("away_m", kind="stable").head(most)
 
     def record_versions(self, site_ids: Iterable[str]) -> dict[str, int]:
         """``{building_id: version}`` of every record of these sites (what a save expects)."""

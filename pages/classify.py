@@ -321,12 +321,7 @@ with detail_column:
             members = whole.site_records(site_id)
             labels = {str(r.building_id): f"{r.name if isinstance(r.name, str) else '(no name)'} · {r.partner}"
                       for r in members.itertuples(index=False)}
-            nearby = pd.DataFrame()
-            if pd.notna(site.get("easting")):
-                distance = ((everything["easting"] - site["easting"]) ** 2
-                            + (everything["northing"] - site["northing"]) ** 2) ** 0.5
-                nearby = everything[(distance <= 250) & (everything["site_id"] != site_id)].assign(
-                    away_m=distance).sort_values("away_m").head(20)
+            nearby = whole.nearby_sites(site_id, within_m=250)
             st.text_input("Reason (required)", key="classify_split_reason")
             st.text_input("Site name (blank: the lead record's name)", key="classify_site_name",
                           placeholder=str(site.get("name") or ""))

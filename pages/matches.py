@@ -13,6 +13,7 @@ from streamlit_folium import st_folium
 from estates import service
 from estates.maps import building_layers, estate_base_map
 from estates.maps._offline import offline_map
+from estates.sites.matching import undecided_proposals
 from estates.store import StaleVersionError, StoreError
 from estates.store.base import MatchDecision
 from pages import _auth
@@ -24,8 +25,7 @@ pairs = common.store().site_matches()
 state = st.session_state
 
 st.title("Matches: are these the same site?")
-proposed = pairs[(pairs["status"].astype("str") == "proposed") & pairs["decision"].isna()
-                 & pairs["current"].astype(bool)].sort_values("score", ascending=False, ignore_index=True)
+proposed = undecided_proposals(pairs)
 decided = pairs[pairs["decision"].notna()]
 st.markdown(f"**{len(proposed):,}** proposed matches await a decision; {len(decided):,} decided so far. "
             f"{whole.caption()}.")

@@ -259,3 +259,13 @@ def test_a_site_named_by_a_person_keeps_its_name_and_the_rename_is_undone_as_one
                                                                     LEAD)}
     assert service.undo_latest(store, site["site_id"], actor=LEAD) == "rename"
     assert service.read_estate(store).sites.set_index("site_id").at[site["site_id"], "name"] == site["name"]
+
+
+def test_nearby_sites_are_other_sites_within_the_distance_nearest_first(store) -> None:  # noqa: ANN001
+    estate = service.read_estate(store)
+    town_hall = service.resolve_site(estate, "trafford-council:TMBC0008/T0000001")
+    near = estate.nearby_sites(town_hall, within_m=250)
+    assert len(near) >= 1
+    assert town_hall not in set(near["site_id"])
+    assert near["away_m"].is_monotonic_increasing
+    assert near["away_m"].max() <= 250

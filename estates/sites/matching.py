@@ -45,6 +45,7 @@ __all__ = [
     "RELATION_CAP",
     "candidate_pairs",
     "match_sites",
+    "undecided_proposals",
     "load_decisions",
 ]
 
@@ -506,3 +507,16 @@ def load_decisions(path: str | Path | None) -> pd.DataFrame:
         if column not in table:
             table[column] = ""
     return table[list(DECISION_COLUMNS)]
+
+
+def undecided_proposals(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The pairs a person still has to decide: proposed (score from :data:`PROPOSE` up to :data:`CONFIDENT`), not
+    decided, and produced by the latest matching run; highest score first.
+
+    Parameters
+    ----------
+    pairs
+        ``Store.site_matches()`` (``status``, ``decision``, ``current``, ``score`` …).
+    """
+    waiting = (pairs["status"].astype("str") == "proposed") & pairs["decision"].isna() & pairs["current"].astype(bool)
+    return pairs[waiting.to_numpy()].sort_values("score", ascending=False, kind="stable", ignore_index=True)

@@ -38,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"match {args.action} needs --reason TEXT (kept with the decision)")
     store = open_cli_store(args.store)
     if args.action == "list":
-        pairs = store.site_matches()
-        proposed = pairs[(pairs["status"].astype("str") == "proposed") & pairs["decision"].isna()
-                         & pairs["current"].astype(bool)].sort_values("score", ascending=False)
+        from estates.sites.matching import undecided_proposals
+
+        proposed = undecided_proposals(store.site_matches())
         for row in proposed.itertuples(index=False):
             print(f"{row.score:5.1f}  {row.building_id_a}  {row.building_id_b}\n       {row.name_a} | {row.name_b}"
                   f"\n       {row.reason}")
