@@ -1,18 +1,11 @@
-"""HTTP plumbing for the online geocoders (private to :mod:`geo.online`).
+"""HTTP for the online geocoders (private to :mod:`geo.online`).
 
-* :class:`ServiceClient` - one JSON request through a requests session whose
-  ``HTTPAdapter`` carries a :class:`urllib3.util.Retry` (retries, exponential
-  backoff, ``Retry-After``). What urllib3 and requests do not give is added
-  here: a hard limit per attempt (connect + headers + body, enforced by a
-  watchdog that shuts the socket down, so a server that drips its headers one
-  byte a second cannot hold an attempt), a cap on every ``Retry-After``, a
-  deadline for the whole run, a body-size cap, no redirect to another host, and
-  content-type / JSON / shape checks. Every failure ends in
-  :class:`ServiceUnavailable` carrying a readable reason.
-* :class:`RateLimiter` - minimum spacing between requests to one host, shared
-  process-wide (:func:`rate_limiter_for`) and safe across threads.
-* :class:`CircuitBreaker` - stops talking to a service after N consecutive
-  failed attempts (per run).
+:class:`ServiceClient` sends JSON requests through a requests session whose ``HTTPAdapter`` carries a
+:class:`urllib3.util.Retry` (retries, exponential backoff, ``Retry-After``) and adds what those lack: a hard limit per
+attempt (connect + headers + body; a watchdog shuts the socket down, so a server that drips its headers one byte a
+second cannot hold an attempt), a cap on ``Retry-After``, the run's deadline, a body cap, no redirect to another host,
+content-type / JSON / shape checks and a circuit breaker. Every failure ends in :class:`ServiceUnavailable` carrying a
+readable reason. :func:`rate_limiter_for` spaces the requests to one host, process-wide.
 """
 
 from __future__ import annotations
@@ -22,9 +15,8 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Container, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -35,7 +27,10 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
 from urllib3.util import Retry
 
-__all__ = ["CircuitBreaker", "JsonResponse", "RateLimiter", "ServiceClient", "ServiceUnavailable", "rate_limiter_for"]
+if TYPE_CHECKING:
+    from geo.online import OnlineSettings
+
+__all__ = ["RateLimiter", "ServiceClient", "ServiceUnavailable", "rate_limiter_for"]
 
 #: Largest response body accepted (bytes, after decompression); protects against runaway answers.
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -45,17 +40,10 @@ _RETRY_STATUSES = frozenset({429, *range(500, 600)})
 
 
 class ServiceUnavailable(Exception):
-    """A request gave up (retries exhausted, not retryable, circuit open or run deadline passed).
+    """A request gave up (retries exhausted, not retryable, circuit open or the run's deadline passed).
 
-    Parameters
-    ----------
-    message : str
-        Readable description for ``geocode_issue``.
+    ``str(exc)`` is the readable reason shown in ``geocode_issue``.
     """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class _AnswerError(Exception):
@@ -63,17 +51,14 @@ class _AnswerError(Exception):
 
     def __init__(self, reason: str, *, retryable: bool = True) -> None:
         super().__init__(reason)
-        self.reason = reason
         self.retryable = retryable
 
 
-# --------------------------------------------------------------------- rate limiter
 class RateLimiter:
-    """Keeps at least ``min_interval`` seconds between requests to one host.
+    """Keeps at least ``min_interval`` seconds from the end of one request to the start of the next.
 
-    Measured from the *end* of one request to the start of the next, and requests through one limiter are
-    serialised, so the server never sees two requests closer than the interval (the Nominatim usage policy: no
-    parallel requests, at most one per second).
+    Requests through one limiter are serialised, so the server never sees two closer than the interval (the Nominatim
+    usage policy: no parallel requests, at most one per second).
     """
 
     def __init__(self) -> None:
@@ -96,52 +81,17 @@ _LIMITERS: dict[str, RateLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
 def rate_limiter_for(url: str) -> RateLimiter:
     """Return the process-wide rate limiter of the host serving ``url`` (scheme and ``host:port`` form the key)."""
-    parts = urlsplit(url)
     with _LIMITERS_LOCK:
-        return _LIMITERS.setdefault(f"{parts.scheme}://{parts.netloc}".lower(), RateLimiter())
+        return _LIMITERS.setdefault(_origin(url), RateLimiter())
 
 
-# ------------------------------------------------------------------- circuit breaker
-class CircuitBreaker:
-    """Opens after ``threshold`` consecutive failed attempts; stays open for the run.
-
-    Parameters
-    ----------
-    name : str
-        Service name used in messages (``"postcodes.io"``).
-    threshold : int
-        Consecutive failed attempts that open the breaker (>= 1).
-    """
-
-    def __init__(self, name: str, threshold: int) -> None:
-        self.name = name
-        self.threshold = max(1, int(threshold))
-        self._lock = threading.Lock()
-        self.consecutive_failures = 0
-        self.last_reason = ""
-        self.is_open = False
-
-    def record_success(self) -> None:
-        """Reset the consecutive-failure count."""
-        with self._lock:
-            self.consecutive_failures = 0
-
-    def record_failure(self, reason: str) -> None:
-        """Count one failed attempt; open the breaker at the threshold."""
-        with self._lock:
-            self.consecutive_failures += 1
-            self.last_reason = reason
-            self.is_open = self.is_open or self.consecutive_failures >= self.threshold
-
-    def describe(self) -> str:
-        """Readable state, e.g. ``"postcodes.io: 3 failures, last: HTTP 503"``."""
-        with self._lock:
-            return f"{self.name}: {self.consecutive_failures} failures, last: {self.last_reason}"
-
-
-# ------------------------------------------------------- urllib3: retry and watchdog
 class _Retry(Retry):
     """urllib3's Retry reporting every failed attempt to its client, which may stop the retries.
 
@@ -199,119 +149,85 @@ class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
     """HTTPS flavour of :class:`_WatchedConnection` (the TLS handshake is inside the attempt's limit too)."""
 
 
-class _WatchedPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedConnection
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
+_POOLS = {"http": type("_WatchedPool", (HTTPConnectionPool,), {"ConnectionCls": _WatchedConnection}),
+          "https": type("_WatchedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": _WatchedHTTPSConnection})}
 
 
 class _WatchedAdapter(HTTPAdapter):
     """requests' HTTPAdapter whose pools (direct or through an HTTP proxy) make watched connections."""
 
-    _POOLS = {"http": _WatchedPool, "https": _WatchedHTTPSPool}  # noqa: RUF012 - read only
-
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = self._POOLS
+        self.poolmanager.pool_classes_by_scheme = _POOLS
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = self._POOLS
+        manager.pool_classes_by_scheme = _POOLS
         return manager
 
 
-# ------------------------------------------------------------------------ client
-@dataclass(frozen=True)
-class JsonResponse:
-    """A successful exchange: HTTP status and parsed JSON (``None`` when not parsed)."""
-
-    status: int
-    data: Any
-
-
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
-
-
 class ServiceClient:
-    """JSON over HTTP for one service: urllib3 retries plus per-attempt and run deadlines, caps and a breaker.
+    """JSON over HTTP to one service for one run: urllib3 retries, per-attempt and run deadlines, caps, a breaker.
+
+    The circuit breaker opens after ``settings.circuit_breaker_failures`` failed attempts in a row and stays open for
+    the run (the client).
 
     Parameters
     ----------
     name : str
-        Service name for messages.
-    user_agent : str
-        ``User-Agent`` header.
-    timeout_s : float
-        Hard limit for one attempt: connect + headers + whole body (seconds).
-    max_retries : int
-        Extra attempts after the first.
-    backoff_s : float
-        urllib3's ``backoff_factor``: the n-th consecutive retry waits ``backoff_s * 2**(n-1)`` (the first none).
-    max_backoff_s : float
-        Ceiling for one backoff delay.
-    max_retry_after_s : float
-        Longest ``Retry-After`` honoured (any status); a longer one gives up at once (waiting longer would stall
-        the run; retrying sooner would be rude).
+        Service name for messages (``"postcodes.io"``).
+    settings : geo.online.OnlineSettings
+        Timeout, retries, backoff, ``Retry-After`` cap, breaker threshold, User-Agent and ``trust_env``.
     deadline : float
         :func:`time.monotonic` time after which no attempt runs and no request is sent (the run's deadline).
-    run_deadline_s : float
-        The run's length, for messages.
-    breaker : CircuitBreaker
-        Breaker for this service (per run).
-    limiter : RateLimiter or None
-        Shared rate limiter; ``None`` for no spacing.
+    limiter : RateLimiter, optional
+        Shared rate limiter: every request, retries included, waits ``min_interval_s`` after the previous one.
     min_interval_s : float
-        Spacing between requests (with ``limiter``), retries included.
-    trust_env : bool
-        Let requests use proxy settings / .netrc from the environment.
+        Spacing kept by ``limiter``.
     """
 
-    def __init__(self, *, name: str, user_agent: str, timeout_s: float, max_retries: int, backoff_s: float,
-                 max_backoff_s: float, max_retry_after_s: float, deadline: float, run_deadline_s: float,
-                 breaker: CircuitBreaker, limiter: RateLimiter | None = None, min_interval_s: float = 0.0,
-                 trust_env: bool = True) -> None:
-        self.name, self.breaker, self.limiter = name, breaker, limiter
-        self.timeout_s, self.max_retry_after_s = float(timeout_s), float(max_retry_after_s)
-        self.deadline, self.run_deadline_s = deadline, float(run_deadline_s)
-        self.min_interval_s = float(min_interval_s) if limiter is not None else 0.0
-        #: HTTP attempts actually sent (for the run summary).
-        self.attempts = 0
-        self.failures = 0
-        self.out_of_time = False
-        self._retry = _Retry(total=max(0, int(max_retries)), allowed_methods=frozenset({"GET", "POST"}),
-                             status_forcelist=_RETRY_STATUSES, backoff_factor=backoff_s, backoff_max=max_backoff_s,
-                             raise_on_status=False)
+    def __init__(self, name: str, settings: OnlineSettings, *, deadline: float, limiter: RateLimiter | None = None,
+                 min_interval_s: float = 0.0) -> None:
+        self.name, self.deadline, self.limiter = name, deadline, limiter
+        self.timeout_s, self.max_retry_after_s = settings.timeout_s, settings.max_retry_after_s
+        self.run_deadline_s, self.threshold = settings.run_deadline_s, settings.circuit_breaker_failures
+        self.min_interval_s = min_interval_s if limiter is not None else 0.0
+        #: HTTP attempts sent; failed attempts in a row and the last one's reason; breaker open; deadline passed.
+        self.attempts = self.failures_in_a_row = 0
+        self.last_reason, self.is_open, self.out_of_time = "", False, False
+        self._retry = _Retry(total=settings.max_retries, allowed_methods=frozenset({"GET", "POST"}),
+                             status_forcelist=_RETRY_STATUSES, backoff_factor=settings.backoff,
+                             backoff_max=settings.max_backoff_s, raise_on_status=False)
         self._retry.client = self
         self._adapter = _WatchedAdapter(max_retries=self._retry)
         self._session = requests.Session()
-        self._session.trust_env = trust_env
-        self._session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
+        self._session.trust_env = settings.trust_env
+        self._session.headers.update({"User-Agent": settings.effective_user_agent, "Accept": "application/json"})
         for prefix in ("http://", "https://"):
             self._session.mount(prefix, self._adapter)
         self._lock = threading.Lock()
         self._watchdog: threading.Timer | None = None
         self._timed_out = self._failed = False
-        self._last_reason = ""
 
     def close(self) -> None:
         """Close the HTTP session."""
         self._session.close()
 
+    @property
+    def breaker_state(self) -> str:
+        """e.g. ``"3 failures, last: HTTP 503"``."""
+        return f"{self.failures_in_a_row} failures, last: {self.last_reason}"
+
     # ------------------------------------------------------------- attempts
     def attempt_started(self, conn: HTTPConnection) -> None:
         """Start the watchdog of a new attempt on ``conn`` (no-op within one: it connects, then sends)."""
         with self._lock:
-            if self._watchdog is not None and not self._failed:
-                return
             if self._watchdog is not None:
+                if not self._failed:
+                    return
                 self._watchdog.cancel()
             self.attempts += 1
-            self._failed = False
-            self._timed_out = False
+            self._failed = self._timed_out = False
             limit = max(0.0, min(self.timeout_s, self.deadline - time.monotonic()))
             self._watchdog = threading.Timer(limit, self._expire, (conn,))
             self._watchdog.daemon = True
@@ -319,7 +235,7 @@ class ServiceClient:
 
     def _expire(self, conn: HTTPConnection) -> None:
         with self._lock:
-            if self._watchdog is None or threading.current_thread() is not self._watchdog:
+            if self._watchdog is not threading.current_thread():
                 return  # that attempt already ended
             self._timed_out = True
             if conn.sock is not None:  # wakes a blocked read: the attempt fails at once
@@ -334,7 +250,7 @@ class ServiceClient:
 
     def attempt_failed(self, error: BaseException | None, response: Any = None, retry_after: float | None = None,
                        ) -> None:
-        """Count the attempt on the breaker with its readable reason.
+        """Count a failed attempt on the breaker with its readable reason.
 
         Its watchdog runs on until the next attempt starts: urllib3 still reads the rest of a failed answer.
         """
@@ -343,15 +259,15 @@ class ServiceClient:
         reason = self._describe(error, response)
         if retry_after is not None and retry_after > self.max_retry_after_s:
             reason += f" (Retry-After {retry_after:g} s is longer than {self.max_retry_after_s:g} s)"
-        self._last_reason = reason
-        self.failures += 1
-        self.breaker.record_failure(reason)
+        self.last_reason = reason
+        self.failures_in_a_row += 1
+        self.is_open = self.is_open or self.failures_in_a_row >= self.threshold
 
     def stopped(self, wait: float | None = 0.0) -> bool:
         """Whether no further attempt may start (after ``wait`` seconds): breaker open or run deadline passed."""
         if time.monotonic() + (wait or 0.0) >= self.deadline:
             self.out_of_time = True
-        return self.out_of_time or self.breaker.is_open
+        return self.out_of_time or self.is_open
 
     def _describe(self, error: BaseException | None, response: Any) -> str:
         if response is not None:
@@ -360,7 +276,7 @@ class ServiceClient:
             inner = error.args[0] if isinstance(error, requests.RequestException) and error.args else error
             error = inner.reason if isinstance(inner, MaxRetryError) and inner.reason is not None else inner
         if isinstance(error, _AnswerError):
-            return error.reason
+            return str(error)
         if isinstance(error, NameResolutionError):
             return "could not resolve the host name"
         if isinstance(error, NewConnectionError):
@@ -373,9 +289,8 @@ class ServiceClient:
 
     # --------------------------------------------------------------- public
     def request_json(self, method: str, url: str, *, params: Mapping[str, str] | None = None, json_body: Any = None,
-                     accept_status: Container[int] = (200,), parse_status: Container[int] = (200,),
-                     validate: Callable[[Any], None] | None = None) -> JsonResponse:
-        """Send one logical request; transient failures are retried (urllib3 Retry), others fail at once.
+                     none_on_404: bool = False, validate: Callable[[Any], None] | None = None) -> Any:
+        """Send one logical request and return its parsed JSON; transient failures are retried (urllib3 Retry).
 
         Parameters
         ----------
@@ -385,18 +300,11 @@ class ServiceClient:
             Query-string parameters.
         json_body : object, optional
             Body sent as JSON.
-        accept_status : container of int
-            Statuses that are answers (e.g. ``(200, 404)`` when 404 means "not found"). 429 and 5xx are retried;
-            other statuses fail without retry.
-        parse_status : container of int
-            Accepted statuses whose body must be JSON; for the others ``data`` is ``None``.
+        none_on_404 : bool
+            A 404 means "not found": return ``None``. Any other status but 200 fails (429 and 5xx after retries).
         validate : callable, optional
             Called with the parsed JSON; raises ``ValueError`` (or ``TypeError``/``KeyError``) when the shape is
             wrong (a failed attempt, retried).
-
-        Returns
-        -------
-        JsonResponse
 
         Raises
         ------
@@ -410,12 +318,12 @@ class ServiceClient:
                 if self.stopped():
                     raise self._unavailable()
                 self._adapter.max_retries = retry  # the budget left after the answer-level failures below
-                _LOCAL.client, failures = self, self.failures
+                _LOCAL.client, failures = self, self.failures_in_a_row
                 try:
                     resp = self._session.request(method, url, params=params, json=json_body, stream=True,
                                                  timeout=(self.timeout_s, self.timeout_s), allow_redirects=False)
                 except requests.RequestException as exc:
-                    if self.failures == failures:  # failed without going through Retry (not retryable)
+                    if self.failures_in_a_row == failures:  # failed without going through Retry (not retryable)
                         self.attempt_failed(exc)
                     self._attempt_ended()
                     raise self._failure(first) from exc
@@ -428,27 +336,27 @@ class ServiceClient:
                         url, params = self._redirect_target(url, resp, redirects), None
                         redirects += 1
                         continue
-                    answer = self._answer(resp, accept_status, parse_status, validate)
+                    answer = self._answer(resp, none_on_404, validate)
                 except _AnswerError as exc:
-                    if exc.retryable:
-                        try:
-                            retry = resp.raw.retries.increment(method, url, error=exc)
-                        except MaxRetryError:
-                            raise self._failure(first) from exc
-                        retry.sleep()
-                        continue
-                    self.attempt_failed(exc)
-                    raise self._failure(first) from exc
+                    if not exc.retryable:
+                        self.attempt_failed(exc)
+                        raise self._failure(first) from exc
+                    try:
+                        retry = resp.raw.retries.increment(method, url, error=exc)
+                    except MaxRetryError:
+                        raise self._failure(first) from exc
+                    retry.sleep()
+                    continue
                 finally:
                     resp.close()
                     self._attempt_ended()
-                self.breaker.record_success()
+                self.failures_in_a_row = 0
                 return answer
 
     # -------------------------------------------------------------- private
     def _unavailable(self) -> ServiceUnavailable:
-        if self.breaker.is_open:
-            return ServiceUnavailable(f"online geocoding unavailable ({self.breaker.describe()})")
+        if self.is_open:
+            return ServiceUnavailable(f"online geocoding unavailable ({self.name}: {self.breaker_state})")
         return ServiceUnavailable(f"online geocoding stopped ({self.name}: the run's deadline of "
                                   f"{self.run_deadline_s:g} s passed)")
 
@@ -456,9 +364,8 @@ class ServiceClient:
         if self.stopped():
             return self._unavailable()
         attempts = self.attempts - first
-        plural = "attempt" if attempts == 1 else "attempts"
-        return ServiceUnavailable(f"online geocoding failed ({self.name}: {self._last_reason} after {attempts} "
-                                  f"{plural})")
+        return ServiceUnavailable(f"online geocoding failed ({self.name}: {self.last_reason} after {attempts} "
+                                  f"attempt{'' if attempts == 1 else 's'})")
 
     def _redirect_target(self, url: str, resp: requests.Response, redirects: int) -> str:
         target = urljoin(url, resp.headers.get("Location", ""))
@@ -469,14 +376,13 @@ class ServiceClient:
             raise _AnswerError(f"HTTP {resp.status_code} redirect not followed", retryable=False)
         return target
 
-    def _answer(self, resp: requests.Response, accept_status: Container[int], parse_status: Container[int],
-                validate: Callable[[Any], None] | None) -> JsonResponse:
+    def _answer(self, resp: requests.Response, none_on_404: bool, validate: Callable[[Any], None] | None) -> Any:
         status = resp.status_code
-        if status not in accept_status:
+        if status != 200 and not (none_on_404 and status == 404):
             raise _AnswerError(f"HTTP {status}", retryable=False)
         body = self._read_body(resp)
-        if status not in parse_status:
-            return JsonResponse(status, None)
+        if status == 404:
+            return None
         content_type = resp.headers.get("Content-Type", "")
         if "json" not in content_type.lower():
             raise _AnswerError(f"unexpected content type '{content_type.split(';')[0].strip() or 'none'}'")
@@ -489,7 +395,7 @@ class ServiceClient:
                 validate(data)
             except (ValueError, TypeError, KeyError) as exc:
                 raise _AnswerError(f"unexpected response shape ({exc})") from exc
-        return JsonResponse(status, data)
+        return data
 
     def _read_body(self, resp: requests.Response) -> bytes:
         # read1 returns as soon as *some* bytes arrive; the watchdog ends a trickle at the attempt's limit.

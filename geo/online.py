@@ -1,19 +1,12 @@
 """Optional online geocoding: postcodes.io for postcodes, Nominatim for addresses.
 
-Off by default. The offline geocoder (:mod:`geo.geocoder`) runs first; this module only fills its gaps, and only
-when :class:`OnlineSettings` ``enabled=True``:
-
-1. rows whose ``geocode_precision`` is ``none``/``low`` and that carry a full-format postcode are looked up on
-   postcodes.io in bulk (<= 100 per request); postcodes unknown there are checked on ``/terminated_postcodes``
-   (a terminated postcode is located at its last centroid, ``low``, and flagged);
-2. rows that still have no ``medium``/``high`` location but have address text are searched on Nominatim (at most
-   one request per second, biased to the place's bounding box; results further than ``accept_within_km`` from it
-   are rejected; :func:`nominatim_precision` grades a match, and an area-level one never replaces an offline
-   ``low`` result).
-
-Every answer (also "not found") is cached on disk for a while, so a query is not sent twice; failures and answers
-with impossible coordinates keep the offline result and explain why in ``geocode_issue``. Transport, retries and
-deadlines: :mod:`geo._http`. See ``docs/online_geocoding.md``.
+Off by default. It fills the gaps of the offline geocoder (:mod:`geo.geocoder`), only when
+:class:`OnlineSettings` ``enabled=True``: rows with ``geocode_precision`` ``none``/``low`` and a full postcode are
+looked up on postcodes.io in bulk (a postcode unknown there is checked on ``/terminated_postcodes`` and located at its
+last centroid, ``low``); rows still without a ``medium``/``high`` location but with address text are searched on
+Nominatim (one request a second, biased to the place's bounding box, results too far from it rejected). Every answer,
+"not found" too, is cached on disk for a while; failures keep the offline result and say why in ``geocode_issue``.
+Transport, retries and deadlines: :mod:`geo._http`. See ``docs/online_geocoding.md``.
 """
 
 from __future__ import annotations
@@ -27,6 +20,7 @@ import os
 import re
 import time
 import typing
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,34 +31,22 @@ import numpy as np
 import pandas as pd
 
 from geo._geocache import GeoCache
-from geo._http import CircuitBreaker, ServiceClient, ServiceUnavailable, rate_limiter_for
-from geo.geocoder import GEOCODE_COLUMNS
-from geo.place import Place, load_place
+from geo._http import ServiceClient, ServiceUnavailable, rate_limiter_for
+from geo.geocoder import GEOCODE_COLUMNS, PRECISIONS
+from geo.place import Place
 from geo.postcodes import PostcodeKind, normalise_postcode
 from geo.projection import to_bng
 
 __all__ = [
-    "DEFAULT_CACHE_PATH",
-    "ENV_PREFIX",
-    "GEOCODE_COLUMNS",
-    "METHOD_NOMINATIM",
-    "METHOD_POSTCODES_IO",
-    "METHOD_POSTCODES_IO_TERMINATED",
-    "NOMINATIM_STRUCTURED_FIELDS",
-    "OnlineGeocoder",
-    "OnlineSettings",
-    "OnlineSummary",
-    "ProgressCallback",
-    "fill_online",
-    "fill_online_with_summary",
-    "load_online_settings",
+    "DEFAULT_CACHE_PATH", "ENV_PREFIX", "GEOCODE_COLUMNS", "METHOD_NOMINATIM", "METHOD_POSTCODES_IO",
+    "METHOD_POSTCODES_IO_TERMINATED", "NOMINATIM_STRUCTURED_FIELDS", "OnlineGeocoder", "OnlineSettings",
+    "OnlineSummary", "ProgressCallback", "fill_online", "fill_online_with_summary", "load_online_settings",
     "nominatim_precision",
-    "online_settings_for_place",
 ]
 
 _log = logging.getLogger(__name__)
 
-#: Prefix of the environment variables read by :meth:`OnlineSettings.from_env`.
+#: Prefix of the environment variables read by :func:`load_online_settings`.
 ENV_PREFIX = "ESTATES_ONLINE_"
 #: Cache file used when ``OnlineSettings.cache_path`` is not set (``var/`` is git-ignored).
 DEFAULT_CACHE_PATH = Path(__file__).resolve().parents[1] / "var" / "online_geocache.sqlite"
@@ -79,17 +61,9 @@ ProgressCallback = Callable[[int, int], None]
 
 _PUBLIC_NOMINATIM_HOST = "nominatim.openstreetmap.org"
 _APP = "trafford-estates-mapper/1.0"
-_POSTCODES_IO_MAX_BATCH = 100
 _DAY_S = 86400.0
-
-_MEDIUM_CATEGORIES = frozenset({"building", "amenity", "office", "shop", "craft", "healthcare", "tourism", "leisure",
-                                "emergency", "historic", "club", "man_made", "railway", "public_transport"})
-_HOUSE_TYPES = frozenset({"house", "building", "house_number"})
-_STREET_CATEGORIES = frozenset({"highway"})
-_STREET_TYPES = frozenset({"street", "road"})
-
-_TRUE = frozenset({"1", "true", "yes", "on", "y"})
-_FALSE = frozenset({"0", "false", "no", "off", "n", ""})
+_YES_NO = {**dict.fromkeys(("1", "true", "yes", "on", "y"), True),
+           **dict.fromkeys(("0", "false", "no", "off", "n", ""), False)}
 
 
 # =========================================================================== settings
@@ -98,8 +72,8 @@ class OnlineSettings:
     """How (and whether) to geocode online. Immutable; use :meth:`replace`.
 
     Every field is checked and converted on construction (``"2.5"`` -> 2.5, ``"yes"`` -> True,
-    ``"min_lon,min_lat,max_lon,max_lat"`` -> a tuple); numbers must be finite. A bad value raises ``ValueError``
-    naming the field.
+    ``"min_lon,min_lat,max_lon,max_lat"`` -> a tuple; numbers finite); a bad value raises ``ValueError`` naming the
+    field. ``docs/online_geocoding.md`` has the table of settings.
 
     Parameters
     ----------
@@ -108,42 +82,30 @@ class OnlineSettings:
     use_postcodes_io, use_nominatim : bool
         Per-service switches (e.g. allow postcodes but never send addresses).
     postcodes_io_url, nominatim_url : str
-        Base URLs (a council's own postcodes.io instance, a Nominatim mirror). No request leaves their host: a
-        redirect to another host is refused.
-    contact : str
-        Contact (e-mail or URL) put in the User-Agent, as the Nominatim usage policy asks.
-    user_agent : str or None
-        Full User-Agent override; ``None`` builds one from the app name and ``contact``.
+        Base URLs; no request leaves their host (a redirect to another host is refused).
+    contact, user_agent : str, str or None
+        Contact put in the User-Agent (the Nominatim usage policy asks for one); ``user_agent`` replaces it all.
     timeout_s : float
-        Hard limit for one HTTP attempt: connect + headers + whole body, seconds.
-    max_retries : int
-        Retries after the first attempt (timeouts, connection errors, 429, 5xx, malformed/non-JSON answers).
-    backoff : float
-        urllib3 backoff factor: the n-th consecutive retry waits ``backoff * 2**(n-1)`` s (the first at once),
-        at most ``max_backoff_s``; a ``Retry-After`` replaces it.
-    max_backoff_s : float
-        Ceiling of one backoff delay.
+        Hard limit for one HTTP attempt: connect + headers + whole body.
+    max_retries, backoff, max_backoff_s : int, float, float
+        urllib3 ``Retry``: retries after the first attempt; the n-th waits ``backoff * 2**(n-1)`` s (the first at
+        once), at most ``max_backoff_s``.
     max_retry_after_s : float
-        Longest ``Retry-After`` honoured (429, 503, any status); a longer one fails the request at once.
+        Longest ``Retry-After`` honoured (any status); a longer one fails the request at once.
     run_deadline_s : float
-        Deadline of a whole run (one :class:`OnlineGeocoder`, e.g. one register): no attempt runs past it, the
-        rows left keep their offline result.
+        Deadline of a whole run (one :class:`OnlineGeocoder`): no attempt runs past it.
     nominatim_min_interval_s : float
-        Minimum gap between Nominatim requests, retries included (process-wide per host); >= 1 for the public
-        server (its usage policy).
+        Gap between Nominatim requests, retries included, process-wide per host; >= 1 for the public server.
     circuit_breaker_failures : int
-        Consecutive failed attempts after which a service is not called again in this run.
+        Failed attempts in a row after which a service is not called again in the run.
     cache_path : pathlib.Path or None
         SQLite answer cache; ``None`` uses :data:`DEFAULT_CACHE_PATH`.
     cache_max_age_days, negative_cache_max_age_days : float
-        How long a cached answer is used: a found place, and a "not found" (sooner: new postcodes and new OSM
-        objects appear).
+        How long a cached location, and a cached "not found" (sooner: new postcodes and OSM objects appear), is used.
     refresh : bool
         Ignore cached answers (still store the new ones).
-    place_name : str
-        Place name for messages ("Trafford").
-    place_bbox : tuple of float or None
-        ``(min_lon, min_lat, max_lon, max_lat)``: Nominatim ``viewbox`` bias and the acceptance check.
+    place_name, place_bbox : str, tuple of float or None
+        Place for messages; ``(min_lon, min_lat, max_lon, max_lat)``: Nominatim's ``viewbox`` and acceptance check.
     accept_within_km : float
         Nominatim results further than this from ``place_bbox`` are rejected.
     postcodes_io_batch_size : int
@@ -184,12 +146,10 @@ class OnlineSettings:
                 object.__setattr__(self, name, _convert(value, kind, optional))
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"online geocoding setting {name}={value!r}: {exc}") from None
-        if self.place_bbox is not None:
-            if len(self.place_bbox) != 4:
-                raise ValueError("place_bbox must be (min_lon, min_lat, max_lon, max_lat)")
-            min_lon, min_lat, max_lon, max_lat = self.place_bbox
-            if not (-180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90):
-                raise ValueError(f"place_bbox {self.place_bbox} is not (min_lon, min_lat, max_lon, max_lat)")
+        bbox = self.place_bbox
+        if bbox is not None and not (len(bbox) == 4 and -180 <= bbox[0] < bbox[2] <= 180
+                                     and -90 <= bbox[1] < bbox[3] <= 90):
+            raise ValueError(f"place_bbox {bbox} is not (min_lon, min_lat, max_lon, max_lat)")
         for name in ("postcodes_io_url", "nominatim_url"):
             parts = urlsplit(url := getattr(self, name))
             if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -198,24 +158,20 @@ class OnlineSettings:
         for name in ("timeout_s", "run_deadline_s", "circuit_breaker_failures"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
-        for name in ("max_retries", "backoff", "max_backoff_s", "max_retry_after_s", "nominatim_min_interval_s",
-                     "accept_within_km", "cache_max_age_days", "negative_cache_max_age_days"):
-            if getattr(self, name) < 0:
+        for name, (kind, _) in _field_kinds().items():
+            if kind in (int, float) and getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
-        if not 1 <= self.postcodes_io_batch_size <= _POSTCODES_IO_MAX_BATCH:
-            raise ValueError(f"postcodes_io_batch_size must be 1..{_POSTCODES_IO_MAX_BATCH}")
-        host = (urlsplit(self.nominatim_url).hostname or "").lower()
-        if host == _PUBLIC_NOMINATIM_HOST and self.nominatim_min_interval_s < 1.0:
+        if not 1 <= self.postcodes_io_batch_size <= 100:
+            raise ValueError("postcodes_io_batch_size must be 1..100")
+        if _public_nominatim(self.nominatim_url) and self.nominatim_min_interval_s < 1.0:
             raise ValueError("the public Nominatim server allows at most 1 request per second "
                              "(nominatim_min_interval_s must be >= 1.0)")
 
     @property
     def effective_user_agent(self) -> str:
         """The User-Agent sent with every request."""
-        if self.user_agent:
-            return self.user_agent
         contact = self.contact.strip() or "contact not configured"
-        return f"{_APP} (Trafford estates & neighbourhood mapping tool; contact: {contact})"
+        return self.user_agent or f"{_APP} (Trafford estates & neighbourhood mapping tool; contact: {contact})"
 
     @property
     def effective_cache_path(self) -> Path:
@@ -227,16 +183,10 @@ class OnlineSettings:
         return dataclasses.replace(self, **changes)
 
     def for_place(self, place: Place) -> OnlineSettings:
-        """A copy biased to ``place``: its name for messages and its bounding box for Nominatim.
-
-        A ``place_bbox`` already set (e.g. from ``ESTATES_ONLINE_PLACE_BBOX``) is kept.
-        """
+        """A copy biased to ``place``: its name for messages and its bounding box for Nominatim (unless already set)."""
         from geo.boundaries import boundary
 
-        bbox = self.place_bbox
-        if bbox is None:
-            west, south, east, north = (float(v) for v in boundary(place).total_bounds)
-            bbox = (west, south, east, north)
+        bbox = self.place_bbox or tuple(float(v) for v in boundary(place).total_bounds)
         return self.replace(place_name=self.place_name or place.name, place_bbox=bbox)
 
     @classmethod
@@ -246,11 +196,12 @@ class OnlineSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, prefix: str = ENV_PREFIX) -> Self:
-        """Build settings from environment variables ``<prefix><FIELD>`` (default :data:`os.environ`).
-
-        e.g. ``ESTATES_ONLINE_ENABLED=1``, ``ESTATES_ONLINE_NOMINATIM_URL=https://nominatim.council.example``.
-        """
+        """Build settings from environment variables ``<prefix><FIELD>``, e.g. ``ESTATES_ONLINE_ENABLED=1``."""
         return cls(**_env_fields(environ, prefix))
+
+
+def _public_nominatim(url: str) -> bool:
+    return (urlsplit(url).hostname or "").lower() == _PUBLIC_NOMINATIM_HOST
 
 
 @functools.cache
@@ -271,11 +222,11 @@ def _convert(value: Any, kind: type, optional: bool) -> Any:
     if optional and (value is None or text == ""):
         return None
     if kind is bool:
-        if isinstance(value, bool):
-            return value
-        if text is not None and text.lower() in _TRUE | _FALSE:
-            return text.lower() in _TRUE
-        raise ValueError("expected a yes/no value")
+        if text is not None and text.lower() in _YES_NO:
+            return _YES_NO[text.lower()]
+        if not isinstance(value, bool):
+            raise ValueError("expected a yes/no value")
+        return value
     if kind in (int, float):
         if isinstance(value, bool) or not isinstance(value, (str, numbers.Real)):
             raise TypeError(f"expected a number, got {type(value).__name__}")
@@ -300,17 +251,15 @@ def _convert(value: Any, kind: type, optional: bool) -> Any:
 
 
 def _known(mapping: Mapping[str, Any], source: str) -> dict[str, Any]:
-    unknown = sorted(set(mapping) - {f.name for f in dataclasses.fields(OnlineSettings)})
-    if unknown:
+    if unknown := sorted(set(mapping) - set(_field_kinds())):
         raise ValueError(f"unknown online geocoding {source}: {', '.join(unknown)}")
     return dict(mapping)
 
 
 def _env_fields(environ: Mapping[str, str] | None, prefix: str) -> dict[str, Any]:
     env = os.environ if environ is None else environ
-    kinds = _field_kinds()
     found: dict[str, Any] = {}
-    for name, (kind, optional) in kinds.items():
+    for name, (kind, optional) in _field_kinds().items():
         if (variable := prefix + name.upper()) in env:
             try:
                 found[name] = _convert(env[variable], kind, optional)
@@ -322,22 +271,18 @@ def _env_fields(environ: Mapping[str, str] | None, prefix: str) -> dict[str, Any
 
 def load_online_settings(mapping: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None,
                          prefix: str = ENV_PREFIX, **overrides: Any) -> OnlineSettings:
-    """Settings from defaults < ``mapping`` (config) < environment < ``overrides`` (CLI).
+    """Settings from defaults < ``mapping`` (config) < environment ``<prefix><FIELD>`` < ``overrides`` (CLI).
 
     Parameters
     ----------
     mapping : mapping, optional
-        Config values (field names), e.g. an ``[online]`` section of a TOML file.
+        Config values by field name, e.g. an ``[online]`` section of a TOML file.
     environ : mapping, optional
-        Environment to read ``<prefix><FIELD>`` from (default :data:`os.environ`).
+        Environment to read (default :data:`os.environ`).
     prefix : str
         Environment variable prefix.
     **overrides
-        Final values, e.g. ``enabled=args.online, refresh=args.refresh``; ``None`` is ignored (flag not given).
-
-    Returns
-    -------
-    OnlineSettings
+        Final values, e.g. ``enabled=args.online``; ``None`` is ignored (flag not given).
 
     Raises
     ------
@@ -361,22 +306,16 @@ class OnlineSummary:
         False when online geocoding was off (nothing else happened).
     rows, rows_considered : int
         Rows in the frame; rows that needed online help.
-    postcodes_unique, postcodes_cached, postcodes_sent : int
-        Distinct postcodes to look up; answered from the cache; sent to postcodes.io.
-    terminated_cached, terminated_sent : int
-        Terminated-postcode checks answered from the cache / sent.
+    postcodes_unique, postcodes_cached, postcodes_sent, terminated_cached, terminated_sent : int
+        Distinct postcodes; answered from the cache / sent to postcodes.io; the same for terminated-postcode checks.
     addresses_unique, addresses_cached, addresses_sent : int
-        Distinct address queries; from the cache; sent to Nominatim.
+        Distinct address queries; from the cache / sent to Nominatim.
     http_requests : int
         HTTP attempts made (retries included).
     located : dict
         Rows located online, by ``geocode_method``.
-    rows_failed : int
-        Rows where a service failed (offline result kept).
-    rows_not_found : int
-        Rows the services answered "not found" for.
-    rows_rejected : int
-        Rows whose Nominatim match was too far from the place.
+    rows_failed, rows_not_found, rows_rejected : int
+        Rows kept offline: a service failed; it answered "not found"; its match was too far from the place.
     messages : list of str
         Run-level notes (circuit breaker opened, placeholder contact, ...).
     elapsed_s : float
@@ -407,16 +346,14 @@ class OnlineSummary:
         """One summary for several runs (e.g. every register of a pipeline): counts added, notes once each."""
         total = cls()
         for part in summaries:
-            total.enabled = total.enabled or part.enabled
-            for item in dataclasses.fields(cls):
-                value = getattr(part, item.name)
-                if item.name == "located":
-                    for method, count in value.items():
-                        total.located[method] = total.located.get(method, 0) + count
-                elif item.name == "messages":
-                    total.messages.extend(m for m in value if m not in total.messages)
-                elif item.name != "enabled":
-                    setattr(total, item.name, getattr(total, item.name) + value)
+            for name in (f.name for f in dataclasses.fields(cls)):
+                mine, theirs = getattr(total, name), getattr(part, name)
+                if name == "located":
+                    total.located = dict(Counter(mine) + Counter(theirs))
+                elif name == "messages":
+                    mine.extend(m for m in theirs if m not in mine)
+                else:
+                    setattr(total, name, (mine or theirs) if name == "enabled" else mine + theirs)
         return total
 
     @property
@@ -428,26 +365,21 @@ class OnlineSummary:
         """Human-readable summary, one line per item."""
         if not self.enabled:
             return ["online geocoding: off (enable with --online)"]
-        out = [
-            f"online geocoding: {self.rows_considered} of {self.rows} rows needed it, "
-            f"{self.rows_located} located online in {self.elapsed_s:.1f} s",
-            f"  postcodes.io: {self.postcodes_unique} postcodes ({self.postcodes_cached} cached, "
-            f"{self.postcodes_sent} sent), terminated checks {self.terminated_cached} cached / "
-            f"{self.terminated_sent} sent",
-            f"  Nominatim: {self.addresses_unique} addresses ({self.addresses_cached} cached, "
-            f"{self.addresses_sent} sent)",
-            f"  HTTP requests: {self.http_requests}",
-        ]
-        for method, count in sorted(self.located.items()):
-            out.append(f"  located by {method}: {count}")
-        if self.rows_not_found:
-            out.append(f"  not found: {self.rows_not_found} rows")
-        if self.rows_rejected:
-            out.append(f"  rejected (too far from the place): {self.rows_rejected} rows")
-        if self.rows_failed:
-            out.append(f"  failed (offline result kept): {self.rows_failed} rows")
-        out.extend(f"  note: {m}" for m in self.messages)
-        return out
+        out = [f"online geocoding: {self.rows_considered} of {self.rows} rows needed it, "
+               f"{self.rows_located} located online in {self.elapsed_s:.1f} s",
+               f"  postcodes.io: {self.postcodes_unique} postcodes ({self.postcodes_cached} cached, "
+               f"{self.postcodes_sent} sent), terminated checks {self.terminated_cached} cached / "
+               f"{self.terminated_sent} sent",
+               f"  Nominatim: {self.addresses_unique} addresses ({self.addresses_cached} cached, "
+               f"{self.addresses_sent} sent)",
+               f"  HTTP requests: {self.http_requests}"]
+        out += [f"  located by {method}: {count}" for method, count in sorted(self.located.items())]
+        for count, what in ((self.rows_not_found, "not found"),
+                            (self.rows_rejected, "rejected (too far from the place)"),
+                            (self.rows_failed, "failed (offline result kept)")):
+            if count:
+                out.append(f"  {what}: {count} rows")
+        return out + [f"  note: {m}" for m in self.messages]
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
@@ -468,11 +400,6 @@ def _text(value: object) -> str:
     return " ".join(str(value).split())
 
 
-def _precision(value: object) -> str:
-    text = _text(value).lower()
-    return text if text in ("high", "medium", "low") else "none"
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
@@ -483,20 +410,20 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def nominatim_precision(answer: Mapping[str, Any]) -> tuple[str, str]:
-    """Precision and level of a Nominatim match.
+_MEDIUM_CATEGORIES = frozenset({"building", "amenity", "office", "shop", "craft", "healthcare", "tourism", "leisure",
+                                "emergency", "historic", "club", "man_made", "railway", "public_transport"})
+_HOUSE_TYPES = frozenset({"house", "building", "house_number"})
+_STREET_TYPES = frozenset({"street", "road"})
 
-    Parameters
-    ----------
-    answer : mapping
-        One jsonv2 search result (``category`` or ``class``, ``type``,
-        ``addresstype``).
+
+def nominatim_precision(answer: Mapping[str, Any]) -> tuple[str, str]:
+    """Precision and level of one Nominatim jsonv2 search result (``category`` or ``class``, ``type``, ``addresstype``).
 
     Returns
     -------
     (precision, level)
-        ``("medium", "address")`` for building/house-level objects,
-        ``("low", "street")`` for streets, ``("low", "area")`` otherwise.
+        ``("medium", "address")`` for building/house-level objects, ``("low", "street")`` for streets,
+        ``("low", "area")`` otherwise.
 
     Examples
     --------
@@ -508,11 +435,10 @@ def nominatim_precision(answer: Mapping[str, Any]) -> tuple[str, str]:
     ('low', 'area')
     """
     category = str(answer.get("category") or answer.get("class") or "").lower()
-    kind = str(answer.get("type") or "").lower()
-    addresstype = str(answer.get("addresstype") or "").lower()
-    if category in _MEDIUM_CATEGORIES or kind in _HOUSE_TYPES or addresstype in _HOUSE_TYPES:
+    kinds = {str(answer.get("type") or "").lower(), str(answer.get("addresstype") or "").lower()}
+    if category in _MEDIUM_CATEGORIES or kinds & _HOUSE_TYPES:
         return "medium", "address"
-    if category in _STREET_CATEGORIES or kind in _STREET_TYPES or addresstype in _STREET_TYPES:
+    if category == "highway" or kinds & _STREET_TYPES:
         return "low", "street"
     return "low", "area"
 
@@ -522,60 +448,48 @@ def _km_outside_bbox(lon: float, lat: float, bbox: tuple[float, float, float, fl
     min_lon, min_lat, max_lon, max_lat = bbox
     dlon = max(min_lon - lon, 0.0, lon - max_lon)
     dlat = max(min_lat - lat, 0.0, lat - max_lat)
-    km_per_deg_lat = 110.574
     km_per_deg_lon = 111.320 * math.cos(math.radians(min(max(lat, min_lat), max_lat)))
-    return math.hypot(dlon * km_per_deg_lon, dlat * km_per_deg_lat)
+    return math.hypot(dlon * km_per_deg_lon, dlat * 110.574)
 
 
 def _aligned(series: pd.Series | pd.DataFrame, frame: pd.DataFrame, name: str) -> Any:
     if series.index.equals(frame.index):
         return series
-    if (
-        len(series) == len(frame)
-        and frame.index.is_unique
-        and series.index.is_unique
-        and set(series.index) == set(frame.index)
-    ):
+    if (len(series) == len(frame) and frame.index.is_unique and series.index.is_unique
+            and set(series.index) == set(frame.index)):
         return series.reindex(frame.index)
     raise ValueError(f"{name} must have the same index as frame")
 
 
-#: Fields of a postcodes.io ``/postcodes`` result kept in the cache.
-_POSTCODE_FIELDS = ("postcode", "longitude", "latitude", "eastings", "northings", "admin_district", "admin_ward",
-                    "lsoa", "codes")
-#: Fields of a postcodes.io ``/terminated_postcodes`` result kept in the cache.
-_TERMINATED_FIELDS = ("postcode", "year_terminated", "month_terminated", "longitude", "latitude", "eastings",
-                      "northings")
-#: Fields of a Nominatim jsonv2 search result kept in the cache.
-_NOMINATIM_FIELDS = ("lat", "lon", "category", "class", "type", "addresstype", "place_rank", "display_name")
+def _row_postcodes(out: pd.DataFrame, postcode: pd.Series | None) -> list[str | None]:
+    """Each row's full postcode: its ``postcode_normalised``, else its raw ``postcode``."""
+    found = ([_full_postcode(v) for v in out["postcode_normalised"].tolist()] if "postcode_normalised" in out
+             else [None] * len(out))
+    if postcode is None:
+        return found
+    raw = _aligned(postcode, out, "postcode").tolist()
+    return [pc or _full_postcode(value) for pc, value in zip(found, raw, strict=True)]
+
+
+def _row_queries(out: pd.DataFrame, address: pd.Series | pd.DataFrame | None) -> list[dict[str, str] | None]:
+    """Each row's Nominatim query: ``{"q": text}`` or structured fields; ``None`` without address text."""
+    if address is None:
+        return [None] * len(out)
+    aligned = _aligned(address, out, "address")
+    if isinstance(aligned, pd.Series):
+        return [{"q": t} if (t := _text(v)) else None for v in aligned.tolist()]
+    if unknown := sorted(set(map(str, aligned.columns)) - set(NOMINATIM_STRUCTURED_FIELDS)):
+        raise ValueError(f"address columns must be among {NOMINATIM_STRUCTURED_FIELDS}, got {unknown}")
+    return [{str(k): _text(v) for k, v in r.items() if _text(v)} or None for r in aligned.to_dict(orient="records")]
+
+
+def _shown(query: Mapping[str, str]) -> str:
+    return query.get("q") or ", ".join(query.values())
+
+
 #: Valid range of each coordinate an answer may carry (British National Grid for eastings/northings).
 _COORDINATE_RANGES = {"longitude": (-180, 180), "latitude": (-90, 90), "lon": (-180, 180), "lat": (-90, 90),
                       "eastings": (0, 800_000), "northings": (0, 1_400_000)}
-
-
-def _usable(service: str, query: str, result: Mapping[str, Any], fields: Iterable[str]) -> Any:
-    """What the cache keeps of a service's answer (those of ``fields`` it has), or why it cannot be used.
-
-    Parameters
-    ----------
-    service, query : str
-        Service name and query, for the message.
-    result : mapping
-        One result object from postcodes.io or Nominatim.
-    fields : iterable of str
-        The fields to keep (:data:`_POSTCODE_FIELDS`, :data:`_TERMINATED_FIELDS`, :data:`_NOMINATIM_FIELDS`).
-
-    Returns
-    -------
-    dict or ServiceUnavailable
-        The kept fields in ``fields`` order (a field the answer lacks is left out); a :class:`ServiceUnavailable`
-        (a failed lookup, never cached) when a coordinate is not a finite number in its range, e.g. longitude 1e308.
-    """
-    kept = {k: result.get(k) for k in fields if k in result}
-    if (bad := _bad_coordinate(kept)) is not None:
-        return ServiceUnavailable(f"online geocoding failed ({service} answered {bad[0]} {bad[1]!r} for '{query}', "
-                                  "not a valid coordinate; answer not used)")
-    return kept
 
 
 def _bad_coordinate(answer: Mapping[str, Any]) -> tuple[str, Any] | None:
@@ -591,14 +505,12 @@ def _validate_bulk(batch: list[str]) -> Callable[[Any], None]:
     def check(data: Any) -> None:
         if not isinstance(data, dict) or not isinstance(data.get("result"), list):
             raise ValueError("no 'result' list")
-        seen = set()
         for item in data["result"]:
             if not isinstance(item, dict) or "query" not in item:
                 raise ValueError("result item without 'query'")
             if item.get("result") is not None and not isinstance(item["result"], dict):
                 raise ValueError("result item is not an object or null")
-            seen.add(_full_postcode(item["query"]))
-        if missing := [pc for pc in batch if pc not in seen]:
+        if missing := set(batch) - {_full_postcode(item["query"]) for item in data["result"]}:
             raise ValueError(f"no answer for {len(missing)} postcodes")
 
     return check
@@ -615,7 +527,7 @@ def _validate_search(data: Any) -> None:
     if data and not isinstance(data[0], dict):
         raise ValueError("search result is not an object")
     if data and ("lat" not in data[0] or "lon" not in data[0]):
-        raise ValueError("search result without lat/lon")  # (their values are checked by _usable)
+        raise ValueError("search result without lat/lon")  # (their values are checked by _bad_coordinate)
 
 
 def _column_like(values: list[Any], original: pd.Series | None, index: pd.Index) -> pd.Series:
@@ -636,31 +548,79 @@ def _column_like(values: list[Any], original: pd.Series | None, index: pd.Index)
 # ======================================================================== geocoder
 _NOT_FOUND, _REJECTED, _FAILED = 1, 2, 3  # why a row kept its offline result; the worst one counts
 
+Answer = dict[str, Any] | None | ServiceUnavailable
+"""One lookup's outcome: the (trimmed) answer, ``None`` for "not found", or why it failed."""
 
-@dataclass
+
+@dataclass(frozen=True)
+class _Service:
+    """One kind of lookup: its cache section, its client, its :class:`OnlineSummary` counters, the fields kept."""
+
+    cache: str
+    client: str
+    counter: str
+    fields: tuple[str, ...]
+
+
+_POSTCODES = _Service("postcodes_io", "postcodes.io", "postcodes", (
+    "postcode", "longitude", "latitude", "eastings", "northings", "admin_district", "admin_ward", "lsoa", "codes"))
+_TERMINATED = _Service("postcodes_io_terminated", "postcodes.io", "terminated", (
+    "postcode", "year_terminated", "month_terminated", "longitude", "latitude", "eastings", "northings"))
+_SEARCH = _Service("nominatim", "Nominatim", "addresses", (
+    "lat", "lon", "category", "class", "type", "addresstype", "place_rank", "display_name"))
+
+
 class _Rows:
-    """Mutable per-row geocode state while a run is in progress."""
+    """The geocode columns of a frame while a run changes them, and why rows kept their offline result."""
 
-    postcode_normalised: list[str]
-    lon: np.ndarray
-    lat: np.ndarray
-    easting: np.ndarray
-    northing: np.ndarray
-    method: list[str]
-    precision: list[str]
-    offline_issue: list[str]
-    notes: list[list[str]]
-    online: np.ndarray  # located online
-    outcome: np.ndarray  # 0, or _NOT_FOUND / _REJECTED / _FAILED
+    def __init__(self, frame: pd.DataFrame) -> None:
+        n = len(frame)
+
+        def text(name: str, default: str) -> list[str]:
+            return [_text(v) or default for v in frame[name].tolist()] if name in frame else [default] * n
+
+        def number(name: str) -> np.ndarray:
+            if name not in frame:
+                return np.full(n, np.nan)
+            return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, copy=True)
+
+        self.postcode_normalised = text("postcode_normalised", "")
+        self.lon, self.lat, self.easting, self.northing = (number(c) for c in ("lon", "lat", "easting", "northing"))
+        self.method = text("geocode_method", "none")
+        self.precision = [p if p in PRECISIONS else "none" for p in map(str.lower, text("geocode_precision", "none"))]
+        self.offline_issue = text("geocode_issue", "")
+        self.notes: list[list[str]] = [[] for _ in range(n)]
+        self.online = np.zeros(n, dtype=bool)  # located online
+        self.outcome = np.zeros(n, dtype=np.int8)  # 0, or _NOT_FOUND / _REJECTED / _FAILED
 
     def keep_offline(self, i: int, note: str, outcome: int = 0) -> None:
         """Row ``i`` keeps its offline result, saying why (``outcome`` counts it in the summary)."""
         self.notes[i].append(note)
         self.outcome[i] = max(self.outcome[i], outcome)
 
+    def locate(self, i: int, lon: float, lat: float, method: str, precision: str, east: float | None = None,
+               north: float | None = None) -> None:
+        """Row ``i`` located online (a grid reference not given is computed on :meth:`write`)."""
+        self.lon[i], self.lat[i], self.method[i], self.precision[i], self.online[i] = lon, lat, method, precision, True
+        self.easting[i], self.northing[i] = (east, north) if east is not None and north is not None else (np.nan,) * 2
 
-Answer = dict[str, Any] | None | ServiceUnavailable
-"""One lookup's outcome: the (trimmed) answer, ``None`` for "not found", or why it failed."""
+    def write(self, out: pd.DataFrame) -> None:
+        """Write the columns back into ``out`` (the original dtypes kept where possible)."""
+        missing = self.online & ~(np.isfinite(self.easting) & np.isfinite(self.northing))
+        if (missing := missing & np.isfinite(self.lon) & np.isfinite(self.lat)).any():
+            east, north = to_bng(self.lon[missing], self.lat[missing])
+            self.easting[missing], self.northing[missing] = np.round(east, 1), np.round(north, 1)
+        issues = []
+        for online, notes, offline in zip(self.online, self.notes, self.offline_issue, strict=True):
+            if online or not notes:
+                issues.append("; ".join(notes) if online else offline)
+            else:
+                issues.append("; ".join([*notes, "offline result kept"]) + (f" ({offline})" if offline else ""))
+        columns = (self.postcode_normalised, self.lon, self.lat, self.easting, self.northing, self.method,
+                   self.precision, issues)
+        for name, column in zip(GEOCODE_COLUMNS, columns, strict=True):
+            out[name] = (pd.Series(column, index=out.index, dtype=float) if isinstance(column, np.ndarray)
+                         else _column_like(column, out.get(name), out.index))
 
 
 class OnlineGeocoder:
@@ -680,24 +640,16 @@ class OnlineGeocoder:
     def __init__(self, settings: OnlineSettings) -> None:
         self.settings = settings
         self._cache: GeoCache | None = None
-        self.breakers = {name: CircuitBreaker(name, settings.circuit_breaker_failures)
-                         for name in ("postcodes.io", "Nominatim")}
         self._clients: dict[str, ServiceClient] = {}
-        if not settings.enabled:
-            return
-        self._cache = GeoCache(settings.effective_cache_path)
-        deadline = time.monotonic() + settings.run_deadline_s
-        for name, url in (("postcodes.io", settings.postcodes_io_url), ("Nominatim", settings.nominatim_url)):
-            spaced = name == "Nominatim"
-            self._clients[name] = ServiceClient(
-                name=name, user_agent=settings.effective_user_agent, timeout_s=settings.timeout_s,
-                max_retries=settings.max_retries, backoff_s=settings.backoff, max_backoff_s=settings.max_backoff_s,
-                max_retry_after_s=settings.max_retry_after_s, deadline=deadline,
-                run_deadline_s=settings.run_deadline_s, breaker=self.breakers[name],
-                limiter=rate_limiter_for(url) if spaced else None,
-                min_interval_s=settings.nominatim_min_interval_s if spaced else 0.0, trust_env=settings.trust_env)
+        if settings.enabled:
+            self._cache = GeoCache(settings.effective_cache_path)
+            deadline = time.monotonic() + settings.run_deadline_s
+            self._clients = {
+                "postcodes.io": ServiceClient("postcodes.io", settings, deadline=deadline),
+                "Nominatim": ServiceClient("Nominatim", settings, deadline=deadline,
+                                           limiter=rate_limiter_for(settings.nominatim_url),
+                                           min_interval_s=settings.nominatim_min_interval_s)}
 
-    # ---------------------------------------------------------------- lifecycle
     def close(self) -> None:
         """Close the cache and the HTTP sessions."""
         if self._cache is not None:
@@ -717,395 +669,211 @@ class OnlineGeocoder:
         """HTTP attempts made so far by this instance."""
         return sum(client.attempts for client in self._clients.values())
 
-    # ------------------------------------------------------------ raw lookups
-    def _require_enabled(self) -> GeoCache:
-        if not self.settings.enabled or self._cache is None:
-            raise RuntimeError("online geocoding is disabled (OnlineSettings.enabled=False)")
-        return self._cache
+    # ---------------------------------------------------------------- lookups
+    def _lookups(self, service: _Service, queries: Mapping[str, str], send: Callable[[list[str]], Mapping[str, Any]],
+                 summary: OnlineSummary, batch: int = 1) -> Iterator[dict[str, Answer]]:
+        """Answers to ``queries`` (cache key -> text for messages), batch by batch: the cached ones, then the others.
 
-    def _cached(self, service: str, keys: list[str]) -> dict[str, Any]:
-        """Cached answers still fresh for ``keys`` (none with ``refresh``; one with impossible coordinates, stored by
-        an older version, is asked again)."""
-        if self.settings.refresh:
-            return {}
-        hits = self._require_enabled().get_many(
-            service, keys, max_age_s=self.settings.cache_max_age_days * _DAY_S,
-            negative_max_age_s=self.settings.negative_cache_max_age_days * _DAY_S)
-        return {k: v for k, v in hits.items() if not isinstance(v, dict) or _bad_coordinate(v) is None}
-
-    def lookup_postcodes(self, postcodes: Iterable[str], *, summary: OnlineSummary | None = None,
-                         ) -> dict[str, Answer]:
-        """Look up full postcodes on postcodes.io (cache first, bulk <= 100).
-
-        Parameters
-        ----------
-        postcodes : iterable of str
-            Full postcodes in any spelling; others are ignored.
-        summary : OnlineSummary, optional
-            Counters to update.
-
-        Returns
-        -------
-        dict
-            ``{normalised postcode: result dict | None (unknown) | ServiceUnavailable}``.
+        ``send(keys)`` asks the service and returns each key's raw result (or ``None``: not found); a result with an
+        impossible coordinate is a failure; the rest are trimmed to ``service.fields`` and cached. A cached answer
+        with an impossible coordinate (stored by an older version) is asked again.
         """
-        results: dict[str, Answer] = {}
-        for batch_results in self._iter_postcode_batches(postcodes, summary):
-            results.update(batch_results)
-        return results
-
-    def _iter_postcode_batches(self, postcodes: Iterable[str], summary: OnlineSummary | None,
-                               ) -> Iterator[dict[str, Answer]]:
-        cache = self._require_enabled()
-        summary = summary if summary is not None else OnlineSummary()
-        unique = [pc for pc in dict.fromkeys(_full_postcode(p) for p in postcodes) if pc]
-        cached = self._cached("postcodes_io", unique)
-        summary.postcodes_unique += len(unique)
-        summary.postcodes_cached += len(cached)
+        if self._cache is None:
+            raise RuntimeError("online geocoding is disabled (OnlineSettings.enabled=False)")
+        cached: dict[str, Any] = {} if self.settings.refresh else {
+            k: v for k, v in self._cache.get_many(
+                service.cache, queries, max_age_s=self.settings.cache_max_age_days * _DAY_S,
+                negative_max_age_s=self.settings.negative_cache_max_age_days * _DAY_S).items()
+            if not isinstance(v, dict) or _bad_coordinate(v) is None}
+        _count(summary, f"{service.counter}_cached", len(cached))
         if cached:
-            yield dict(cached)
-        to_send = [pc for pc in unique if pc not in cached]
-        size = self.settings.postcodes_io_batch_size
-        for start in range(0, len(to_send), size):
-            batch = to_send[start : start + size]
-            if not self.breakers["postcodes.io"].is_open:
-                summary.postcodes_sent += len(batch)
+            yield cached
+        to_send = [k for k in queries if k not in cached]
+        for start in range(0, len(to_send), batch):
+            keys = to_send[start : start + batch]
+            if not self._clients[service.client].is_open:
+                _count(summary, f"{service.counter}_sent", len(keys))
             try:
-                response = self._clients["postcodes.io"].request_json(
-                    "POST", f"{self.settings.postcodes_io_url}/postcodes", json_body={"postcodes": batch},
-                    validate=_validate_bulk(batch))
+                results = send(keys)
             except ServiceUnavailable as exc:
-                yield dict.fromkeys(batch, exc)
+                yield dict.fromkeys(keys, exc)
                 continue
-            by_query = {_full_postcode(item["query"]): item.get("result") for item in response.data["result"]}
-            answers: dict[str, Answer] = {
-                pc: _usable("postcodes.io", pc, by_query[pc], _POSTCODE_FIELDS) if by_query[pc] else None
-                for pc in batch}
-            cache.put_many("postcodes_io", {k: v for k, v in answers.items() if not isinstance(v, Exception)})
+            answers: dict[str, Answer] = {}
+            for key in keys:
+                result = results[key]
+                answers[key] = kept = {f: result[f] for f in service.fields if f in result} if result else None
+                if kept is not None and (bad := _bad_coordinate(kept)) is not None:
+                    answers[key] = ServiceUnavailable(
+                        f"online geocoding failed ({service.client} answered {bad[0]} {bad[1]!r} for "
+                        f"'{queries[key]}', not a valid coordinate; answer not used)")
+            self._cache.put_many(service.cache, {k: a for k, a in answers.items()
+                                                 if not isinstance(a, ServiceUnavailable)})
             yield answers
 
-    def lookup_terminated(self, postcode: str, *, summary: OnlineSummary | None = None) -> Answer:
-        """Check one postcode on ``/terminated_postcodes``.
+    def _send_postcodes(self, batch: list[str]) -> dict[str, Any]:
+        data = self._clients["postcodes.io"].request_json(
+            "POST", f"{self.settings.postcodes_io_url}/postcodes", json_body={"postcodes": batch},
+            validate=_validate_bulk(batch))
+        return {_full_postcode(item["query"]): item.get("result") for item in data["result"]}
 
-        Returns
-        -------
-        dict, None or ServiceUnavailable
-            The termination record, ``None`` when not a terminated postcode (HTTP 404), or the failure.
-        """
-        summary = summary if summary is not None else OnlineSummary()
-        if (pc := _full_postcode(postcode)) is None:
-            return None
-        if pc in (hit := self._cached("postcodes_io_terminated", [pc])):
-            summary.terminated_cached += 1
-            return hit[pc]
-        if not self.breakers["postcodes.io"].is_open:
-            summary.terminated_sent += 1
-        try:
-            response = self._clients["postcodes.io"].request_json(
-                "GET", f"{self.settings.postcodes_io_url}/terminated_postcodes/{quote(pc)}", accept_status=(200, 404),
-                validate=_validate_terminated)
-        except ServiceUnavailable as exc:
-            return exc
-        if response.status != 200:
-            answer = None
-        elif isinstance(answer := _usable("postcodes.io", pc, response.data["result"], _TERMINATED_FIELDS),
-                        ServiceUnavailable):
-            return answer
-        self._require_enabled().put_many("postcodes_io_terminated", {pc: answer})
-        return answer
+    def _send_terminated(self, keys: list[str]) -> dict[str, Any]:
+        data = self._clients["postcodes.io"].request_json(
+            "GET", f"{self.settings.postcodes_io_url}/terminated_postcodes/{quote(keys[0])}", none_on_404=True,
+            validate=_validate_terminated)
+        return {keys[0]: data and data["result"]}
+
+    def _send_search(self, keys: list[str], params: Mapping[str, dict[str, str]]) -> dict[str, Any]:
+        data = self._clients["Nominatim"].request_json(
+            "GET", f"{self.settings.nominatim_url}/search", params=params[keys[0]], validate=_validate_search)
+        return {keys[0]: data[0] if data else None}
 
     def _search_params(self, query: Mapping[str, str]) -> tuple[dict[str, str], str]:
+        """The Nominatim parameters of ``query`` and its cache key (casefolded, with the viewbox)."""
         params = {"format": "jsonv2", "countrycodes": "gb", "limit": "1", "addressdetails": "0", **query}
-        key_parts = {k: v.casefold() for k, v in query.items()}
-        key_parts["countrycodes"] = "gb"
+        key_parts = {k: v.casefold() for k, v in query.items()} | {"countrycodes": "gb"}
         if (bbox := self.settings.place_bbox) is not None:
             viewbox = ",".join(f"{v:.6f}" for v in bbox)
             params["viewbox"] = key_parts["viewbox"] = viewbox  # bias only: no bounded=1, near-border still works
         return params, urlencode(sorted(key_parts.items()))
-
-    def search_address(self, query: Mapping[str, str] | str, *, summary: OnlineSummary | None = None) -> Answer:
-        """Search one address on Nominatim (cache first; rate limited).
-
-        Parameters
-        ----------
-        query : str or mapping
-            Free text (sent as ``q``) or structured fields (:data:`NOMINATIM_STRUCTURED_FIELDS`).
-
-        Returns
-        -------
-        dict, None or ServiceUnavailable
-            The first result (trimmed jsonv2 object), ``None`` when nothing was found, or the failure.
-        """
-        summary = summary if summary is not None else OnlineSummary()
-        fields = {"q": _text(query)} if isinstance(query, str) else {k: _text(v) for k, v in query.items() if _text(v)}
-        if not any(fields.values()):
-            return None
-        params, key = self._search_params(fields)
-        if key in (hit := self._cached("nominatim", [key])):
-            summary.addresses_cached += 1
-            return hit[key]
-        if not self.breakers["Nominatim"].is_open:
-            summary.addresses_sent += 1
-        try:
-            response = self._clients["Nominatim"].request_json(
-                "GET", f"{self.settings.nominatim_url}/search", params=params, validate=_validate_search)
-        except ServiceUnavailable as exc:
-            return exc
-        shown = fields.get("q") or ", ".join(fields.values())
-        answer = _usable("Nominatim", shown, response.data[0], _NOMINATIM_FIELDS) if response.data else None
-        if not isinstance(answer, ServiceUnavailable):
-            self._require_enabled().put_many("nominatim", {key: answer})
-        return answer
 
     # ------------------------------------------------------------------ table
     def fill(self, frame: pd.DataFrame, *, postcode: pd.Series | None = None,
              address: pd.Series | pd.DataFrame | None = None, progress: ProgressCallback | None = None,
              ) -> tuple[pd.DataFrame, OnlineSummary]:
         """Fill the gaps of an offline-geocoded frame. See :func:`fill_online`."""
-        started = time.monotonic()
+        started, settings = time.monotonic(), self.settings
         out = frame.copy()
-        summary = OnlineSummary(enabled=self.settings.enabled, rows=len(out))
-        if not self.settings.enabled:
+        summary = OnlineSummary(enabled=settings.enabled, rows=len(out))
+        if not settings.enabled:
             return out, summary
-        self._warn_placeholder_contact(summary)
+        if settings.use_nominatim and _public_nominatim(settings.nominatim_url) and not (
+                settings.user_agent or settings.contact.strip()):
+            message = (f"no contact configured for the public Nominatim server; set {ENV_PREFIX}CONTACT (its usage "
+                       "policy asks for an identifying User-Agent)")
+            _log.warning(message)
+            summary.messages.append(message)
         requests_before = self.http_requests
-        rows = self._read_rows(out)
-        n = len(out)
-
-        postcodes = self._row_postcodes(out, postcode)
-        queries = self._row_queries(out, address)
-        eligible = [rows.precision[i] in ("none", "low") for i in range(n)]
-        pc_rows = [i for i in range(n) if eligible[i] and postcodes[i] and self.settings.use_postcodes_io]
-        addr_possible = {i for i in range(n) if eligible[i] and queries[i] and self.settings.use_nominatim}
-        considered = sorted(set(pc_rows) | addr_possible)
+        rows = _Rows(out)
+        postcodes, queries = _row_postcodes(out, postcode), _row_queries(out, address)
+        eligible = [i for i, p in enumerate(rows.precision) if p in ("none", "low")]
+        pc_rows = [i for i in eligible if postcodes[i] and settings.use_postcodes_io]
+        addr_rows = {i for i in eligible if queries[i] and settings.use_nominatim}
+        considered = sorted(set(pc_rows) | addr_rows)
         summary.rows_considered = len(considered)
-        tracker = _Progress(len(considered), progress)
+        done: set[int] = set()
+
+        def finish(finished: Iterable[int]) -> None:
+            before = len(done)
+            done.update(finished)
+            if progress is not None and len(done) != before:
+                progress(len(done), len(considered))
 
         def wants_address(i: int) -> bool:
-            return i in addr_possible and rows.precision[i] in ("none", "low")
+            return i in addr_rows and rows.precision[i] in ("none", "low")
 
-        # ---- phase 1: postcodes.io
+        if progress is not None:
+            progress(0, len(considered))
+
+        # ---- postcodes.io; the postcodes it does not know on /terminated_postcodes
         rows_by_pc: dict[str, list[int]] = {}
         for i in pc_rows:
-            rows_by_pc.setdefault(postcodes[i], []).append(i)
-        if rows_by_pc:
-            for answers in self._iter_postcode_batches(list(rows_by_pc), summary):
-                for pc, answer in answers.items():
-                    if answer is None:
-                        answer = self._terminated_or_none(pc, summary)
-                    for i in rows_by_pc[pc]:
-                        self._apply_postcode(rows, i, pc, answer)
-                    tracker.finish(r for r in rows_by_pc[pc] if not wants_address(r))
+            rows_by_pc.setdefault(postcodes[i], []).append(i)  # type: ignore[arg-type]
+        summary.postcodes_unique = len(rows_by_pc)
 
-        # ---- phase 2: Nominatim
-        rows_by_query: dict[tuple[tuple[str, str], ...], list[int]] = {}
+        def apply_postcodes(answers: Mapping[str, Answer], *, terminated: bool) -> None:
+            for pc, answer in answers.items():
+                for i in rows_by_pc[pc]:
+                    self._apply_postcode(rows, i, pc, answer, terminated=terminated)
+                finish(i for i in rows_by_pc[pc] if not wants_address(i))
+
+        for answers in self._lookups(_POSTCODES, {pc: pc for pc in rows_by_pc}, self._send_postcodes, summary,
+                                     settings.postcodes_io_batch_size):
+            apply_postcodes({pc: a for pc, a in answers.items() if a is not None}, terminated=False)
+            unknown = {pc: pc for pc, a in answers.items() if a is None}
+            for checked in self._lookups(_TERMINATED, unknown, self._send_terminated, summary):
+                apply_postcodes(checked, terminated=True)
+
+        # ---- Nominatim, once per distinct query
+        rows_by_key: dict[str, list[int]] = {}
+        params: dict[str, dict[str, str]] = {}
         for i in considered:
             if wants_address(i):
-                key = tuple(sorted(queries[i].items()))  # type: ignore[union-attr]
-                rows_by_query.setdefault(key, []).append(i)
+                search, key = self._search_params(queries[i])  # type: ignore[arg-type]
+                params.setdefault(key, search)
+                rows_by_key.setdefault(key, []).append(i)
             else:
-                tracker.finish([i])
-        summary.addresses_unique = len(rows_by_query)
-        for key, idx in rows_by_query.items():
-            query = dict(key)
-            answer = self.search_address(query, summary=summary)
-            for i in idx:
-                self._apply_nominatim(rows, i, query, answer)
-            tracker.finish(idx)
+                finish([i])
+        summary.addresses_unique = len(rows_by_key)
+        shown = {key: _shown(queries[idx[0]]) for key, idx in rows_by_key.items()}  # type: ignore[arg-type]
+        for answers in self._lookups(_SEARCH, shown, lambda keys: self._send_search(keys, params), summary):
+            for key, answer in answers.items():
+                for i in rows_by_key[key]:
+                    self._apply_nominatim(rows, i, queries[i], answer)  # type: ignore[arg-type]
+                finish(rows_by_key[key])
 
-        tracker.finish(considered)
-        self._write_rows(out, rows)
+        finish(considered)
+        rows.write(out)
         summary.http_requests = self.http_requests - requests_before
-        for name, breaker in self.breakers.items():
-            if breaker.is_open:
-                summary.messages.append(f"{name} circuit breaker opened ({breaker.consecutive_failures} failures, "
-                                        f"last: {breaker.last_reason}); no more requests were sent this run")
+        summary.messages += [f"{name} circuit breaker opened ({client.breaker_state}); no more requests were sent "
+                             "this run" for name, client in self._clients.items() if client.is_open]
         if any(client.out_of_time for client in self._clients.values()):
-            summary.messages.append(f"the run's deadline of {self.settings.run_deadline_s:g} s passed; no more "
-                                    "requests were sent and the rows left kept their offline result")
-        for i in np.flatnonzero(rows.online):
-            summary.located[rows.method[i]] = summary.located.get(rows.method[i], 0) + 1
+            summary.messages.append(f"the run's deadline of {settings.run_deadline_s:g} s passed; no more requests "
+                                    "were sent and the rows left kept their offline result")
+        summary.located = dict(Counter(rows.method[i] for i in np.flatnonzero(rows.online)))
         kept = rows.outcome[~rows.online]
         summary.rows_failed, summary.rows_rejected, summary.rows_not_found = (
             int(np.count_nonzero(kept == outcome)) for outcome in (_FAILED, _REJECTED, _NOT_FOUND))
         summary.elapsed_s = time.monotonic() - started
         return out, summary
 
-    # ------------------------------------------------------------- internals
-    def _warn_placeholder_contact(self, summary: OnlineSummary) -> None:
-        settings = self.settings
-        host = (urlsplit(settings.nominatim_url).hostname or "").lower()
-        if settings.use_nominatim and host == _PUBLIC_NOMINATIM_HOST and not (settings.user_agent or
-                                                                              settings.contact.strip()):
-            message = (f"no contact configured for the public Nominatim server; set {ENV_PREFIX}CONTACT (its usage "
-                       "policy asks for an identifying User-Agent)")
-            _log.warning(message)
-            summary.messages.append(message)
-
-    def _terminated_or_none(self, pc: str, summary: OnlineSummary) -> Any:
-        terminated = self.lookup_terminated(pc, summary=summary)
-        if isinstance(terminated, ServiceUnavailable):
-            return terminated
-        return {"_terminated": terminated} if terminated else {"_not_found": True}
-
     @staticmethod
-    def _read_rows(out: pd.DataFrame) -> _Rows:
-        n = len(out)
-
-        def text_col(name: str, default: str) -> list[str]:
-            if name not in out:
-                return [default] * n
-            return [_text(v) or default for v in out[name].tolist()]
-
-        def num_col(name: str) -> np.ndarray:
-            if name not in out:
-                return np.full(n, np.nan)
-            return pd.to_numeric(out[name], errors="coerce").to_numpy(dtype=float, copy=True)
-
-        precision = [_precision(v) for v in out["geocode_precision"].tolist()] if "geocode_precision" in out else (
-            ["none"] * n)
-        return _Rows(postcode_normalised=text_col("postcode_normalised", ""), lon=num_col("lon"), lat=num_col("lat"),
-                     easting=num_col("easting"), northing=num_col("northing"),
-                     method=text_col("geocode_method", "none"), precision=precision,
-                     offline_issue=text_col("geocode_issue", ""), notes=[[] for _ in range(n)],
-                     online=np.zeros(n, dtype=bool), outcome=np.zeros(n, dtype=np.int8))
-
-    @staticmethod
-    def _row_postcodes(out: pd.DataFrame, postcode: pd.Series | None) -> list[str | None]:
-        n = len(out)
-        from_frame = [_full_postcode(v) for v in out["postcode_normalised"].tolist()] if (
-            "postcode_normalised" in out) else [None] * n
-        if postcode is None:
-            return from_frame
-        raw = _aligned(postcode, out, "postcode").tolist()
-        return [from_frame[i] or _full_postcode(raw[i]) for i in range(n)]
-
-    @staticmethod
-    def _row_queries(out: pd.DataFrame, address: pd.Series | pd.DataFrame | None) -> list[dict[str, str] | None]:
-        n = len(out)
-        if address is None:
-            return [None] * n
-        aligned = _aligned(address, out, "address")
-        if isinstance(aligned, pd.DataFrame):
-            unknown = sorted(set(map(str, aligned.columns)) - set(NOMINATIM_STRUCTURED_FIELDS))
-            if unknown:
-                raise ValueError(f"address columns must be among {NOMINATIM_STRUCTURED_FIELDS}, got {unknown}")
-            return [{str(k): _text(v) for k, v in record.items() if _text(v)} or None
-                    for record in aligned.to_dict(orient="records")]
-        return [{"q": t} if (t := _text(v)) else None for v in aligned.tolist()]
-
-    def _apply_postcode(self, rows: _Rows, i: int, pc: str, answer: Any) -> None:
+    def _apply_postcode(rows: _Rows, i: int, pc: str, answer: Answer, *, terminated: bool) -> None:
         if isinstance(answer, ServiceUnavailable):
-            rows.keep_offline(i, answer.message, _FAILED)
-            return
-        if "_not_found" in answer:
-            rows.keep_offline(i, f"postcode {pc} not found on postcodes.io (neither live nor terminated)",
-                              _NOT_FOUND)
-            return
-        terminated = answer.get("_terminated")
-        record = terminated if terminated is not None else answer
-        lon, lat = _number(record.get("longitude")), _number(record.get("latitude"))
+            return rows.keep_offline(i, str(answer), _FAILED)
+        if answer is None:
+            return rows.keep_offline(i, f"postcode {pc} not found on postcodes.io (neither live nor terminated)",
+                                     _NOT_FOUND)
+        lon, lat = _number(answer.get("longitude")), _number(answer.get("latitude"))
         if lon is None or lat is None:
-            rows.keep_offline(i, f"postcode {pc} is known to postcodes.io but has no coordinates")
-            return
-        rows.lon[i], rows.lat[i] = lon, lat
-        east, north = _number(record.get("eastings")), _number(record.get("northings"))
-        rows.easting[i] = east if east is not None else np.nan
-        rows.northing[i] = north if north is not None else np.nan
-        rows.postcode_normalised[i] = _full_postcode(record.get("postcode")) or pc
-        rows.online[i] = True
-        if terminated is not None:
-            year, month = terminated.get("year_terminated"), terminated.get("month_terminated")
-            when = f"{int(year)}-{int(month):02d}" if year and month else "the past"
-            rows.method[i] = METHOD_POSTCODES_IO_TERMINATED
-            rows.precision[i] = "low"
-            rows.notes[i].append(f"postcode {pc} terminated in {when}; located at its last centroid")
-        else:
-            rows.method[i] = METHOD_POSTCODES_IO
-            rows.precision[i] = "medium"
+            return rows.keep_offline(i, f"postcode {pc} is known to postcodes.io but has no coordinates")
+        rows.postcode_normalised[i] = _full_postcode(answer.get("postcode")) or pc
+        east, north = _number(answer.get("eastings")), _number(answer.get("northings"))
+        if not terminated:
+            return rows.locate(i, lon, lat, METHOD_POSTCODES_IO, "medium", east, north)
+        rows.locate(i, lon, lat, METHOD_POSTCODES_IO_TERMINATED, "low", east, north)
+        year, month = answer.get("year_terminated"), answer.get("month_terminated")
+        when = f"{int(year)}-{int(month):02d}" if year and month else "the past"
+        rows.notes[i].append(f"postcode {pc} terminated in {when}; located at its last centroid")
+        return None
 
     def _apply_nominatim(self, rows: _Rows, i: int, query: Mapping[str, str], answer: Answer) -> None:
-        shown = query.get("q") or ", ".join(query.values())
+        shown = _shown(query)
         if isinstance(answer, ServiceUnavailable):
-            rows.keep_offline(i, answer.message, _FAILED)
-            return
+            return rows.keep_offline(i, str(answer), _FAILED)
         if answer is None:
-            rows.keep_offline(i, f"address '{shown}' not found by Nominatim", _NOT_FOUND)
-            return
+            return rows.keep_offline(i, f"address '{shown}' not found by Nominatim", _NOT_FOUND)
         lon, lat = float(answer["lon"]), float(answer["lat"])
         name = _text(answer.get("display_name")) or f"{lat:.5f}, {lon:.5f}"
         bbox = self.settings.place_bbox
-        if bbox is not None:
-            km = _km_outside_bbox(lon, lat, bbox)
-            if km > self.settings.accept_within_km:
-                place = f"the {self.settings.place_name} area" if self.settings.place_name else "the place's area"
-                rows.keep_offline(i, f"Nominatim placed '{shown}' at '{name}', {km:.1f} km outside {place}; "
-                                  "not used", _REJECTED)
-                return
+        if bbox is not None and (km := _km_outside_bbox(lon, lat, bbox)) > self.settings.accept_within_km:
+            place = f"the {self.settings.place_name} area" if self.settings.place_name else "the place's area"
+            return rows.keep_offline(i, f"Nominatim placed '{shown}' at '{name}', {km:.1f} km outside {place}; "
+                                     "not used", _REJECTED)
         precision, level = nominatim_precision(answer)
         if level == "area" and rows.precision[i] == "low":
-            rows.keep_offline(i, f"Nominatim matched '{shown}' only to an area ('{name}'); not better than "
-                              "the existing result")
-            return
-        rows.lon[i], rows.lat[i] = lon, lat
-        rows.easting[i] = rows.northing[i] = np.nan  # Nominatim gives no grid reference: computed below
-        rows.method[i] = METHOD_NOMINATIM
-        rows.precision[i] = precision
-        rows.online[i] = True
+            return rows.keep_offline(i, f"Nominatim matched '{shown}' only to an area ('{name}'); not better than "
+                                     "the existing result")
+        had_notes = bool(rows.notes[i])
+        rows.locate(i, lon, lat, METHOD_NOMINATIM, precision)  # Nominatim gives no grid reference
         if precision != "medium":
             rows.notes[i].append(f"located by Nominatim at {level} level only ('{name}')")
-        elif rows.notes[i]:
+        elif had_notes:
             rows.notes[i].append("located from the address by Nominatim instead")
-
-    def _write_rows(self, out: pd.DataFrame, rows: _Rows) -> None:
-        n = len(out)
-        missing = rows.online & ~(np.isfinite(rows.easting) & np.isfinite(rows.northing))
-        missing &= np.isfinite(rows.lon) & np.isfinite(rows.lat)
-        if missing.any():
-            east, north = to_bng(rows.lon[missing], rows.lat[missing])
-            rows.easting[missing] = np.round(east, 1)
-            rows.northing[missing] = np.round(north, 1)
-        issues: list[str] = []
-        for i in range(n):
-            if rows.online[i]:
-                issues.append("; ".join(rows.notes[i]))
-            elif rows.notes[i]:
-                text = "; ".join([*rows.notes[i], "offline result kept"])
-                if rows.offline_issue[i]:
-                    text += f" ({rows.offline_issue[i]})"
-                issues.append(text)
-            else:
-                issues.append(rows.offline_issue[i])
-        index = out.index
-        values: dict[str, Any] = {"postcode_normalised": rows.postcode_normalised, "lon": rows.lon, "lat": rows.lat,
-                                  "easting": rows.easting, "northing": rows.northing, "geocode_method": rows.method,
-                                  "geocode_precision": rows.precision, "geocode_issue": issues}
-        for name, column in values.items():
-            original = out.get(name)
-            if isinstance(column, np.ndarray):
-                out[name] = pd.Series(column, index=index, dtype=float)
-            else:
-                out[name] = _column_like(list(column), original, index)
+        return None
 
 
-class _Progress:
-    """Calls ``progress(done, total)`` when the number of finished rows grows."""
-
-    def __init__(self, total: int, callback: ProgressCallback | None) -> None:
-        self.total = total
-        self.callback = callback
-        self.done: set[int] = set()
-        self._reported = -1
-        self._report()
-
-    def finish(self, rows: Iterable[int]) -> None:
-        self.done.update(rows)
-        self._report()
-
-    def _report(self) -> None:
-        if self.callback is not None and len(self.done) != self._reported:
-            self._reported = len(self.done)
-            self.callback(self._reported, self.total)
+def _count(summary: OnlineSummary, counter: str, n: int) -> None:
+    setattr(summary, counter, getattr(summary, counter) + n)
 
 
 # ====================================================================== entry point
@@ -1124,47 +892,28 @@ def fill_online(frame: pd.DataFrame, *, postcode: pd.Series | None, address: pd.
     Parameters
     ----------
     frame : pandas.DataFrame
-        Output of the offline geocoder (geocode contract columns; missing ones
-        are treated as "not geocoded").
+        Output of the offline geocoder (geocode contract columns; missing ones are treated as "not geocoded").
     postcode : pandas.Series or None
-        Raw postcode per row (same index as ``frame``); ``None`` uses
-        ``frame["postcode_normalised"]`` only.
+        Raw postcode per row (same index as ``frame``); ``None`` uses ``frame["postcode_normalised"]`` only.
     address : pandas.Series, pandas.DataFrame or None
-        Address text per row (free-text Nominatim ``q``), or a frame with
-        columns among :data:`NOMINATIM_STRUCTURED_FIELDS` for structured search.
+        Address text per row (free-text Nominatim ``q``), or a frame with columns among
+        :data:`NOMINATIM_STRUCTURED_FIELDS` for structured search.
     settings : OnlineSettings
-        With ``enabled=False`` (the default) a copy of ``frame`` is returned and
-        no request is sent.
+        With ``enabled=False`` (the default) a copy of ``frame`` is returned and no request is sent.
     progress : callable, optional
         ``progress(done, total)`` over the rows that need online help.
 
     Returns
     -------
     pandas.DataFrame
-        A copy of ``frame``, same rows in the same order, with the geocode
-        columns updated: located rows get ``geocode_method``
-        ``online_postcodes_io`` / ``online_postcodes_io_terminated`` /
-        ``online_nominatim``; rows that could not be improved keep their offline
-        result and say why in ``geocode_issue``. Other columns are untouched.
+        A copy of ``frame``, same rows in the same order, with the geocode columns updated: located rows get
+        ``geocode_method`` ``online_postcodes_io`` / ``online_postcodes_io_terminated`` / ``online_nominatim``; rows
+        that could not be improved keep their offline result and say why in ``geocode_issue``.
 
     Notes
     -----
-    Safe to call from a worker thread; each call has its own sessions, cache
-    connection and run deadline, and shares only the process-wide Nominatim
-    rate limiter.
+    Safe to call from a worker thread; each call has its own sessions, cache connection and run deadline, and shares
+    only the process-wide Nominatim rate limiter.
     """
     return fill_online_with_summary(frame, postcode=postcode, address=address, settings=settings,
                                     progress=progress)[0]
-
-
-def online_settings_for_place(place: Place | None = None, **overrides: Any) -> OnlineSettings:
-    """:func:`load_online_settings` with the place's name and bounding box filled in (for Nominatim's bias/check).
-
-    Parameters
-    ----------
-    place
-        The place (default: the current place).
-    **overrides
-        As for :func:`load_online_settings` (e.g. ``enabled=True, refresh=None``).
-    """
-    return load_online_settings(**overrides).for_place(place if place is not None else load_place())
