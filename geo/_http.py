@@ -40,10 +40,7 @@ _RETRY_STATUSES = frozenset({429, *range(500, 600)})
 
 
 class ServiceUnavailable(Exception):
-    """A request gave up (retries exhausted, not retryable, circuit open or the run's deadline passed).
-
-    ``str(exc)`` is the readable reason shown in ``geocode_issue``.
-    """
+    """A request gave up (retries exhausted, not retryable, circuit open, deadline passed); ``str()`` says why."""
 
 
 class _AnswerError(Exception):
@@ -55,11 +52,8 @@ class _AnswerError(Exception):
 
 
 class RateLimiter:
-    """Keeps at least ``min_interval`` seconds from the end of one request to the start of the next.
-
-    Requests through one limiter are serialised, so the server never sees two closer than the interval (the Nominatim
-    usage policy: no parallel requests, at most one per second).
-    """
+    """Serialises requests to one host, ``min_interval`` s from the end of one to the start of the next (the Nominatim
+    usage policy: no parallel requests, at most one per second)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -93,11 +87,8 @@ def rate_limiter_for(url: str) -> RateLimiter:
 
 
 class _Retry(Retry):
-    """urllib3's Retry reporting every failed attempt to its client, which may stop the retries.
-
-    The client stops them when the breaker opens, when the server asks (``Retry-After``) for longer than the cap,
-    or when the wait would pass the run's deadline; urllib3 then returns the last response or raises.
-    """
+    """urllib3's Retry reporting every failed attempt to its client, which stops the retries when its breaker opens,
+    the ``Retry-After`` is longer than the cap or the wait would pass the run's deadline."""
 
     client: ServiceClient
 
@@ -167,23 +158,11 @@ class _WatchedAdapter(HTTPAdapter):
 
 
 class ServiceClient:
-    """JSON over HTTP to one service for one run: urllib3 retries, per-attempt and run deadlines, caps, a breaker.
+    """JSON over HTTP to one service (``name``) for one run, configured by ``settings`` (geo.online.OnlineSettings).
 
-    The circuit breaker opens after ``settings.circuit_breaker_failures`` failed attempts in a row and stays open for
-    the run (the client).
-
-    Parameters
-    ----------
-    name : str
-        Service name for messages (``"postcodes.io"``).
-    settings : geo.online.OnlineSettings
-        Timeout, retries, backoff, ``Retry-After`` cap, breaker threshold, User-Agent and ``trust_env``.
-    deadline : float
-        :func:`time.monotonic` time after which no attempt runs and no request is sent (the run's deadline).
-    limiter : RateLimiter, optional
-        Shared rate limiter: every request, retries included, waits ``min_interval_s`` after the previous one.
-    min_interval_s : float
-        Spacing kept by ``limiter``.
+    No attempt runs past ``deadline`` (:func:`time.monotonic`); with ``limiter`` every request, retries included,
+    starts ``min_interval_s`` after the previous one. The breaker opens after ``settings.circuit_breaker_failures``
+    failed attempts in a row, for the run.
     """
 
     def __init__(self, name: str, settings: OnlineSettings, *, deadline: float, limiter: RateLimiter | None = None,
@@ -250,10 +229,7 @@ class ServiceClient:
 
     def attempt_failed(self, error: BaseException | None, response: Any = None, retry_after: float | None = None,
                        ) -> None:
-        """Count a failed attempt on the breaker with its readable reason.
-
-        Its watchdog runs on until the next attempt starts: urllib3 still reads the rest of a failed answer.
-        """
+        """Count a failed attempt on the breaker (its watchdog runs on: urllib3 still reads the failed answer)."""
         with self._lock:
             self._failed = True
         reason = self._describe(error, response)
@@ -289,27 +265,12 @@ class ServiceClient:
 
     # --------------------------------------------------------------- public
     def request_json(self, method: str, url: str, *, params: Mapping[str, str] | None = None, json_body: Any = None,
-                     none_on_404: bool = False, validate: Callable[[Any], None] | None = None) -> Any:
-        """Send one logical request and return its parsed JSON; transient failures are retried (urllib3 Retry).
+                     none_on_404: bool = False, extract: Callable[[Any], Any] = lambda data: data) -> Any:
+        """Send one request and return ``extract(parsed JSON)``; transient failures are retried (urllib3 Retry).
 
-        Parameters
-        ----------
-        method, url : str
-            HTTP method and absolute URL.
-        params : mapping, optional
-            Query-string parameters.
-        json_body : object, optional
-            Body sent as JSON.
-        none_on_404 : bool
-            A 404 means "not found": return ``None``. Any other status but 200 fails (429 and 5xx after retries).
-        validate : callable, optional
-            Called with the parsed JSON; raises ``ValueError`` (or ``TypeError``/``KeyError``) when the shape is
-            wrong (a failed attempt, retried).
-
-        Raises
-        ------
-        ServiceUnavailable
-            When no usable answer could be obtained.
+        A 404 returns ``None`` with ``none_on_404``; another status than 200 fails (429 and 5xx after the retries).
+        ``extract`` raising ``ValueError``, ``TypeError``, ``KeyError`` or ``IndexError`` means a wrong shape: a failed
+        attempt, retried. :class:`ServiceUnavailable` when no usable answer could be obtained.
         """
         slot = self.limiter.slot(self.min_interval_s) if self.limiter is not None else contextlib.nullcontext()
         first, retry, redirects = self.attempts, self._retry, 0
@@ -336,7 +297,7 @@ class ServiceClient:
                         url, params = self._redirect_target(url, resp, redirects), None
                         redirects += 1
                         continue
-                    answer = self._answer(resp, none_on_404, validate)
+                    answer = self._answer(resp, none_on_404, extract)
                 except _AnswerError as exc:
                     if not exc.retryable:
                         self.attempt_failed(exc)
@@ -376,7 +337,7 @@ class ServiceClient:
             raise _AnswerError(f"HTTP {resp.status_code} redirect not followed", retryable=False)
         return target
 
-    def _answer(self, resp: requests.Response, none_on_404: bool, validate: Callable[[Any], None] | None) -> Any:
+    def _answer(self, resp: requests.Response, none_on_404: bool, extract: Callable[[Any], Any]) -> Any:
         status = resp.status_code
         if status != 200 and not (none_on_404 and status == 404):
             raise _AnswerError(f"HTTP {status}", retryable=False)
@@ -390,12 +351,10 @@ class ServiceClient:
             data = json.loads(body.decode(resp.encoding or "utf-8"))
         except (ValueError, LookupError) as exc:
             raise _AnswerError("malformed JSON response") from exc
-        if validate is not None:
-            try:
-                validate(data)
-            except (ValueError, TypeError, KeyError) as exc:
-                raise _AnswerError(f"unexpected response shape ({exc})") from exc
-        return data
+        try:
+            return extract(data)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise _AnswerError(f"unexpected response shape ({exc})") from exc
 
     def _read_body(self, resp: requests.Response) -> bytes:
         # read1 returns as soon as *some* bytes arrive; the watchdog ends a trickle at the attempt's limit.

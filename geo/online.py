@@ -69,75 +69,39 @@ _YES_NO = {**dict.fromkeys(("1", "true", "yes", "on", "y"), True),
 # =========================================================================== settings
 @dataclass(frozen=True, kw_only=True)
 class OnlineSettings:
-    """How (and whether) to geocode online. Immutable; use :meth:`replace`.
+    """How (and whether) to geocode online. Immutable; use :meth:`replace`. Table: ``docs/online_geocoding.md``.
 
     Every field is checked and converted on construction (``"2.5"`` -> 2.5, ``"yes"`` -> True,
     ``"min_lon,min_lat,max_lon,max_lat"`` -> a tuple; numbers finite); a bad value raises ``ValueError`` naming the
-    field. ``docs/online_geocoding.md`` has the table of settings.
-
-    Parameters
-    ----------
-    enabled : bool
-        Master switch, ``False`` by default: nothing leaves the machine.
-    use_postcodes_io, use_nominatim : bool
-        Per-service switches (e.g. allow postcodes but never send addresses).
-    postcodes_io_url, nominatim_url : str
-        Base URLs; no request leaves their host (a redirect to another host is refused).
-    contact, user_agent : str, str or None
-        Contact put in the User-Agent (the Nominatim usage policy asks for one); ``user_agent`` replaces it all.
-    timeout_s : float
-        Hard limit for one HTTP attempt: connect + headers + whole body.
-    max_retries, backoff, max_backoff_s : int, float, float
-        urllib3 ``Retry``: retries after the first attempt; the n-th waits ``backoff * 2**(n-1)`` s (the first at
-        once), at most ``max_backoff_s``.
-    max_retry_after_s : float
-        Longest ``Retry-After`` honoured (any status); a longer one fails the request at once.
-    run_deadline_s : float
-        Deadline of a whole run (one :class:`OnlineGeocoder`): no attempt runs past it.
-    nominatim_min_interval_s : float
-        Gap between Nominatim requests, retries included, process-wide per host; >= 1 for the public server.
-    circuit_breaker_failures : int
-        Failed attempts in a row after which a service is not called again in the run.
-    cache_path : pathlib.Path or None
-        SQLite answer cache; ``None`` uses :data:`DEFAULT_CACHE_PATH`.
-    cache_max_age_days, negative_cache_max_age_days : float
-        How long a cached location, and a cached "not found" (sooner: new postcodes and OSM objects appear), is used.
-    refresh : bool
-        Ignore cached answers (still store the new ones).
-    place_name, place_bbox : str, tuple of float or None
-        Place for messages; ``(min_lon, min_lat, max_lon, max_lat)``: Nominatim's ``viewbox`` and acceptance check.
-    accept_within_km : float
-        Nominatim results further than this from ``place_bbox`` are rejected.
-    postcodes_io_batch_size : int
-        Postcodes per bulk request (1-100).
-    trust_env : bool
-        Let requests use proxy settings / .netrc from the environment.
+    field.
     """
 
-    enabled: bool = False
-    use_postcodes_io: bool = True
-    use_nominatim: bool = True
+    enabled: bool = False  #: master switch, off by default: nothing leaves the machine
+    use_postcodes_io: bool = True  #: per-service switch (e.g. allow postcodes but never send addresses)
+    use_nominatim: bool = True  #: per-service switch
+    #: Base URLs; no request leaves their host (a redirect to another host is refused).
     postcodes_io_url: str = "https://api.postcodes.io"
     nominatim_url: str = "https://nominatim.openstreetmap.org"
-    contact: str = ""
-    user_agent: str | None = None
-    timeout_s: float = 10.0
-    max_retries: int = 3
-    backoff: float = 0.5
-    max_backoff_s: float = 30.0
-    max_retry_after_s: float = 120.0
-    run_deadline_s: float = 1800.0
-    nominatim_min_interval_s: float = 1.0
-    circuit_breaker_failures: int = 5
-    cache_path: Path | None = None
-    cache_max_age_days: float = 365.0
-    negative_cache_max_age_days: float = 30.0
-    refresh: bool = False
-    place_name: str = ""
+    contact: str = ""  #: contact put in the User-Agent (the Nominatim usage policy asks for one)
+    user_agent: str | None = None  #: full User-Agent, replacing the one built with ``contact``
+    timeout_s: float = 10.0  #: hard limit for one HTTP attempt: connect + headers + whole body
+    max_retries: int = 3  #: urllib3 ``Retry``: retries after the first attempt
+    backoff: float = 0.5  #: the n-th retry waits ``backoff * 2**(n-1)`` s (the first at once) ...
+    max_backoff_s: float = 30.0  #: ... at most this
+    max_retry_after_s: float = 120.0  #: longest ``Retry-After`` honoured; a longer one fails the request at once
+    run_deadline_s: float = 1800.0  #: deadline of a run (one :class:`OnlineGeocoder`): no attempt runs past it
+    nominatim_min_interval_s: float = 1.0  #: gap between Nominatim requests, process-wide per host (>= 1 public)
+    circuit_breaker_failures: int = 5  #: failed attempts in a row after which a service is left alone for the run
+    cache_path: Path | None = None  #: SQLite answer cache; ``None`` uses :data:`DEFAULT_CACHE_PATH`
+    cache_max_age_days: float = 365.0  #: how long a cached location is used
+    negative_cache_max_age_days: float = 30.0  #: how long a cached "not found" is used (new postcodes appear)
+    refresh: bool = False  #: ignore cached answers (still store the new ones)
+    place_name: str = ""  #: place for messages
+    #: ``(min_lon, min_lat, max_lon, max_lat)``: Nominatim's ``viewbox`` and the acceptance check.
     place_bbox: tuple[float, float, float, float] | None = None
-    accept_within_km: float = 5.0
-    postcodes_io_batch_size: int = 100
-    trust_env: bool = True
+    accept_within_km: float = 5.0  #: Nominatim results further than this outside ``place_bbox`` are rejected
+    postcodes_io_batch_size: int = 100  #: postcodes per bulk request (1-100)
+    trust_env: bool = True  #: let requests use proxy settings / .netrc from the environment
 
     def __post_init__(self) -> None:
         for name, (kind, optional) in _field_kinds().items():
@@ -273,21 +237,8 @@ def load_online_settings(mapping: Mapping[str, Any] | None = None, *, environ: M
                          prefix: str = ENV_PREFIX, **overrides: Any) -> OnlineSettings:
     """Settings from defaults < ``mapping`` (config) < environment ``<prefix><FIELD>`` < ``overrides`` (CLI).
 
-    Parameters
-    ----------
-    mapping : mapping, optional
-        Config values by field name, e.g. an ``[online]`` section of a TOML file.
-    environ : mapping, optional
-        Environment to read (default :data:`os.environ`).
-    prefix : str
-        Environment variable prefix.
-    **overrides
-        Final values, e.g. ``enabled=args.online``; ``None`` is ignored (flag not given).
-
-    Raises
-    ------
-    ValueError
-        On an unknown key or a value that is not of the field's type (one line naming the field).
+    ``environ`` defaults to :data:`os.environ`; an override of ``None`` is ignored (flag not given). ``ValueError``
+    (one line naming the field) on an unknown key or a value that is not of the field's type.
     """
     values = _known(mapping or {}, "setting")
     values.update(_env_fields(environ, prefix))
@@ -298,48 +249,26 @@ def load_online_settings(mapping: Mapping[str, Any] | None = None, *, environ: M
 # =========================================================================== summary
 @dataclass
 class OnlineSummary:
-    """What one online run did (for the CLI / app to show).
+    """What one online run did (for the CLI / app to show)."""
 
-    Attributes
-    ----------
-    enabled : bool
-        False when online geocoding was off (nothing else happened).
-    rows, rows_considered : int
-        Rows in the frame; rows that needed online help.
-    postcodes_unique, postcodes_cached, postcodes_sent, terminated_cached, terminated_sent : int
-        Distinct postcodes; answered from the cache / sent to postcodes.io; the same for terminated-postcode checks.
-    addresses_unique, addresses_cached, addresses_sent : int
-        Distinct address queries; from the cache / sent to Nominatim.
-    http_requests : int
-        HTTP attempts made (retries included).
-    located : dict
-        Rows located online, by ``geocode_method``.
-    rows_failed, rows_not_found, rows_rejected : int
-        Rows kept offline: a service failed; it answered "not found"; its match was too far from the place.
-    messages : list of str
-        Run-level notes (circuit breaker opened, placeholder contact, ...).
-    elapsed_s : float
-        Wall time.
-    """
-
-    enabled: bool = False
-    rows: int = 0
-    rows_considered: int = 0
-    postcodes_unique: int = 0
-    postcodes_cached: int = 0
-    postcodes_sent: int = 0
-    terminated_cached: int = 0
-    terminated_sent: int = 0
-    addresses_unique: int = 0
-    addresses_cached: int = 0
-    addresses_sent: int = 0
-    http_requests: int = 0
-    located: dict[str, int] = field(default_factory=dict)
-    rows_failed: int = 0
-    rows_not_found: int = 0
-    rows_rejected: int = 0
-    messages: list[str] = field(default_factory=list)
-    elapsed_s: float = 0.0
+    enabled: bool = False  #: False when online geocoding was off (nothing else happened)
+    rows: int = 0  #: rows in the frame
+    rows_considered: int = 0  #: rows that needed online help
+    postcodes_unique: int = 0  #: distinct postcodes to look up on postcodes.io ...
+    postcodes_cached: int = 0  #: ... answered from the cache
+    postcodes_sent: int = 0  #: ... sent
+    terminated_cached: int = 0  #: terminated-postcode checks answered from the cache ...
+    terminated_sent: int = 0  #: ... sent
+    addresses_unique: int = 0  #: distinct address queries for Nominatim ...
+    addresses_cached: int = 0  #: ... answered from the cache
+    addresses_sent: int = 0  #: ... sent
+    http_requests: int = 0  #: HTTP attempts made (retries included)
+    located: dict[str, int] = field(default_factory=dict)  #: rows located online, by ``geocode_method``
+    rows_failed: int = 0  #: rows where a service failed (offline result kept)
+    rows_not_found: int = 0  #: rows the services answered "not found" for
+    rows_rejected: int = 0  #: rows whose Nominatim match was too far from the place
+    messages: list[str] = field(default_factory=list)  #: run-level notes (circuit breaker opened, no contact, ...)
+    elapsed_s: float = 0.0  #: wall time
 
     @classmethod
     def combine(cls, summaries: Iterable[OnlineSummary]) -> OnlineSummary:
@@ -417,13 +346,7 @@ _STREET_TYPES = frozenset({"street", "road"})
 
 
 def nominatim_precision(answer: Mapping[str, Any]) -> tuple[str, str]:
-    """Precision and level of one Nominatim jsonv2 search result (``category`` or ``class``, ``type``, ``addresstype``).
-
-    Returns
-    -------
-    (precision, level)
-        ``("medium", "address")`` for building/house-level objects, ``("low", "street")`` for streets,
-        ``("low", "area")`` otherwise.
+    """``(precision, level)`` of one Nominatim jsonv2 search result: building/house, street or area.
 
     Examples
     --------
@@ -501,33 +424,17 @@ def _bad_coordinate(answer: Mapping[str, Any]) -> tuple[str, Any] | None:
     return None
 
 
-def _validate_bulk(batch: list[str]) -> Callable[[Any], None]:
-    def check(data: Any) -> None:
-        if not isinstance(data, dict) or not isinstance(data.get("result"), list):
-            raise ValueError("no 'result' list")
-        for item in data["result"]:
-            if not isinstance(item, dict) or "query" not in item:
-                raise ValueError("result item without 'query'")
-            if item.get("result") is not None and not isinstance(item["result"], dict):
-                raise ValueError("result item is not an object or null")
-        if missing := set(batch) - {_full_postcode(item["query"]) for item in data["result"]}:
-            raise ValueError(f"no answer for {len(missing)} postcodes")
-
-    return check
-
-
-def _validate_terminated(data: Any) -> None:
-    if not isinstance(data, dict) or not isinstance(data.get("result"), dict):
-        raise ValueError("no 'result' object")
-
-
-def _validate_search(data: Any) -> None:
+def _first_result(data: Any) -> dict[str, Any] | None:
     if not isinstance(data, list):
         raise ValueError("search answer is not a list")
-    if data and not isinstance(data[0], dict):
-        raise ValueError("search result is not an object")
-    if data and ("lat" not in data[0] or "lon" not in data[0]):
-        raise ValueError("search result without lat/lon")  # (their values are checked by _bad_coordinate)
+    return _object(data[0], "search result", keys=["lat", "lon"]) if data else None
+
+
+def _object(value: Any, what: str, *, keys: Iterable[str] = ()) -> dict[str, Any]:
+    """``value`` when it is a JSON object with ``keys``, else ``ValueError`` (a wrong shape: the attempt is retried)."""
+    if not isinstance(value, dict) or not set(keys) <= value.keys():
+        raise ValueError(f"{what} is not an object with {', '.join(keys) or 'fields'}")
+    return value
 
 
 def _column_like(values: list[Any], original: pd.Series | None, index: pd.Index) -> pd.Series:
@@ -672,12 +579,8 @@ class OnlineGeocoder:
     # ---------------------------------------------------------------- lookups
     def _lookups(self, service: _Service, queries: Mapping[str, str], send: Callable[[list[str]], Mapping[str, Any]],
                  summary: OnlineSummary, batch: int = 1) -> Iterator[dict[str, Answer]]:
-        """Answers to ``queries`` (cache key -> text for messages), batch by batch: the cached ones, then the others.
-
-        ``send(keys)`` asks the service and returns each key's raw result (or ``None``: not found); a result with an
-        impossible coordinate is a failure; the rest are trimmed to ``service.fields`` and cached. A cached answer
-        with an impossible coordinate (stored by an older version) is asked again.
-        """
+        """Answers to ``queries`` (cache key -> text for messages), batch by batch: the fresh cached ones, then those
+        ``send(keys)`` gets (each key's result or ``None``), trimmed and cached unless a coordinate is impossible."""
         if self._cache is None:
             raise RuntimeError("online geocoding is disabled (OnlineSettings.enabled=False)")
         cached: dict[str, Any] = {} if self.settings.refresh else {
@@ -711,21 +614,28 @@ class OnlineGeocoder:
             yield answers
 
     def _send_postcodes(self, batch: list[str]) -> dict[str, Any]:
-        data = self._clients["postcodes.io"].request_json(
-            "POST", f"{self.settings.postcodes_io_url}/postcodes", json_body={"postcodes": batch},
-            validate=_validate_bulk(batch))
-        return {_full_postcode(item["query"]): item.get("result") for item in data["result"]}
+        def extract(data: Any) -> dict[str, Any]:
+            items = [_object(item, "result item", keys=["query"]) for item in _object(data, "answer")["result"]]
+            found = {_full_postcode(item["query"]): None if item.get("result") is None else _object(
+                item["result"], "result") for item in items}
+            if missing := set(batch) - found.keys():
+                raise ValueError(f"no answer for {len(missing)} postcodes")
+            return found
+
+        return self._clients["postcodes.io"].request_json(
+            "POST", f"{self.settings.postcodes_io_url}/postcodes", json_body={"postcodes": batch}, extract=extract)
 
     def _send_terminated(self, keys: list[str]) -> dict[str, Any]:
-        data = self._clients["postcodes.io"].request_json(
-            "GET", f"{self.settings.postcodes_io_url}/terminated_postcodes/{quote(keys[0])}", none_on_404=True,
-            validate=_validate_terminated)
-        return {keys[0]: data and data["result"]}
+        url = f"{self.settings.postcodes_io_url}/terminated_postcodes/{quote(keys[0])}"
+        result = self._clients["postcodes.io"].request_json(
+            "GET", url, none_on_404=True, extract=lambda data: _object(_object(data, "answer")["result"], "result"))
+        return {keys[0]: result}
 
     def _send_search(self, keys: list[str], params: Mapping[str, dict[str, str]]) -> dict[str, Any]:
-        data = self._clients["Nominatim"].request_json(
-            "GET", f"{self.settings.nominatim_url}/search", params=params[keys[0]], validate=_validate_search)
-        return {keys[0]: data[0] if data else None}
+        first = self._clients["Nominatim"].request_json(  # (the coordinates' values are checked by _lookups)
+            "GET", f"{self.settings.nominatim_url}/search", params=params[keys[0]],
+            extract=_first_result)
+        return {keys[0]: first}
 
     def _search_params(self, query: Mapping[str, str]) -> tuple[dict[str, str], str]:
         """The Nominatim parameters of ``query`` and its cache key (casefolded, with the viewbox)."""
@@ -892,12 +802,11 @@ def fill_online(frame: pd.DataFrame, *, postcode: pd.Series | None, address: pd.
     Parameters
     ----------
     frame : pandas.DataFrame
-        Output of the offline geocoder (geocode contract columns; missing ones are treated as "not geocoded").
+        Output of the offline geocoder (missing geocode columns are treated as "not geocoded").
     postcode : pandas.Series or None
         Raw postcode per row (same index as ``frame``); ``None`` uses ``frame["postcode_normalised"]`` only.
     address : pandas.Series, pandas.DataFrame or None
-        Address text per row (free-text Nominatim ``q``), or a frame with columns among
-        :data:`NOMINATIM_STRUCTURED_FIELDS` for structured search.
+        Address text per row (Nominatim ``q``), or columns among :data:`NOMINATIM_STRUCTURED_FIELDS`.
     settings : OnlineSettings
         With ``enabled=False`` (the default) a copy of ``frame`` is returned and no request is sent.
     progress : callable, optional
@@ -906,14 +815,9 @@ def fill_online(frame: pd.DataFrame, *, postcode: pd.Series | None, address: pd.
     Returns
     -------
     pandas.DataFrame
-        A copy of ``frame``, same rows in the same order, with the geocode columns updated: located rows get
-        ``geocode_method`` ``online_postcodes_io`` / ``online_postcodes_io_terminated`` / ``online_nominatim``; rows
-        that could not be improved keep their offline result and say why in ``geocode_issue``.
-
-    Notes
-    -----
-    Safe to call from a worker thread; each call has its own sessions, cache connection and run deadline, and shares
-    only the process-wide Nominatim rate limiter.
+        A copy of ``frame``, same rows and order: located rows get ``geocode_method`` ``online_*``, the others keep
+        their offline result and say why in ``geocode_issue``. Safe in a worker thread (own sessions, cache
+        connection and deadline; only the Nominatim rate limiter is shared).
     """
     return fill_online_with_summary(frame, postcode=postcode, address=address, settings=settings,
                                     progress=progress)[0]
