@@ -72,7 +72,6 @@ class RateLimiter:
 
 
 _LIMITERS: dict[str, RateLimiter] = {}
-_LIMITERS_LOCK = threading.Lock()
 
 
 def _origin(url: str) -> str:
@@ -82,8 +81,7 @@ def _origin(url: str) -> str:
 
 def rate_limiter_for(url: str) -> RateLimiter:
     """Return the process-wide rate limiter of the host serving ``url`` (scheme and ``host:port`` form the key)."""
-    with _LIMITERS_LOCK:
-        return _LIMITERS.setdefault(_origin(url), RateLimiter())
+    return _LIMITERS.setdefault(_origin(url), RateLimiter())  # (one atomic dict operation: thread-safe)
 
 
 class _Retry(Retry):
@@ -136,10 +134,7 @@ class _WatchedConnection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
-    """HTTPS flavour of :class:`_WatchedConnection` (the TLS handshake is inside the attempt's limit too)."""
-
-
+_WatchedHTTPSConnection = type("_WatchedHTTPSConnection", (_WatchedConnection, HTTPSConnection), {})  # TLS too
 _POOLS = {"http": type("_WatchedPool", (HTTPConnectionPool,), {"ConnectionCls": _WatchedConnection}),
           "https": type("_WatchedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": _WatchedHTTPSConnection})}
 
@@ -197,7 +192,6 @@ class ServiceClient:
         """e.g. ``"3 failures, last: HTTP 503"``."""
         return f"{self.failures_in_a_row} failures, last: {self.last_reason}"
 
-    # ------------------------------------------------------------- attempts
     def attempt_started(self, conn: HTTPConnection) -> None:
         """Start the watchdog of a new attempt on ``conn`` (no-op within one: it connects, then sends)."""
         with self._lock:
@@ -263,7 +257,6 @@ class ServiceClient:
             return "TLS/SSL error"
         return "connection dropped"
 
-    # --------------------------------------------------------------- public
     def request_json(self, method: str, url: str, *, params: Mapping[str, str] | None = None, json_body: Any = None,
                      none_on_404: bool = False, extract: Callable[[Any], Any] = lambda data: data) -> Any:
         """Send one request and return ``extract(parsed JSON)``; transient failures are retried (urllib3 Retry).
@@ -314,7 +307,6 @@ class ServiceClient:
                 self.failures_in_a_row = 0
                 return answer
 
-    # -------------------------------------------------------------- private
     def _unavailable(self) -> ServiceUnavailable:
         if self.is_open:
             return ServiceUnavailable(f"online geocoding unavailable ({self.name}: {self.breaker_state})")

@@ -11,6 +11,7 @@ Transport, retries and deadlines: :mod:`geo._http`. See ``docs/online_geocoding.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -119,12 +120,10 @@ class OnlineSettings:
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError(f"{name} must be an http(s) URL, got {url!r}")
             object.__setattr__(self, name, url.rstrip("/"))
-        for name in ("timeout_s", "run_deadline_s", "circuit_breaker_failures"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0")
         for name, (kind, _) in _field_kinds().items():
-            if kind in (int, float) and getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0")
+            positive = name in ("timeout_s", "run_deadline_s", "circuit_breaker_failures")
+            if kind in (int, float) and (getattr(self, name) <= 0 if positive else getattr(self, name) < 0):
+                raise ValueError(f"{name} must be {'>' if positive else '>='} 0")
         if not 1 <= self.postcodes_io_batch_size <= 100:
             raise ValueError("postcodes_io_batch_size must be 1..100")
         if _public_nominatim(self.nominatim_url) and self.nominatim_min_interval_s < 1.0:
@@ -152,16 +151,6 @@ class OnlineSettings:
 
         bbox = self.place_bbox or tuple(float(v) for v in boundary(place).total_bounds)
         return self.replace(place_name=self.place_name or place.name, place_bbox=bbox)
-
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any]) -> Self:
-        """Build settings from a dict (e.g. a config file section); ``ValueError`` on an unknown key or bad value."""
-        return cls(**_known(mapping, "setting"))
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, *, prefix: str = ENV_PREFIX) -> Self:
-        """Build settings from environment variables ``<prefix><FIELD>``, e.g. ``ESTATES_ONLINE_ENABLED=1``."""
-        return cls(**_env_fields(environ, prefix))
 
 
 def _public_nominatim(url: str) -> bool:
@@ -197,13 +186,9 @@ def _convert(value: Any, kind: type, optional: bool) -> Any:
         number = float(text if text is not None else value)
         if not math.isfinite(number):
             raise ValueError("expected a finite number")
-        if kind is float:
-            return number
-        if text is not None:
-            return int(text)  # "2.5" is refused
-        if not number.is_integer():
+        if kind is int and not number.is_integer():
             raise ValueError("expected a whole number")
-        return int(number)
+        return number if kind is float else int(number)
     if kind is tuple:
         parts = [p for p in re.split(r"[,\s]+", text) if p] if text is not None else list(value)
         return tuple(_convert(p, float, False) for p in parts)
@@ -220,19 +205,6 @@ def _known(mapping: Mapping[str, Any], source: str) -> dict[str, Any]:
     return dict(mapping)
 
 
-def _env_fields(environ: Mapping[str, str] | None, prefix: str) -> dict[str, Any]:
-    env = os.environ if environ is None else environ
-    found: dict[str, Any] = {}
-    for name, (kind, optional) in _field_kinds().items():
-        if (variable := prefix + name.upper()) in env:
-            try:
-                found[name] = _convert(env[variable], kind, optional)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"online geocoding setting {name}={env[variable]!r} (from {variable}): {exc}",
-                                 ) from None
-    return found
-
-
 def load_online_settings(mapping: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None,
                          prefix: str = ENV_PREFIX, **overrides: Any) -> OnlineSettings:
     """Settings from defaults < ``mapping`` (config) < environment ``<prefix><FIELD>`` < ``overrides`` (CLI).
@@ -241,7 +213,14 @@ def load_online_settings(mapping: Mapping[str, Any] | None = None, *, environ: M
     (one line naming the field) on an unknown key or a value that is not of the field's type.
     """
     values = _known(mapping or {}, "setting")
-    values.update(_env_fields(environ, prefix))
+    env = os.environ if environ is None else environ
+    for name, (kind, optional) in _field_kinds().items():
+        if (variable := prefix + name.upper()) in env:
+            try:
+                values[name] = _convert(env[variable], kind, optional)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"online geocoding setting {name}={env[variable]!r} (from {variable}): {exc}",
+                                 ) from None
     values.update(_known({k: v for k, v in overrides.items() if v is not None}, "option"))
     return OnlineSettings(**values)
 
@@ -330,13 +309,10 @@ def _text(value: object) -> str:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
+    with contextlib.suppress(TypeError, ValueError):
+        if not isinstance(value, bool) and math.isfinite(number := float(value)):
+            return number
+    return None
 
 
 _MEDIUM_CATEGORIES = frozenset({"building", "amenity", "office", "shop", "craft", "healthcare", "tourism", "leisure",
@@ -459,8 +435,7 @@ Answer = dict[str, Any] | None | ServiceUnavailable
 """One lookup's outcome: the (trimmed) answer, ``None`` for "not found", or why it failed."""
 
 
-@dataclass(frozen=True)
-class _Service:
+class _Service(typing.NamedTuple):
     """One kind of lookup: its cache section, its client, its :class:`OnlineSummary` counters, the fields kept."""
 
     cache: str
@@ -533,15 +508,8 @@ class _Rows:
 class OnlineGeocoder:
     """Online lookups for one run; owns the HTTP sessions, the cache connection and the run's deadline.
 
-    Parameters
-    ----------
-    settings : OnlineSettings
-        Configuration. Nothing is opened when ``settings.enabled`` is False.
-
-    Notes
-    -----
-    Use one instance per thread and run (``with OnlineGeocoder(s) as g: ...``); the run's deadline
-    (``settings.run_deadline_s``) starts here. The Nominatim rate limit is shared by every instance in the process.
+    Nothing is opened when ``settings.enabled`` is False. Use one instance per thread and run (``with
+    OnlineGeocoder(s) as g: ...``); the run's deadline starts here. The Nominatim rate limit is process-wide.
     """
 
     def __init__(self, settings: OnlineSettings) -> None:
@@ -576,7 +544,6 @@ class OnlineGeocoder:
         """HTTP attempts made so far by this instance."""
         return sum(client.attempts for client in self._clients.values())
 
-    # ---------------------------------------------------------------- lookups
     def _lookups(self, service: _Service, queries: Mapping[str, str], send: Callable[[list[str]], Mapping[str, Any]],
                  summary: OnlineSummary, batch: int = 1) -> Iterator[dict[str, Answer]]:
         """Answers to ``queries`` (cache key -> text for messages), batch by batch: the fresh cached ones, then those
@@ -646,7 +613,6 @@ class OnlineGeocoder:
             params["viewbox"] = key_parts["viewbox"] = viewbox  # bias only: no bounded=1, near-border still works
         return params, urlencode(sorted(key_parts.items()))
 
-    # ------------------------------------------------------------------ table
     def fill(self, frame: pd.DataFrame, *, postcode: pd.Series | None = None,
              address: pd.Series | pd.DataFrame | None = None, progress: ProgressCallback | None = None,
              ) -> tuple[pd.DataFrame, OnlineSummary]:

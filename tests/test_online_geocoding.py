@@ -742,12 +742,12 @@ def test_settings_loaders_and_validation(tmp_path):
     assert settings.place_bbox == (-2.48, 53.36, -2.25, 53.48)
     assert settings.cache_path == tmp_path / "x.sqlite"
     assert "gis@trafford.example" in settings.effective_user_agent
-    assert OnlineSettings.from_env({}) == OnlineSettings()
-    assert OnlineSettings.from_mapping({"enabled": "true"}).enabled is True
+    assert load_online_settings(environ={}) == OnlineSettings()
+    assert load_online_settings({"enabled": "true"}, environ={}).enabled is True
     with pytest.raises(FrozenInstanceError):
         settings.enabled = False  # type: ignore[misc]
     with pytest.raises(ValueError, match="unknown"):
-        OnlineSettings.from_mapping({"enable": True})
+        load_online_settings({"enable": True}, environ={})
     with pytest.raises(ValueError, match="1 request per second"):
         OnlineSettings(nominatim_min_interval_s=0.5)
     with pytest.raises(ValueError, match="http"):
