@@ -84,16 +84,16 @@ def rate_limiter_for(url: str) -> RateLimiter:
     return _LIMITERS.setdefault(_origin(url), RateLimiter())  # (one atomic dict operation: thread-safe)
 
 
+_LOCAL = threading.local()  # .client: the ServiceClient sending (or last sent) on this thread, for Retry and watchdog
+
+
 class _Retry(Retry):
-    """urllib3's Retry reporting every failed attempt to its client, which stops the retries when its breaker opens,
-    the ``Retry-After`` is longer than the cap or the wait would pass the run's deadline."""
+    """urllib3's Retry reporting every failed attempt to the client sending, which stops the retries when its breaker
+    opens, the ``Retry-After`` is longer than the cap or the wait would pass the run's deadline."""
 
-    client: ServiceClient
-
-    def new(self, **kw: Any) -> _Retry:
-        retry = super().new(**kw)
-        retry.client = self.client
-        return retry
+    @property
+    def client(self) -> ServiceClient:
+        return _LOCAL.client
 
     def parse_retry_after(self, retry_after: str) -> float:
         try:
@@ -117,20 +117,15 @@ class _Retry(Retry):
         return retry
 
 
-_LOCAL = threading.local()  # .client: the ServiceClient sending on this thread (for the connections' watchdog)
-
-
 class _WatchedConnection(HTTPConnection):
     """An HTTP connection that starts its client's per-attempt watchdog when it connects or sends."""
 
     def connect(self) -> None:
-        if (client := getattr(_LOCAL, "client", None)) is not None:
-            client.attempt_started(self)
+        _LOCAL.client.attempt_started(self)
         super().connect()
 
     def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        if (client := getattr(_LOCAL, "client", None)) is not None:
-            client.attempt_started(self)
+        _LOCAL.client.attempt_started(self)
         super().request(*args, **kwargs)
 
 
@@ -172,7 +167,6 @@ class ServiceClient:
         self._retry = _Retry(total=settings.max_retries, allowed_methods=frozenset({"GET", "POST"}),
                              status_forcelist=_RETRY_STATUSES, backoff_factor=settings.backoff,
                              backoff_max=settings.max_backoff_s, raise_on_status=False)
-        self._retry.client = self
         self._adapter = _WatchedAdapter(max_retries=self._retry)
         self._session = requests.Session()
         self._session.trust_env = settings.trust_env
@@ -281,8 +275,6 @@ class ServiceClient:
                         self.attempt_failed(exc)
                     self._attempt_ended()
                     raise self._failure(first) from exc
-                finally:
-                    _LOCAL.client = None
                 try:
                     if resp.status_code in _RETRY_STATUSES:  # urllib3 gave up on it, its reason is recorded
                         raise self._failure(first)

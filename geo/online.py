@@ -296,8 +296,6 @@ class OnlineSummary:
 # ========================================================================== helpers
 def _full_postcode(value: object) -> str | None:
     """``"M33 7ZZ"`` for a full-format postcode, else ``None``."""
-    if value is pd.NA:
-        return None
     normalised, kind = normalise_postcode(value)
     return normalised if kind == PostcodeKind.FULL else None
 
@@ -462,9 +460,8 @@ class _Rows:
             return [_text(v) or default for v in frame[name].tolist()] if name in frame else [default] * n
 
         def number(name: str) -> np.ndarray:
-            if name not in frame:
-                return np.full(n, np.nan)
-            return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, copy=True)
+            return pd.to_numeric(frame[name], errors="coerce").to_numpy(float, copy=True) if name in frame else (
+                np.full(n, np.nan))
 
         self.postcode_normalised = text("postcode_normalised", "")
         self.lon, self.lat, self.easting, self.northing = (number(c) for c in ("lon", "lat", "easting", "northing"))
@@ -529,7 +526,6 @@ class OnlineGeocoder:
         """Close the cache and the HTTP sessions."""
         if self._cache is not None:
             self._cache.close()
-            self._cache = None
         for client in self._clients.values():
             client.close()
 
@@ -555,14 +551,14 @@ class OnlineGeocoder:
                 service.cache, queries, max_age_s=self.settings.cache_max_age_days * _DAY_S,
                 negative_max_age_s=self.settings.negative_cache_max_age_days * _DAY_S).items()
             if not isinstance(v, dict) or _bad_coordinate(v) is None}
-        _count(summary, f"{service.counter}_cached", len(cached))
+        vars(summary)[f"{service.counter}_cached"] += len(cached)
         if cached:
             yield cached
         to_send = [k for k in queries if k not in cached]
         for start in range(0, len(to_send), batch):
             keys = to_send[start : start + batch]
             if not self._clients[service.client].is_open:
-                _count(summary, f"{service.counter}_sent", len(keys))
+                vars(summary)[f"{service.counter}_sent"] += len(keys)
             try:
                 results = send(keys)
             except ServiceUnavailable as exc:
@@ -599,10 +595,9 @@ class OnlineGeocoder:
         return {keys[0]: result}
 
     def _send_search(self, keys: list[str], params: Mapping[str, dict[str, str]]) -> dict[str, Any]:
-        first = self._clients["Nominatim"].request_json(  # (the coordinates' values are checked by _lookups)
-            "GET", f"{self.settings.nominatim_url}/search", params=params[keys[0]],
-            extract=_first_result)
-        return {keys[0]: first}
+        url = f"{self.settings.nominatim_url}/search"  # (the coordinates' values are checked by _lookups)
+        return {keys[0]: self._clients["Nominatim"].request_json("GET", url, params=params[keys[0]],
+                                                                 extract=_first_result)}
 
     def _search_params(self, query: Mapping[str, str]) -> tuple[dict[str, str], str]:
         """The Nominatim parameters of ``query`` and its cache key (casefolded, with the viewbox)."""
@@ -746,10 +741,6 @@ class OnlineGeocoder:
         elif had_notes:
             rows.notes[i].append("located from the address by Nominatim instead")
         return None
-
-
-def _count(summary: OnlineSummary, counter: str, n: int) -> None:
-    setattr(summary, counter, getattr(summary, counter) + n)
 
 
 # ====================================================================== entry point
