@@ -1,11 +1,9 @@
 """HTTP for the online geocoders (private to :mod:`geo.online`).
 
-:class:`ServiceClient` sends JSON requests through a requests session whose ``HTTPAdapter`` carries a
-:class:`urllib3.util.Retry` (retries, exponential backoff, ``Retry-After``) and adds what those lack: a hard limit per
-attempt (connect + headers + body; a watchdog shuts the socket down, so a server that drips its headers one byte a
-second cannot hold an attempt), a cap on ``Retry-After``, the run's deadline, a body cap, no redirect to another host,
-content-type / JSON / shape checks and a circuit breaker. Every failure ends in :class:`ServiceUnavailable` carrying a
-readable reason. :func:`rate_limiter_for` spaces the requests to one host, process-wide.
+:class:`ServiceClient`: a requests session with :class:`urllib3.util.Retry` on its ``HTTPAdapter`` (retries, backoff,
+``Retry-After``), plus what those lack: a hard limit per attempt (a watchdog shuts the socket down, so a server that
+drips its headers cannot hold an attempt), a ``Retry-After`` cap, the run's deadline, a body cap, no redirect to another
+host, answer checks and a circuit breaker; every failure is a :class:`ServiceUnavailable` with a readable reason.
 """
 
 from __future__ import annotations
@@ -91,10 +89,6 @@ class _Retry(Retry):
     """urllib3's Retry reporting every failed attempt to the client sending, which stops the retries when its breaker
     opens, the ``Retry-After`` is longer than the cap or the wait would pass the run's deadline."""
 
-    @property
-    def client(self) -> ServiceClient:
-        return _LOCAL.client
-
     def parse_retry_after(self, retry_after: str) -> float:
         try:
             return super().parse_retry_after(retry_after)
@@ -102,11 +96,11 @@ class _Retry(Retry):
             return 0.0  # unreadable: the normal backoff applies
 
     def get_backoff_time(self) -> float:
-        return max(super().get_backoff_time(), self.client.min_interval_s)  # a retry is a request too
+        return max(super().get_backoff_time(), _LOCAL.client.min_interval_s)  # a retry is a request too
 
     def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
                   error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> _Retry:
-        client = self.client
+        client: ServiceClient = _LOCAL.client
         wait = self.get_retry_after(response) if response is not None else None
         client.attempt_failed(error, response, wait)
         if (wait is not None and wait > client.max_retry_after_s) or client.stopped(wait):

@@ -1,12 +1,9 @@
 """Optional online geocoding: postcodes.io for postcodes, Nominatim for addresses.
 
-Off by default. It fills the gaps of the offline geocoder (:mod:`geo.geocoder`), only when
-:class:`OnlineSettings` ``enabled=True``: rows with ``geocode_precision`` ``none``/``low`` and a full postcode are
-looked up on postcodes.io in bulk (a postcode unknown there is checked on ``/terminated_postcodes`` and located at its
-last centroid, ``low``); rows still without a ``medium``/``high`` location but with address text are searched on
-Nominatim (one request a second, biased to the place's bounding box, results too far from it rejected). Every answer,
-"not found" too, is cached on disk for a while; failures keep the offline result and say why in ``geocode_issue``.
-Transport, retries and deadlines: :mod:`geo._http`. See ``docs/online_geocoding.md``.
+Off by default (:class:`OnlineSettings`). Fills the gaps of the offline geocoder (:mod:`geo.geocoder`): full postcodes
+on postcodes.io (bulk; then ``/terminated_postcodes``), then address text on Nominatim (one request a second, biased to
+the place, results too far from it rejected). Answers are cached on disk for a while; failures keep the offline result
+and say why in ``geocode_issue``. Transport: :mod:`geo._http`. See ``docs/online_geocoding.md``.
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import numpy as np
@@ -61,7 +58,6 @@ ProgressCallback = Callable[[int, int], None]
 """``progress(done, total)``: rows finished out of rows that need online help."""
 
 _PUBLIC_NOMINATIM_HOST = "nominatim.openstreetmap.org"
-_APP = "trafford-estates-mapper/1.0"
 _DAY_S = 86400.0
 _YES_NO = {**dict.fromkeys(("1", "true", "yes", "on", "y"), True),
            **dict.fromkeys(("0", "false", "no", "off", "n", ""), False)}
@@ -134,7 +130,8 @@ class OnlineSettings:
     def effective_user_agent(self) -> str:
         """The User-Agent sent with every request."""
         contact = self.contact.strip() or "contact not configured"
-        return self.user_agent or f"{_APP} (Trafford estates & neighbourhood mapping tool; contact: {contact})"
+        tool = "trafford-estates-mapper/1.0 (Trafford estates & neighbourhood mapping tool"
+        return self.user_agent or f"{tool}; contact: {contact})"
 
     @property
     def effective_cache_path(self) -> Path:
@@ -282,11 +279,9 @@ class OnlineSummary:
                f"{self.addresses_sent} sent)",
                f"  HTTP requests: {self.http_requests}"]
         out += [f"  located by {method}: {count}" for method, count in sorted(self.located.items())]
-        for count, what in ((self.rows_not_found, "not found"),
-                            (self.rows_rejected, "rejected (too far from the place)"),
-                            (self.rows_failed, "failed (offline result kept)")):
-            if count:
-                out.append(f"  {what}: {count} rows")
+        out += [f"  {what}: {count} rows" for count, what in (
+            (self.rows_not_found, "not found"), (self.rows_rejected, "rejected (too far from the place)"),
+            (self.rows_failed, "failed (offline result kept)")) if count]
         return out + [f"  note: {m}" for m in self.messages]
 
     def __str__(self) -> str:
@@ -417,9 +412,8 @@ def _column_like(values: list[Any], original: pd.Series | None, index: pd.Index)
         return pd.Series(values, index=index, dtype=str)
     dtype = original.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        cats = list(dtype.categories)
-        cats += [v for v in dict.fromkeys(values) if v is not None and v not in set(cats)]
-        return pd.Series(pd.Categorical(values, categories=cats), index=index)
+        cats = dict.fromkeys([*dtype.categories, *(v for v in values if v is not None)])
+        return pd.Series(pd.Categorical(values, categories=list(cats)), index=index)
     try:
         return pd.Series(values, index=index, dtype=dtype)
     except (TypeError, ValueError):
@@ -489,12 +483,9 @@ class _Rows:
         if (missing := missing & np.isfinite(self.lon) & np.isfinite(self.lat)).any():
             east, north = to_bng(self.lon[missing], self.lat[missing])
             self.easting[missing], self.northing[missing] = np.round(east, 1), np.round(north, 1)
-        issues = []
-        for online, notes, offline in zip(self.online, self.notes, self.offline_issue, strict=True):
-            if online or not notes:
-                issues.append("; ".join(notes) if online else offline)
-            else:
-                issues.append("; ".join([*notes, "offline result kept"]) + (f" ({offline})" if offline else ""))
+        issues = [("; ".join(notes) if online else offline) if online or not notes
+                  else "; ".join([*notes, "offline result kept"]) + (f" ({offline})" if offline else "")
+                  for online, notes, offline in zip(self.online, self.notes, self.offline_issue, strict=True)]
         columns = (self.postcode_normalised, self.lon, self.lat, self.easting, self.northing, self.method,
                    self.precision, issues)
         for name, column in zip(GEOCODE_COLUMNS, columns, strict=True):
@@ -502,7 +493,7 @@ class _Rows:
                          else _column_like(column, out.get(name), out.index))
 
 
-class OnlineGeocoder:
+class OnlineGeocoder(contextlib.AbstractContextManager["OnlineGeocoder"]):
     """Online lookups for one run; owns the HTTP sessions, the cache connection and the run's deadline.
 
     Nothing is opened when ``settings.enabled`` is False. Use one instance per thread and run (``with
@@ -528,9 +519,6 @@ class OnlineGeocoder:
             self._cache.close()
         for client in self._clients.values():
             client.close()
-
-    def __enter__(self) -> Self:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -590,9 +578,8 @@ class OnlineGeocoder:
 
     def _send_terminated(self, keys: list[str]) -> dict[str, Any]:
         url = f"{self.settings.postcodes_io_url}/terminated_postcodes/{quote(keys[0])}"
-        result = self._clients["postcodes.io"].request_json(
-            "GET", url, none_on_404=True, extract=lambda data: _object(_object(data, "answer")["result"], "result"))
-        return {keys[0]: result}
+        return {keys[0]: self._clients["postcodes.io"].request_json(
+            "GET", url, none_on_404=True, extract=lambda data: _object(_object(data, "answer")["result"], "result"))}
 
     def _send_search(self, keys: list[str], params: Mapping[str, dict[str, str]]) -> dict[str, Any]:
         url = f"{self.settings.nominatim_url}/search"  # (the coordinates' values are checked by _lookups)
@@ -709,12 +696,12 @@ class OnlineGeocoder:
             return rows.keep_offline(i, f"postcode {pc} is known to postcodes.io but has no coordinates")
         rows.postcode_normalised[i] = _full_postcode(answer.get("postcode")) or pc
         east, north = _number(answer.get("eastings")), _number(answer.get("northings"))
-        if not terminated:
-            return rows.locate(i, lon, lat, METHOD_POSTCODES_IO, "medium", east, north)
-        rows.locate(i, lon, lat, METHOD_POSTCODES_IO_TERMINATED, "low", east, north)
-        year, month = answer.get("year_terminated"), answer.get("month_terminated")
-        when = f"{int(year)}-{int(month):02d}" if year and month else "the past"
-        rows.notes[i].append(f"postcode {pc} terminated in {when}; located at its last centroid")
+        method, precision = (METHOD_POSTCODES_IO_TERMINATED, "low") if terminated else (METHOD_POSTCODES_IO, "medium")
+        rows.locate(i, lon, lat, method, precision, east, north)
+        if terminated:
+            year, month = answer.get("year_terminated"), answer.get("month_terminated")
+            when = f"{int(year)}-{int(month):02d}" if year and month else "the past"
+            rows.notes[i].append(f"postcode {pc} terminated in {when}; located at its last centroid")
         return None
 
     def _apply_nominatim(self, rows: _Rows, i: int, query: Mapping[str, str], answer: Answer) -> None:
