@@ -121,11 +121,9 @@ def _neutralised_column(values: pd.Series) -> pd.Series | None:
     Vectorised: the first character of every cell against the trigger characters (Arrow kernels for Arrow-backed
     text), the plain-number test only on the cells that start with one, and a new column only when a cell changes.
     """
-    try:
-        first = values.str[:1]
-    except AttributeError:  # an object column without a single string
+    triggered = _formula_starts(values)
+    if triggered is None:  # an object column without a single string
         return None
-    triggered = np.flatnonzero(first.isin(_FORMULA_START).to_numpy(dtype=bool, na_value=False))
     if not len(triggered):
         return None
     candidates = values.iloc[triggered]
@@ -135,6 +133,39 @@ def _neutralised_column(values: pd.Series) -> pd.Series | None:
     out = values.copy()
     out.iloc[triggered[~plain]] = ("'" + candidates[~plain]).to_numpy()
     return out
+
+
+#: The first UTF-8 byte of a cell that starts with a trigger character (all are ASCII: one byte each).
+_FORMULA_BYTES = np.zeros(256, dtype=bool)
+_FORMULA_BYTES[[ord(c) for c in _FORMULA_START]] = True
+
+
+def _formula_starts(values: pd.Series) -> np.ndarray | None:
+    """Positions of the cells starting with a trigger character; ``None`` for a column without text.
+
+    For Arrow-backed text, the first byte of every cell is read straight from the array's offsets and data buffers
+    (one gather over the column, no new strings); other text goes through ``str[:1]``.
+    """
+    arrow = values.array.__arrow_array__() if hasattr(values.array, "__arrow_array__") else None
+    chunks = arrow.chunks if isinstance(arrow, pa.ChunkedArray) else [arrow]
+    if arrow is not None and all(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in chunks):
+        found, start = [], 0
+        for chunk in chunks:
+            _, offsets, data = chunk.buffers()
+            offset_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+            ends = np.frombuffer(offsets, dtype=offset_type)[chunk.offset:chunk.offset + len(chunk) + 1]
+            content = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+            filled = ends[1:] > ends[:-1]  # a null or empty cell starts with nothing
+            hit = np.zeros(len(chunk), dtype=bool)
+            hit[filled] = _FORMULA_BYTES[content[ends[:-1][filled]]]
+            found.append(np.flatnonzero(hit) + start)
+            start += len(chunk)
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
+    try:
+        first = values.str[:1]
+    except AttributeError:
+        return None
+    return np.flatnonzero(first.isin(_FORMULA_START).to_numpy(dtype=bool, na_value=False))
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:

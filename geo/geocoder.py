@@ -84,14 +84,19 @@ def detect_location_columns(columns: Iterable[object]) -> LocationColumns:
     return LocationColumns(postcode=first(_POSTCODE_NAMES), x=x, y=y)
 
 
+#: Python's ``[,\s]`` written for Arrow's regular expressions (RE2), whose ``\s`` is ASCII only: a comma and every
+#: character ``str.isspace`` finds (none lies above U+3000).
+_SEPARATORS = "[," + "".join(f"\\x{{{code:x}}}" for code in range(0x3001) if chr(code).isspace()) + "]"
+
+
 def _numbers(frame: pd.DataFrame, column: object | None) -> NDArray[np.float64]:
     if column is None:
         return np.full(len(frame), np.nan)
     values = frame[column]
     if pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(dtype=float, na_value=np.nan)
-    # Text numbers may carry thousands separators or stray spaces ("383,736").
-    cleaned = values.astype("string").str.replace(r"[,\s]", "", regex=True)
+    # Text numbers may carry thousands separators or stray spaces ("383,736"); removed by Arrow's kernel.
+    cleaned = values.astype("string[pyarrow]").str.replace(_SEPARATORS, "", regex=True)
     return pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 

@@ -110,3 +110,12 @@ def test_rows_and_columns_are_never_lost():
 )
 def test_location_columns_are_detected_by_common_names(columns, expected):
     assert dict(detect_location_columns(columns)) == expected
+
+
+@pytest.mark.parametrize("separator", [",", " ", "\u00a0", "\u2009", "\t"])
+def test_grid_numbers_with_thousands_separators_or_spaces_are_read(separator):
+    # Trafford Town Hall's grid numbers (as above) written as registers write numbers: "381,009" / "395 846".
+    frame = pd.DataFrame({"x": [f"381{separator}009"], "y": [f"395{separator}846"]}, dtype="str")
+    out = geocode(frame, x="x", y="y")
+    assert out["geocode_method"].iloc[0] == "coordinates_bng"
+    assert (out["easting"].iloc[0], out["northing"].iloc[0]) == (381009.0, 395846.0)

@@ -47,8 +47,11 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit status."""
-    import estates.cli.commands  # noqa: F401  (registers the sub-commands)
+    from estates.cli.commands import load
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The command is the first word that is no option (the top-level parser has no option but --help).
+    load(next((word for word in argv if not word.startswith("-")), None))
     parser, handlers = _parser()
     from estates.exports import ExportError
     from estates.store import StoreError

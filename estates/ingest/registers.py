@@ -14,6 +14,7 @@ import codecs
 import contextlib
 import csv
 import datetime as dt
+import functools
 import io
 import json
 import math
@@ -444,6 +445,8 @@ def _read_csv(path: Path, data: bytes, register: RawRegister, *, encoding: str |
     register.delimiter = delimiter or detect_delimiter(text)
     if register.delimiter != ",":
         register.notes.append(f"values separated by {_delimiter_name(register.delimiter)}")
+    if len(used) <= 1 and _read_csv_arrow(text, register, header_row=header_row):
+        return
     rows, runaway, starts = _parse_csv(text, register.delimiter, track_lines=len(used) > 1)
     if runaway:
         register.notes.append("unbalanced quote marks: read line by line, so a value may run on; check ragged rows")
@@ -460,6 +463,105 @@ def _read_csv(path: Path, data: bytes, register: RawRegister, *, encoding: str |
     if header is None:
         raise RegisterError(f"{path.name}: the file holds delimiters but no values, no table")
     _table_from_rows(rows, 1, register, header=header, row_flags=flags)
+
+
+#: Rows the careful parser reads at the head of the file to find the header and cross-check pyarrow's rows.
+_HEAD_ROWS = 20_000
+
+
+def _read_csv_arrow(text: str, register: RawRegister, *, header_row: int | None) -> bool:
+    """Read a plain delimited table with pyarrow's CSV parser, into the same frame and notes as the careful path.
+
+    Plain means: the header is the first row (no title rows, no ``--header-row`` further down), every row has
+    the header's width (blank lines aside), no value holds a quote mark or a line break (no multi-line cells,
+    escaped or unbalanced quotes), and pyarrow's reading of the first rows equals the ``csv`` module's. Returns
+    ``False`` without touching ``register`` whenever the file is not plain, so the careful path reads it (with its
+    notes on title rows, ragged rows, runaway quotes).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv as arrow_csv
+
+    if header_row not in (None, 1) or len(register.delimiter) != 1 or register.delimiter in "\"\r\n":
+        return False
+    pieces = text.split("\n", _HEAD_ROWS)
+    head, _, _ = _parse_csv("\n".join(pieces[:_HEAD_ROWS]), register.delimiter)
+    del pieces
+    if not head:
+        return False
+    try:
+        if _header_index(head, register.path, header_row=header_row) != 0:
+            return False
+    except RegisterError:
+        return False
+    names = _header_names(head[0])
+    width = len(names)
+    if len(set(names)) != width:
+        return False
+    quoted = '"' in text
+    try:
+        table = arrow_csv.read_csv(
+            pa.py_buffer(text.encode("utf-8")),
+            read_options=arrow_csv.ReadOptions(column_names=[f"c{i}" for i in range(width)]),
+            parse_options=arrow_csv.ParseOptions(delimiter=register.delimiter, newlines_in_values=quoted,
+                                                 ignore_empty_lines=False),
+            convert_options=arrow_csv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(width)},
+                                                     null_values=[], strings_can_be_null=False,
+                                                     quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False  # a row of another width, most often: the careful path tells which
+    if table.num_rows <= 1:
+        return False
+    columns = [table.column(i) for i in range(width)]
+    del table
+    if quoted and any(pc.any(pc.match_substring_regex(c, r"[\"\r\n]")).as_py() for c in columns):
+        return False
+    # The csv module's rows at the head, as pyarrow reads them (a blank line is a row of empty cells there).
+    for i, column in enumerate(columns):
+        if column.slice(0, len(head)).to_pylist() != [row[i] if i < len(row) else "" for row in head]:
+            return False
+    odd_spaces = "\u00a0" in text or "\ufeff" in text
+    tidy = [_tidy_arrow(column.slice(1), odd_spaces=odd_spaces) for column in columns]
+    filled = np.zeros(len(tidy[0]), dtype=bool)
+    for column in tidy:
+        filled |= column.notna().to_numpy()
+    rows = int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0
+    if rows == 0:
+        return False
+    frame = pd.DataFrame({name: column.iloc[:rows].reset_index(drop=True) for name, column in
+                          zip(names, tidy, strict=True)}, columns=names)
+    register.header_row = 1
+    register.frame = frame
+    register.source_rows = np.arange(rows, dtype=np.int64) + 2
+    return True
+
+
+@functools.cache
+def _python_whitespace() -> str:
+    """Every character ``str.strip()`` removes (``str.isspace``; none lies above U+3000)."""
+    return "".join(chr(code) for code in range(0x3001) if chr(code).isspace())
+
+
+def _tidy_arrow(column: object, *, odd_spaces: bool) -> pd.Series:
+    """:func:`_tidy_text` for one pyarrow string column: cells trimmed, empty cells NA, as a ``str`` Series.
+
+    A cell is already tidy when trimming the characters Python's ``str.strip`` removes leaves it as it is and,
+    unless ``odd_spaces``, it holds no no-break space or BOM; only the others go through :func:`_tidy_distinct`,
+    so the result is the careful path's exactly.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    length = pc.binary_length(column)
+    empty = pc.equal(length, 0)
+    untidy = pc.not_equal(pc.binary_length(pc.utf8_trim(column, characters=_python_whitespace())), length)
+    if odd_spaces:
+        untidy = pc.or_(untidy, pc.or_(pc.match_substring(column, "\u00a0"), pc.match_substring(column, "\ufeff")))
+    values = pd.Series(pc.if_else(empty, pa.scalar(None, pa.string()), column), dtype=pd.StringDtype(na_value=np.nan))
+    if pc.any(untidy).as_py():
+        positions = np.flatnonzero(untidy.to_numpy(zero_copy_only=False))
+        values.iloc[positions] = map_unique(values.iloc[positions], _tidy_distinct).to_numpy(dtype=object)
+    return values
 
 
 def _is_utf8(data: bytes) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -13,6 +14,9 @@ if TYPE_CHECKING:
     from geo.online import OnlineSettings
 
 __all__ = ["add_online_options", "online_progress_bar", "online_settings"]
+
+#: :data:`geo.online.ENV_PREFIX` (a test keeps them equal): without such a variable, the defaults (offline) hold.
+_ENV_PREFIX = "ESTATES_ONLINE_"
 
 
 def add_online_options(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +30,8 @@ def add_online_options(parser: argparse.ArgumentParser) -> None:
 
 def online_settings(args: argparse.Namespace) -> OnlineSettings | None:
     """The online settings the options (and ``ESTATES_ONLINE_*``) ask for; ``None`` when geocoding stays offline."""
+    if not (args.online or args.refresh or any(name.startswith(_ENV_PREFIX) for name in os.environ)):
+        return None  # offline by default: no need to import the online geocoder (start-up time)
     from geo.online import load_online_settings
 
     try:

@@ -1,0 +1,66 @@
+"""``python -m estates COMMAND`` imports only what the command needs (start-up time is part of every command)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import estates.cli
+from estates.cli.commands import MODULES, load
+from estates.cli.commands._online import _ENV_PREFIX
+
+ROOT = Path(__file__).resolve().parent.parent
+COUNCIL = ROOT / "data" / "registers" / "trafford_community_hubs.csv"
+
+
+def _offline_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(_ENV_PREFIX)}
+
+
+def test_geocode_imports_neither_the_other_commands_nor_the_online_geocoder(tmp_path: Path):
+    script = textwrap.dedent(f"""
+        import sys
+        from estates.cli import main
+        status = main(["geocode", {str(COUNCIL)!r}, "--out", {str(tmp_path / "out.csv")!r}])
+        print(status, sorted(m for m in sys.modules if m.startswith(("estates.cli.commands.", "geo.online"))))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                            env=_offline_env(), timeout=120)
+    assert result.returncode == 0, result.stderr
+    status, modules = result.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert status == "0"
+    assert modules == "['estates.cli.commands._online', 'estates.cli.commands.geocode']"
+    assert (tmp_path / "out.csv").exists()
+
+
+def test_online_settings_from_the_environment_are_still_read(tmp_path: Path):
+    # No --online flag: an ESTATES_ONLINE_* variable alone must still reach the online settings (here: refused).
+    result = subprocess.run([sys.executable, "-m", "estates", "geocode", str(COUNCIL), "--out",
+                             str(tmp_path / "out.csv")], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**_offline_env(), f"{_ENV_PREFIX}ENABLED": "perhaps"})
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ")
+    assert f"{_ENV_PREFIX}ENABLED" in result.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_the_command_table_names_the_module_of_every_registered_command():
+    load()  # every module
+    registered = {name: configure.__module__ for name, (_, configure) in estates.cli._COMMANDS.items()}
+    assert registered == {name: f"estates.cli.commands.{module}" for name, module in MODULES.items()}
+
+
+def test_help_lists_every_command():
+    result = subprocess.run([sys.executable, "-m", "estates", "--help"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0
+    assert all(f"    {name} " in result.stdout for name in MODULES)
+
+
+def test_the_environment_prefix_is_the_online_geocoders():
+    from geo.online import ENV_PREFIX
+
+    assert _ENV_PREFIX == ENV_PREFIX
