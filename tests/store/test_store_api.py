@@ -44,7 +44,7 @@ def test_schema_created_then_reopened_without_migrating(store_url: str) -> None:
     from estates.store._sql import SCHEMA_VERSION
 
     with open_store(store_url) as first:
-        assert first.schema_version == SCHEMA_VERSION == 2
+        assert first.schema_version == SCHEMA_VERSION == 3
         _ingested(first)
     with open_store(store_url) as again:  # existing store: nothing re-created, data intact
         assert again.schema_version == SCHEMA_VERSION
