@@ -436,6 +436,8 @@ def site_history(store: Store, identifier: str, *, estate: Estate | None = None,
     NotFoundError
         When the id is neither a site nor a record.
     """
+    if estate is None and len(store.buildings(ids=[identifier], columns=["building_id"])):
+        return store.history(identifier)  # a record: its own history, whatever place it is in
     estate = estate if estate is not None else read_estate(store, place=_place_for(store, identifier, place))
     if (estate.records["building_id"].astype("str") == identifier).any():
         return store.history(identifier)

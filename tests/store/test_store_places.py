@@ -54,15 +54,18 @@ def test_two_places_in_one_store_are_read_apart_with_their_own_flag_and_local_au
     assert store.places() == {"stockport": len(stockport), "trafford": len(trafford)}
     mine = store.buildings(place="stockport")
     assert set(mine["building_id"]) == set(stockport["building_id"])
-    assert "outside_stockport" in mine and "outside_trafford" not in mine
+    assert "outside_stockport" in mine
+    assert "outside_trafford" not in mine
     assert (mine["place"] == "stockport").all()
-    assert (mine["la_code"] == "E08000007").all() and (mine["la_name"] == "Stockport").all()
+    assert (mine["la_code"] == "E08000007").all()
+    assert (mine["la_name"] == "Stockport").all()
     theirs = store.buildings(place="trafford")
     assert set(theirs["building_id"]) == set(trafford["building_id"])
     assert "outside_trafford" in theirs
     assert len(store.buildings()) == len(trafford) + len(stockport)  # every place at once
     one = store.building(stockport["building_id"].iloc[0])
-    assert one.record["place"] == "stockport" and one.record["outside_stockport"] is False
+    assert one.record["place"] == "stockport"
+    assert one.record["outside_stockport"] is False
 
 
 def test_a_record_of_one_place_is_never_taken_by_a_load_for_another(store: Store) -> None:
