@@ -118,3 +118,19 @@ def test_a_partner_list_of_another_place_is_refused(store) -> None:  # noqa: ANN
         service.load_registers(store, config=DEFAULT_CONFIG, place="stockport")
     assert "stockport" not in store.places()
     assert store.places()["trafford"] > 900  # Trafford's estate untouched
+
+
+def test_the_gm_wide_view_is_one_command(both, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import pandas as pd
+
+    from estates.cli import main
+
+    monkeypatch.setenv("ESTATES_DATABASE_URL", both.location)
+    expected = service.read_all_places(both).sites.groupby("place").size().to_dict()
+    assert main(["export", "sites", "--all-places", "--out", str(tmp_path / "gm.csv")]) == 0
+    table = pd.read_csv(tmp_path / "gm.csv", dtype=str)
+    assert table.groupby("place").size().to_dict() == expected
+    assert "sites per place: stockport" in capsys.readouterr().out
+    assert main(["export", "sites", "--all-places", "--out", str(tmp_path / "gm.pdf")]) == 2
+    assert "--all-places writes a table" in capsys.readouterr().err
