@@ -317,7 +317,8 @@ def show_site(whole: Estate, site_id: str, *, where: Place, records: bool = True
             explanation = building_record(store(), decider).get("rule_explanation")
         except KeyError:
             explanation = None
-    sections, table = site_details(whole, site_id, pairs=store().site_matches(), explanation=explanation)
+    sections, table = site_details(whole, site_id, pairs=store().site_matches(place=where.slug),
+                                   explanation=explanation)
     for section in sections:
         with st.expander(section.title, expanded=True):
             st.dataframe(section.frame(), hide_index=True, width="stretch")

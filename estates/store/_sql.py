@@ -1517,13 +1517,19 @@ class SqlStore(Store):
         frame = pd.DataFrame({c.name: self._series(c.type, v) for c, v in zip(columns, raw, strict=True)})
         return gpd.GeoDataFrame(frame, geometry=_points(frame), crs="EPSG:4326")
 
-    def site_matches(self, *, building_id: str | None = None) -> pd.DataFrame:
+    def site_matches(self, *, building_id: str | None = None, place: str | None = None) -> pd.DataFrame:
         columns = list(SITE_MATCHES.columns)
         sql = f"SELECT {', '.join(q(c.name) for c in columns)} FROM site_matches"
+        where: list[str] = []
         params: tuple[Any, ...] = ()
         if building_id is not None:
-            sql += " WHERE building_id_a = ? OR building_id_b = ?"
+            where.append("(building_id_a = ? OR building_id_b = ?)")
             params = (building_id, building_id)
+        if place is not None:  # both records of a pair are of one place (set_match_decisions refuses others)
+            where.append("building_id_a IN (SELECT building_id FROM buildings WHERE place = ?)")
+            params = (*params, place)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         with self._tx(write=False) as cur:
             rows = cur.query(sql + " ORDER BY building_id_a, building_id_b", params)
         raw = list(zip(*rows, strict=True)) if rows else [() for _ in columns]

@@ -690,8 +690,8 @@ class Store(abc.ABC):
         """``{place: records}`` of every place the store holds records of (``None``: records loaded without one)."""
 
     @abc.abstractmethod
-    def site_matches(self, *, building_id: str | None = None) -> pd.DataFrame:
-        """Scored pairs with their decisions (all, or those involving ``building_id``)."""
+    def site_matches(self, *, building_id: str | None = None, place: str | None = None) -> pd.DataFrame:
+        """Scored pairs with their decisions (all, or those involving ``building_id``, or one place's)."""
 
     # ------------------------------------------------------------------ facts
     @abc.abstractmethod

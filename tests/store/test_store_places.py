@@ -87,6 +87,9 @@ def test_a_matching_run_of_one_place_keeps_the_other_places_sites_and_never_join
     assert len(store.sites(place="trafford")) == len(t_ids)
     assert len(store.sites(place="stockport")) == len(s_ids)
     assert set(store.sites()["place"]) == {"trafford", "stockport"}
+    assert store.site_matches(place="stockport")[["building_id_a", "building_id_b"]].values.tolist() == [
+        sorted(s_ids[:2])]
+    assert store.site_matches(place="trafford").empty
     store.save_site_matches(_Run(s_ids), actor="matching", source="s2", place="stockport")  # pair dropped
     assert len(store.sites(place="trafford")) == len(t_ids)  # untouched
     assert store.site_matches().empty
