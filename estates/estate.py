@@ -70,7 +70,7 @@ def current_sites(
             opened = None
         if opened is not None:
             with opened:
-                estate = read_estate(opened)
+                estate = read_estate(opened, place=place)
             if len(estate.records):
                 return estate
     if refresh:

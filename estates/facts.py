@@ -219,7 +219,8 @@ _FRAME_COLUMNS = ("partner", "partner_type", "organisation", "name", "address_li
                   "override_by", "override_at", "position_source", "geocode_precision")
 
 
-def facts_frame(store: Store, facts: Sequence[Fact], *, extra: Iterable[str] = ()) -> pd.DataFrame:
+def facts_frame(store: Store, facts: Sequence[Fact], *, extra: Iterable[str] = (),
+                place: str | None = None) -> pd.DataFrame:
     """The buildings with what a request needs: identity, site, status, the rules' detail and the facts.
 
     Parameters
@@ -230,6 +231,8 @@ def facts_frame(store: Store, facts: Sequence[Fact], *, extra: Iterable[str] = (
         From :func:`requested_facts`.
     extra
         More store columns to read (e.g. what the rules test, for a projection).
+    place
+        The place whose buildings to read (default: the current place; a store may hold several).
 
     Returns
     -------
@@ -238,7 +241,11 @@ def facts_frame(store: Store, facts: Sequence[Fact], *, extra: Iterable[str] = (
         ``site_id``, or the building's own id for a building matching put on no site.
     """
     columns = dict.fromkeys([*_FRAME_COLUMNS, *(f.name for f in facts), *extra])
-    frame = pd.DataFrame(store.buildings(columns=list(columns)).drop(columns="geometry"))
+    if place is None:
+        from geo.place import load_place
+
+        place = load_place().slug
+    frame = pd.DataFrame(store.buildings(columns=list(columns), place=place).drop(columns="geometry"))
     frame["site_key"] = frame["site_id"].astype(object).where(frame["site_id"].notna(), frame["building_id"])
     return frame
 

@@ -57,7 +57,8 @@ __all__ = [
     "ingest_into_store",
     "load_registers",
     "merge_sites",
-
+    "place_of",
+    "read_all_places",
     "read_estate",
     "read_records",
     "reclassify",
@@ -106,10 +107,56 @@ def store_target(environ: Mapping[str, str] | None = None) -> str:
     return environ.get(ENV_URL) or os.fspath(DEFAULT_STORE_PATH)
 
 
+# ------------------------------------------------------------------------------------------------ places
+
+def _place(place: Place | str | None) -> Place:
+    """The place meant: a :class:`geo.place.Place`, a slug or folder, or ``None`` for the current place."""
+    from geo.place import load_place
+
+    return place if place is not None and not isinstance(place, str) else load_place(place)
+
+
+def _slug(place: Place | str | None) -> str:
+    """The slug the store keeps for a place; a slug the store knows but ``data/`` does not is taken as it is."""
+    from geo.place import PlaceError
+
+    try:
+        return _place(place).slug
+    except PlaceError:
+        if isinstance(place, str) and place.strip():
+            return place.strip()
+        raise
+
+
+def place_of(store: Store, identifier: str) -> str | None:
+    """The place a record or a site belongs to (``None`` when the store has no such id).
+
+    Operations on one site (status, split, merge, undo, history) work in the place of the site they name, whatever
+    place the caller is showing.
+    """
+    rows = store.buildings(ids=[identifier], columns=["place"])
+    if len(rows):
+        return None if pd.isna(rows["place"].iloc[0]) else str(rows["place"].iloc[0])
+    sites = store.sites()
+    hit = sites[sites["site_id"].astype("str") == str(identifier)]
+    if len(hit) and pd.notna(hit["place"].iloc[0]):
+        return str(hit["place"].iloc[0])
+    if str(identifier).startswith("site:"):  # a record not yet in a site is its own site
+        return place_of(store, str(identifier)[len("site:"):])
+    return None
+
+
+def _place_for(store: Store, identifier: str, place: Place | str | None) -> str:
+    """The given place, else the place of the record or site ``identifier`` names, else the current place."""
+    if place is not None:
+        return _slug(place)
+    return place_of(store, identifier) or _slug(None)
+
+
 # ------------------------------------------------------------------------------------------------ reading
 
 
-def read_records(store: Store, *, ids: Iterable[str] | None = None) -> pd.DataFrame:
+def read_records(store: Store, *, ids: Iterable[str] | None = None, place: Place | str | None = None) -> pd.DataFrame:
     """The register records of the estate as the store holds them (rejected rows are never records).
 
     Parameters
@@ -117,16 +164,20 @@ def read_records(store: Store, *, ids: Iterable[str] | None = None) -> pd.DataFr
     store
         An open store.
     ids
-        Only these records (default: all).
+        Only these records (default: all of the place's).
+    place
+        The place whose records to read (a :class:`geo.place.Place` or slug; default: the current place).
 
     Returns
     -------
     pandas.DataFrame
-        The store's building columns (record, position, tags, provenance, ``site_id``, ``version``, rule and
-        ``override_*`` columns) without geometry, sorted by ``building_id``. ``status``/``status_source`` are the
-        record's own here; :func:`read_estate` gives every record its site's.
+        The store's building columns (record, position, tags with ``la_code``/``la_name`` and
+        ``outside_<place>``, provenance, ``place``, ``site_id``, ``version``, rule and ``override_*`` columns)
+        without geometry, sorted by ``building_id``. ``status``/``status_source`` are the record's own here;
+        :func:`read_estate` gives every record its site's.
     """
-    frame = pd.DataFrame(store.buildings(ids=None if ids is None else list(ids)).drop(columns="geometry"))
+    frame = pd.DataFrame(store.buildings(ids=None if ids is None else list(ids), place=_slug(place))
+                         .drop(columns="geometry"))
     frame["status"] = frame["effective_status"]
     if "historic" in frame:
         frame["historic"] = frame["historic"].astype("boolean").fillna(False).astype(bool)
@@ -203,8 +254,32 @@ def _outside_column(records: pd.DataFrame) -> str | None:
     return next((c for c in records.columns if isinstance(c, str) and c.startswith("outside_")), None)
 
 
-def read_estate(store: Store) -> Estate:
-    """The estate as the store holds it now: sites and their records (one snapshot each, no pipeline run).
+def read_estate(store: Store, *, place: Place | str | None = None) -> Estate:
+    """One place's estate as the store holds it now: its sites and their records (no pipeline run).
+
+    Parameters
+    ----------
+    store
+        An open store.
+    place
+        The place (a :class:`geo.place.Place` or slug; default: the current place). Only its records and sites
+        are read: a store holding several places keeps them apart. :func:`read_all_places` reads them all.
+
+    Returns
+    -------
+    Estate
+    """
+    slug = _slug(place)
+    records = read_records(store, place=slug)
+    return estate_from_records(records, store.sites(place=slug), _outside_column(records))
+
+
+def read_all_places(store: Store) -> Estate:
+    """Every place's estate in the store at once (e.g. Greater Manchester): each place's sites, side by side.
+
+    Each place is read and its sites derived on their own (a site never joins records of two places); the rows
+    carry ``place`` (the slug), and the place's flag ``outside_<place>`` is given as ``outside_place``. Records
+    stored without a place (direct store use, never the service) are not part of any place and are left out.
 
     Parameters
     ----------
@@ -214,9 +289,21 @@ def read_estate(store: Store) -> Estate:
     Returns
     -------
     Estate
+        ``records`` and ``sites`` of every place, sorted by place then id; ``registers`` summed over places.
     """
-    records = read_records(store)
-    return estate_from_records(records, store.sites(), _outside_column(records))
+    records, sites, registers = [], [], 0
+    for slug in sorted(p for p in store.places() if p is not None):
+        estate = read_estate(store, place=slug)
+        flag = {f"outside_{slug}": "outside_place"}
+        records.append(estate.records.rename(columns=flag).assign(place=slug))
+        sites.append(estate.sites.rename(columns=flag).assign(place=slug))
+        registers += estate.registers
+    if not records:
+        empty = read_estate(store, place=_slug(None))
+        return Estate(records=empty.records.assign(place=pd.Series(dtype="str")),
+                      sites=empty.sites.assign(place=pd.Series(dtype="str")), registers=0)
+    return Estate(records=pd.concat(records, ignore_index=True), sites=pd.concat(sites, ignore_index=True),
+                  registers=registers)
 
 
 def resolve_site(estate: Estate, identifier: str) -> str:
@@ -271,14 +358,17 @@ class LiveEstate:
         An open store.
     full_reload_share
         Re-read everything instead when more than this share of the records changed (e.g. a rule run).
+    place
+        The place whose estate to keep (default: the current place, when constructed).
 
     Notes
     -----
     Site matching is not audited (it is a machine suggestion): after sites are matched again, call :meth:`reload`.
     """
 
-    def __init__(self, store: Store, *, full_reload_share: float = 0.2) -> None:
+    def __init__(self, store: Store, *, full_reload_share: float = 0.2, place: Place | str | None = None) -> None:
         self._store = store
+        self._place = _slug(place)
         self._share = full_reload_share
         self._lock = threading.Lock()
         self._records: pd.DataFrame | None = None
@@ -302,7 +392,8 @@ class LiveEstate:
         with self._lock:
             if self._records is None or self._estate is None:
                 revision = store_revision(self._store)
-                self._records, self._matches = read_records(self._store), self._store.sites()
+                self._records = read_records(self._store, place=self._place)
+                self._matches = self._store.sites(place=self._place)
                 self._revision = revision
                 self._estate = estate_from_records(self._records, self._matches, _outside_column(self._records))
                 return self._revision, self._estate
@@ -311,21 +402,22 @@ class LiveEstate:
                 return self._revision, self._estate
             changed = newer["building_id"].dropna().astype("str").unique()
             if len(changed) > self._share * max(len(self._records), 1):
-                self._records = read_records(self._store)
+                self._records = read_records(self._store, place=self._place)
             else:
-                fresh = read_records(self._store, ids=changed)
+                fresh = read_records(self._store, ids=changed, place=self._place)
                 kept = self._records[~self._records["building_id"].isin(changed)]
                 self._records = pd.concat([kept, fresh], ignore_index=True).sort_values(
                     "building_id", kind="stable", ignore_index=True)
             if newer["action"].astype("str").eq("match_decision").any() or newer["action"].astype("str").eq(
                     "undo").any():
-                self._matches = self._store.sites()
+                self._matches = self._store.sites(place=self._place)
             self._estate = estate_from_records(self._records, self._matches, _outside_column(self._records))
             self._revision = int(newer["id"].max())
             return self._revision, self._estate
 
 
-def site_history(store: Store, identifier: str, *, estate: Estate | None = None) -> list[AuditEntry]:
+def site_history(store: Store, identifier: str, *, estate: Estate | None = None,
+                 place: Place | str | None = None) -> list[AuditEntry]:
     """The audit history of a site (every record of it) or of one record, oldest first.
 
     Parameters
@@ -335,14 +427,18 @@ def site_history(store: Store, identifier: str, *, estate: Estate | None = None)
     identifier
         A site id or a record (building) id.
     estate
-        The estate already read (default: read it).
+        The estate already read (default: read the estate of the place the id belongs to).
+    place
+        The place (default: the one the id belongs to).
 
     Raises
     ------
     NotFoundError
         When the id is neither a site nor a record.
     """
-    estate = estate if estate is not None else read_estate(store)
+    if estate is None and len(store.buildings(ids=[identifier], columns=["building_id"])):
+        return store.history(identifier)  # a record: its own history, whatever place it is in
+    estate = estate if estate is not None else read_estate(store, place=_place_for(store, identifier, place))
     if (estate.records["building_id"].astype("str") == identifier).any():
         return store.history(identifier)
     site_id = resolve_site(estate, identifier)
@@ -392,7 +488,8 @@ class LoadReport:
         return list(self.pipeline.errors)
 
 
-def write_records(store: Store, records: pd.DataFrame, *, actor: str, source: str) -> tuple[dict[str, int], int]:
+def write_records(store: Store, records: pd.DataFrame, *, actor: str, source: str,
+                  place: Place | str | None = None) -> tuple[dict[str, int], int]:
     """Write ingested records: accepted ones as buildings, rejected ones with their load (never as buildings).
 
     Parameters
@@ -403,6 +500,9 @@ def write_records(store: Store, records: pd.DataFrame, *, actor: str, source: st
         ``ingest_register(...).records`` or pipeline records (every row, with ``outcome`` and ``issues``).
     actor, source
         Who loads, and from what (for the audit).
+    place
+        The place the records are loaded for (default: the current place): they belong to its estate. A record
+        already in another place's estate is rejected with the reason (a record belongs to one place).
 
     Returns
     -------
@@ -412,6 +512,8 @@ def write_records(store: Store, records: pd.DataFrame, *, actor: str, source: st
     from estates.ingest import rejected_rows
     from estates.schema import FIELDS
 
+    slug = _slug(place)
+    records = _refuse_other_places(store, records, slug)
     accepted = records[records["outcome"].astype("str") != "rejected"].drop(columns=["site_id"], errors="ignore")
     # A fact the register does not give at all (a column empty for the whole load) is left as the store has it,
     # so loading a register again never wipes what a partner returned on a data request (estates.facts).
@@ -419,15 +521,37 @@ def write_records(store: Store, records: pd.DataFrame, *, actor: str, source: st
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
     for _, load in accepted.groupby(["partner", "source_file"], sort=False, dropna=False):
         absent = [c for c in facts if load[c].isna().all()]
-        done = store.upsert_buildings(load.drop(columns=absent), actor=actor, source=source)
+        done = store.upsert_buildings(load.drop(columns=absent), actor=actor, source=source, place=slug)
         counts = {k: counts[k] + done.get(k, 0) for k in counts}
     kept = 0
     loads = records[["partner", "source_file"]].astype("str").drop_duplicates()
     rejects = rejected_rows(records)
     for partner, source_file in loads.itertuples(index=False):
         mine = rejects[(rejects["partner"] == partner) & (rejects["source_file"] == source_file)]
-        kept += store.save_rejected_rows(mine, partner=partner, source_file=source_file, actor=actor)
+        kept += store.save_rejected_rows(mine, partner=partner, source_file=source_file, actor=actor, place=slug)
     return counts, kept
+
+
+def _refuse_other_places(store: Store, records: pd.DataFrame, slug: str) -> pd.DataFrame:
+    """Records whose id another place's estate holds already become rejected rows, with the reason."""
+    if not len(records) or "building_id" not in records:
+        return records
+    live = records["outcome"].astype("str") != "rejected"
+    ids = records.loc[live, "building_id"].dropna().astype("str").unique().tolist()
+    held = store.buildings(ids=ids, columns=["place"]) if ids else pd.DataFrame(columns=["building_id", "place"])
+    other = held[held["place"].notna() & (held["place"].astype("object") != slug)]
+    if not len(other):
+        return records
+    owner = dict(zip(other["building_id"].astype("str"), other["place"].astype("str"), strict=True))
+    hit = live & records["building_id"].astype("str").isin(owner)
+    records = records.copy()
+    reasons = records.loc[hit, "building_id"].astype("str").map(
+        lambda i: f"error: record {i} is already in {owner[i]}'s estate (a record belongs to one place)")
+    before = records.loc[hit, "issues"].fillna("").astype("str")
+    records["issues"] = records["issues"].astype("object")
+    records.loc[hit, "issues"] = [f"{r}; {b}" if b else r for r, b in zip(reasons, before, strict=True)]
+    records.loc[hit, "outcome"] = "rejected"
+    return records
 
 
 def load_registers(
@@ -450,9 +574,12 @@ def load_registers(
     store
         The store to fill (or bring up to date).
     config
-        Partner list (default: the demo estate, ``data/registers/registers.yaml``).
+        Partner list (default: the place's own, ``[config] registers`` in its place.toml, else the demo estate
+        ``data/registers/registers.yaml``).
     place
-        The place (default: the partner list's).
+        The place the estate is loaded for (default: the partner list's, else the current place). Its records,
+        sites and rules only: other places in the store are not touched. A partner list that names another place
+        is refused (``ConfigError``).
     progress
         ``progress(label, fraction)`` with fraction 0–1.
     online, online_progress
@@ -465,25 +592,32 @@ def load_registers(
     LoadReport
     """
     from estates.ingest import run_pipeline
-    from estates.ingest.partners import RegistersConfig, load_registers_config
+    from estates.ingest.partners import ConfigError, RegistersConfig, load_registers_config, place_registers_path
 
     report = progress or (lambda _label, _fraction: None)
+    if config is None:
+        config = place_registers_path(_place(place))
     share = 0.75
 
     def pipeline_progress(label: str, done: int, total: int) -> None:
         report(f"Reading registers: {label}" if label != "done" else "Registers read", share * done / max(total, 1))
 
     loaded = config if isinstance(config, RegistersConfig) else load_registers_config(config)
-    pipeline = run_pipeline(loaded, progress=pipeline_progress, place=place, online=online,
+    where = _place(place if place is not None else loaded.place)
+    if loaded.place is not None and _slug(loaded.place) != where.slug:
+        raise ConfigError(f"{loaded.path} is {loaded.place}'s partner list, not {where.slug}'s")
+    pipeline = run_pipeline(loaded, progress=pipeline_progress, place=where, online=online,
                             online_progress=online_progress, match=False)
     report("Saving records", 0.8)
-    counts, rejected = write_records(store, pipeline.records, actor=actor, source="partner registers")
+    counts, rejected = write_records(store, pipeline.records, actor=actor, source="partner registers",
+                                     place=where)
     report("Importing match decisions", 0.85)
-    imported = import_decisions(store, loaded.decisions) if loaded.decisions is not None else 0
+    imported = (import_decisions(store, loaded.decisions, place=where.slug) if loaded.decisions is not None
+                else 0)
     report("Matching sites", 0.9)
-    sites = rematch(store, source="partner registers")
+    sites = rematch(store, source="partner registers", place=where.slug)
     report("Classifying", 0.95)
-    changed = reclassify(store)
+    changed = reclassify(store, place=where)
     report("Done", 1.0)
     return LoadReport(pipeline=pipeline, buildings=counts, rejected=rejected, sites=sites, rule_changes=changed,
                       decisions=imported)
@@ -496,8 +630,9 @@ def ingest_into_store(
     actor: str,
     source: str,
     progress: Progress | None = None,
+    place: Place | str | None = None,
 ) -> dict[str, int]:
-    """Write one ingested register to the store, then match sites and classify the estate again.
+    """Write one ingested register to the store, then match sites and classify the place's estate again.
 
     Parameters
     ----------
@@ -511,6 +646,8 @@ def ingest_into_store(
         The file's name, for the audit.
     progress
         ``progress(label, fraction)``.
+    place
+        The place the register is loaded for (default: the current place).
 
     Returns
     -------
@@ -519,30 +656,37 @@ def ingest_into_store(
         ``rule_changes``.
     """
     report = progress or (lambda _label, _fraction: None)
+    where = _place(place)
     report("Saving records", 0.1)
-    counts, rejected = write_records(store, records, actor=actor, source=source)
+    counts, rejected = write_records(store, records, actor=actor, source=source, place=where)
     report("Matching sites", 0.4)
-    sites = rematch(store, source=source)
+    sites = rematch(store, source=source, place=where.slug)
     report("Classifying", 0.8)
-    changed = reclassify(store)
+    changed = reclassify(store, place=where)
     report("Done", 1.0)
     return {**counts, "rejected": rejected, "sites": sites, "rule_changes": int(changed)}
 
 
-def rematch(store: Store, *, source: str = "matching") -> int:
-    """Match the store's records into sites again, with every decision the store holds; returns the site count."""
+def rematch(store: Store, *, source: str = "matching", place: Place | str | None = None) -> int:
+    """Match one place's records into sites again (default: the current place), with every decision the store
+    holds on them; other places' sites are left alone. Returns the place's site count."""
     from estates.sites.matching import match_sites
 
-    records = read_records(store)
+    slug = _slug(place)
+    records = read_records(store, place=slug)
+    decisions = store.match_decisions()
+    ids = set(records["building_id"].astype("str"))
+    decisions = decisions[decisions["building_id_a"].astype("str").isin(ids)
+                          & decisions["building_id_b"].astype("str").isin(ids)]
     matched = match_sites(records.drop(columns=["site_id", "site_partner_count"], errors="ignore"),
-                          decisions=store.match_decisions())
-    store.save_site_matches(matched, actor=MATCH_ACTOR, source=source)
+                          decisions=decisions)
+    store.save_site_matches(matched, actor=MATCH_ACTOR, source=source, place=slug)
     return len(matched.sites)
 
 
 def reclassify(store: Store, rules: RuleSet | None = None, *, actor: str = RULES_ACTOR,
-               today: date | None = None) -> int:
-    """Re-run the classification rules over every record in the store and save the suggestions.
+               today: date | None = None, place: Place | str | None = None) -> int:
+    """Re-run a place's classification rules over its records in the store and save the suggestions.
 
     Reads only the columns the rules need (:func:`estates.classification.rule_columns`), classifies, saves in one
     transaction (audited where a suggestion changed; people's overrides untouched).
@@ -552,37 +696,44 @@ def reclassify(store: Store, rules: RuleSet | None = None, *, actor: str = RULES
     store
         The store.
     rules
-        From :func:`estates.classification.load_rules` (default: the place's rules file).
+        From :func:`estates.classification.load_rules` (default: the place's own rules file, ``[config]
+        classification`` in its place.toml).
     actor
         Who runs the rules.
     today
         Date the rules' ``within_months`` tests count from (default: today).
+    place
+        The place whose records to classify (default: the current place); other places' records keep their own
+        rules' suggestions.
 
     Returns
     -------
     int
         Records whose rule suggestion changed.
     """
-    from estates.classification import DEFAULT_RULES, classify, load_rules, rule_columns
+    from estates.classification import classify, load_rules, rule_columns
 
-    rules = rules if rules is not None else load_rules(DEFAULT_RULES)
-    results = classify(store.buildings(columns=rule_columns(rules)), rules, today=today)
+    where = _place(place)
+    rules = rules if rules is not None else load_rules(where.path("config", "classification"))
+    results = classify(store.buildings(columns=rule_columns(rules), place=where.slug), rules, today=today)
     return store.save_rule_results(results, actor=actor)
 
 
-def import_decisions(store: Store, path: str | os.PathLike[str], *, actor: str = MATCH_ACTOR) -> int:
+def import_decisions(store: Store, path: str | os.PathLike[str], *, actor: str = MATCH_ACTOR,
+                     place: Place | str | None = None) -> int:
     """Import a match decisions CSV (``estates.sites.matching.load_decisions``) into the store; returns pairs imported.
 
-    Only pairs whose two records are in the store and that the store has no decision for are imported, so a
-    re-load never overrides a decision made since. Each decision keeps who made it, when and why in its reason.
+    Only pairs whose two records are in the place's estate (default: the current place) and that the store has no
+    decision for are imported, so a re-load never overrides a decision made since. Each decision keeps who made
+    it, when and why in its reason.
     """
     from estates.sites.matching import load_decisions
 
     decisions = load_decisions(path)
     if not len(decisions):
         return 0
-    versions = dict(zip(*(store.buildings(columns=["building_id"])[c] for c in ("building_id", "version")),
-                        strict=True))
+    mine = store.buildings(columns=["building_id"], place=_slug(place))
+    versions = dict(zip(*(mine[c] for c in ("building_id", "version")), strict=True))
     decided = {tuple(sorted(p)) for p in store.match_decisions()[["building_id_a", "building_id_b"]]
                .astype("str").itertuples(index=False)}
     latest: dict[tuple[str, str], Any] = {}
@@ -618,9 +769,9 @@ def _versions(store: Store, ids: Iterable[str]) -> dict[str, int]:
     return found
 
 
-def _after_match_change(store: Store, source: str) -> None:
-    rematch(store, source=source)
-    reclassify(store)
+def _after_match_change(store: Store, source: str, place: str) -> None:
+    rematch(store, source=source, place=place)
+    reclassify(store, place=place)
 
 
 def decide_match(store: Store, building_id_a: str, building_id_b: str, decision: MatchDecision, *, reason: str,
@@ -635,7 +786,7 @@ def decide_match(store: Store, building_id_a: str, building_id_b: str, decision:
     versions = _versions(store, (building_id_a, building_id_b))
     saved = store.set_match_decision(building_id_a, building_id_b, decision, reason=reason, actor=actor,
                                      expected_versions=versions)
-    _after_match_change(store, f"match {decision} by {actor}")
+    _after_match_change(store, f"match {decision} by {actor}", _place_for(store, building_id_a, None))
     return saved
 
 
@@ -647,7 +798,8 @@ def split_record(store: Store, building_id: str, *, reason: str, actor: str) -> 
     ValueError
         When the record is alone on its site already.
     """
-    estate = read_estate(store)
+    where = _place_for(store, building_id, None)
+    estate = read_estate(store, place=where)
     site_id = resolve_site(estate, building_id)
     others = [i for i in estate.site_records(site_id)["building_id"].astype("str") if i != building_id]
     if not others:
@@ -655,13 +807,13 @@ def split_record(store: Store, building_id: str, *, reason: str, actor: str) -> 
     versions = _versions(store, [building_id, *others])
     saved = store.set_match_decisions([(building_id, o) for o in others], "reject", reason=reason, actor=actor,
                                       expected_versions=versions)
-    _after_match_change(store, f"split by {actor}")
+    _after_match_change(store, f"split by {actor}", where)
     return saved
 
 
 def merge_sites(store: Store, site_a: str, site_b: str, *, reason: str, actor: str) -> dict[str, int]:
     """Make two sites one: their lead records are confirmed as a pair (one change, undoable)."""
-    estate = read_estate(store)
+    estate = read_estate(store, place=_place_for(store, site_a, None))
     a, b = resolve_site(estate, site_a), resolve_site(estate, site_b)
     if a == b:
         raise ValueError("those are the same site already")
@@ -690,7 +842,8 @@ def undo_latest(store: Store, identifier: str, *, actor: str, reason: str | None
     """
     from estates.store import UNDOABLE_ACTIONS
 
-    estate = read_estate(store)
+    where = _place_for(store, identifier, None)
+    estate = read_estate(store, place=where)
     is_record = (estate.records["building_id"].astype("str") == identifier).any()
     ids = [identifier] if is_record else estate.site_records(resolve_site(estate, identifier))["building_id"] \
         .astype("str").tolist()
@@ -705,7 +858,7 @@ def undo_latest(store: Store, identifier: str, *, actor: str, reason: str | None
     version = _versions(store, [target])[target]
     store.undo(target, actor=actor, expected_version=version, reason=reason)
     if latest["action"] == "match_decision":
-        _after_match_change(store, f"undo by {actor}")
+        _after_match_change(store, f"undo by {actor}", where)
     return str(latest["action"])
 
 
@@ -717,7 +870,7 @@ def _site_versions(store: Store, site_ids: Sequence[str], expected: Mapping[str,
     passes :meth:`Estate.record_versions` of its snapshot: no read here), else the store's now."""
     if expected is not None:
         return {str(i): int(v) for i, v in expected.items()}
-    estate = read_estate(store)
+    estate = read_estate(store, place=_place_for(store, str(site_ids[0]), None) if len(site_ids) else None)
     return estate.record_versions([resolve_site(estate, s) for s in site_ids])
 
 
@@ -751,7 +904,7 @@ def set_site_status(store: Store, site_ids: Sequence[str], status: str, *, reaso
 def clear_site_override(store: Store, site_id: str, *, reason: str, actor: str,
                         expected: Mapping[str, int] | None = None) -> dict[str, int]:
     """Hand a site back to the rules: remove the override of every record of it that has one (one change)."""
-    estate = read_estate(store)
+    estate = read_estate(store, place=_place_for(store, site_id, None))
     site = resolve_site(estate, site_id)
     rows = estate.site_records(site)
     overridden = rows[rows["override_status"].notna()]["building_id"].astype("str").tolist()
@@ -782,12 +935,12 @@ def reposition_tags(lon: float, lat: float, *, place: Place | None = None) -> di
     """
     from geo.place import load_place
     from geo.projection import to_bng
-    from geo.tagging import TAG_COLUMNS, tag
+    from geo.tagging import tag, tag_columns
 
     place = place if place is not None else load_place()
     tagged = tag(pd.DataFrame({"lon": [float(lon)], "lat": [float(lat)]}), place=place).iloc[0]
     tags: dict[str, Any] = {}
-    for column in (*TAG_COLUMNS, place.outside_column):
+    for column in tag_columns(place):  # the areas, the local authority (la_code/la_name), outside_<place>
         value = tagged[column]
         tags[column] = None if pd.isna(value) else (value.item() if hasattr(value, "item") else value)
     easting, northing = to_bng([float(lon)], [float(lat)])
@@ -805,6 +958,6 @@ def reposition_site(store: Store, site_id: str, lon: float, lat: float, *, reaso
         ``{building_id: new version}``.
     """
     versions = _site_versions(store, [site_id], expected)
-    tags = reposition_tags(lon, lat, place=place)
+    tags = reposition_tags(lon, lat, place=place if place is not None else _place(_place_for(store, site_id, None)))
     return {i: store.reposition(i, lon, lat, reason=reason, actor=actor, expected_version=v, tags=tags)
             for i, v in sorted(versions.items())}

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import os
 import tomllib
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["Place", "PlaceError", "DATA_DIR", "load_place"]
+__all__ = ["Place", "PlaceError", "DATA_DIR", "available_places", "choose_place", "load_place"]
 
 #: The project's ``data/`` folder.
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 _DEFAULT_PLACE = "trafford"
+
+#: The place chosen for the current context (e.g. one app session's script run), over ``ESTATES_PLACE``.
+_CHOSEN: ContextVar[str | None] = ContextVar("estates_place", default=None)
 
 
 class PlaceError(Exception):
@@ -77,9 +81,19 @@ class Place:
         return path
 
 
-@lru_cache(maxsize=8)
+def choose_place(slug: str | None) -> None:
+    """Make ``slug`` the current place of this context: what :func:`load_place` gives without an argument.
+
+    The app calls it at the start of every run of a session's script with the place that browser session chose,
+    so one process serves several places at once without touching the process environment. A new thread starts
+    with no choice (``ESTATES_PLACE`` then applies). ``None`` drops the choice.
+    """
+    _CHOSEN.set(slug or None)
+
+
 def load_place(slug: str | None = None) -> Place:
-    """Load a place by folder name under ``data/`` (default: ``$ESTATES_PLACE`` or ``trafford``).
+    """Load a place by folder name under ``data/`` (default: the place chosen for this context
+    (:func:`choose_place`), else ``$ESTATES_PLACE``, else ``trafford``).
 
     Parameters
     ----------
@@ -90,7 +104,18 @@ def load_place(slug: str | None = None) -> Place:
     -------
     Place
     """
-    slug = slug or os.environ.get("ESTATES_PLACE") or _DEFAULT_PLACE
+    return _load_place(slug or _CHOSEN.get() or os.environ.get("ESTATES_PLACE") or _DEFAULT_PLACE)
+
+
+def available_places(root: Path = DATA_DIR) -> tuple[Place, ...]:
+    """Every place folder under ``root`` (a folder holding a ``place.toml``), sorted by name."""
+    found = [_load_place(str(folder)) for folder in sorted(root.iterdir())
+             if folder.is_dir() and (folder / "place.toml").exists()]
+    return tuple(sorted(found, key=lambda p: p.name))
+
+
+@lru_cache(maxsize=16)
+def _load_place(slug: str) -> Place:
     # A folder name under data/ first ("stockport"), else a path ("data/stockport", "/srv/places/salford").
     under_data = DATA_DIR / slug
     folder = under_data if (under_data / "place.toml").exists() else Path(slug).expanduser().resolve()

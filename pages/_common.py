@@ -20,7 +20,7 @@ from estates.app_data import building_details, building_record, site_details
 from estates.maps import NO_BASEMAP, Basemap, configured_basemaps
 from estates.service import Estate, LiveEstate, load_registers, store_revision, store_target
 from estates.store import Store, open_store
-from geo.place import Place, load_place
+from geo.place import Place, available_places, choose_place, load_place
 
 __all__ = [
     "FILTER_KEYS",
@@ -34,6 +34,8 @@ __all__ = [
     "md",
     "place",
     "prepare_estate",
+    "render_place_switcher",
+    "use_session_place",
     "reload_estate",
     "render_sidebar",
     "show_details",
@@ -68,9 +70,49 @@ def md(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", "" if text is None else str(text))
 
 
+#: Session-state key of the place this browser session shows (a folder name under data/).
+PLACE_KEY = "place"
+
+#: Session-state key prefixes of the pages' own widgets and selections: forgotten when the place changes.
+_PLACE_BOUND = ("filter_", "estate_map", "classify", "matches", "locality", "profiles", "overlap", "access", "data_")
+
+
 def place() -> Place:
-    """The current place (``ESTATES_PLACE`` or the default)."""
-    return load_place()
+    """The place this browser session shows: the one chosen in the sidebar, else ``ESTATES_PLACE`` or the default."""
+    chosen = st.session_state.get(PLACE_KEY)
+    return load_place(chosen) if chosen else load_place()
+
+
+def use_session_place() -> Place:
+    """Make this session's place the current place of this script run (``geo.place.choose_place``), so everything
+    the run calls with the default place — maps, layers, rules, the service — uses it. Returns it."""
+    choose_place(st.session_state.get(PLACE_KEY))
+    return place()
+
+
+def _switch_place() -> None:
+    chosen = st.session_state.get("place_choice")
+    if chosen and chosen != st.session_state.get(PLACE_KEY):
+        for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(_PLACE_BOUND)]:
+            del st.session_state[key]
+        st.session_state[PLACE_KEY] = chosen
+        choose_place(chosen)
+
+
+def render_place_switcher() -> None:
+    """A place switcher at the top of the sidebar when ``data/`` holds more than one place (nothing otherwise).
+
+    Switching changes the place of this browser session only (never the process environment); the filters and
+    the pages' selections start again.
+    """
+    choices = {p.folder.name: p.name for p in available_places()}
+    if len(choices) < 2:
+        return
+    current = place()
+    key = current.folder.name if current.folder.name in choices else next(iter(choices))
+    st.session_state["place_choice"] = key
+    st.sidebar.selectbox("Place", list(choices), format_func=choices.get, key="place_choice",
+                         on_change=_switch_place, help="Each place's estate is kept apart in the one store.")
 
 
 # Process-wide, shared by every session (like st.cache_resource, but usable by app.py's start-up warm-up too).
@@ -79,9 +121,13 @@ def _open_store(target: str) -> Store:
     return open_store(target)
 
 
-@functools.lru_cache(maxsize=8)
-def _live_estate(target: str) -> LiveEstate:
-    return LiveEstate(_open_store(target))
+@functools.lru_cache(maxsize=16)
+def _live_estate(target: str, slug: str) -> LiveEstate:
+    return LiveEstate(_open_store(target), place=slug)
+
+
+#: (store, place) pairs known to hold an estate: no check needed on later runs.
+_READY: set[tuple[str, str]] = set()
 
 
 _SEED_LOCK = threading.Lock()
@@ -98,24 +144,39 @@ def prepare_estate() -> None:
     The first snapshot also records the store's revision (``store_revision``), so the first page run's checks only
     ask for audit rows newer than that.
     """
-    _live_estate(store_target()).snapshot()
+    _live_estate(store_target(), load_place().slug).snapshot()
 
 
 def ensure_store_ready() -> None:
-    """Seed an empty store from the demo partner list once, with a progress bar; otherwise do nothing (fast)."""
-    handle = store()
-    if store_revision(handle) > 0:
+    """Seed the store with the place's demo partner list the first time the place is shown (the store holds no
+    record of it yet), with a progress bar; otherwise do nothing (fast).
+
+    The partner list is the place's own (``[config] registers`` in its place.toml, else the demo estate when that
+    is the place's). A place without one starts empty: registers are loaded on the Data page.
+    """
+    from estates.ingest.partners import ConfigError
+
+    handle, where = store(), place()
+    key = (handle.location, where.slug)
+    if key in _READY:
         return
     with _SEED_LOCK:
-        if store_revision(handle) > 0:  # another session seeded it meanwhile
+        if where.slug in handle.places():  # seeded before, or by another session meanwhile
+            _READY.add(key)
             return
-        with st.status("First start: loading the partner registers into the store…", expanded=True) as status:
-            bar = st.progress(0.0, text="Starting")
-            report = load_registers(handle, progress=lambda label, done: bar.progress(min(max(done, 0.0), 1.0),
-                                                                                    text=label))
-            status.update(label=f"Loaded {report.buildings['inserted']:,} records ({report.sites:,} sites) from "
-                                f"{report.registers} registers into {handle.location}", state="complete",
-                          expanded=False)
+        try:
+            with st.status(f"First start of {where.name}: loading its partner registers into the store…",
+                           expanded=True) as status:
+                bar = st.progress(0.0, text="Starting")
+                report = load_registers(handle, place=where, progress=lambda label, done: bar.progress(
+                    min(max(done, 0.0), 1.0), text=label))
+                status.update(label=f"Loaded {report.buildings['inserted']:,} records ({report.sites:,} sites) of "
+                                    f"{where.name} from {report.registers} registers into {handle.location}",
+                              state="complete", expanded=False)
+        except ConfigError as exc:
+            st.info(f"{md(where.name)} has no demo partner list to start from ({md(exc)}): load its registers on "
+                    "the Data page.")
+        _READY.add(key)
     store_revision(handle)
 
 
@@ -125,7 +186,7 @@ def estate() -> Estate:
 
     Shared by every session: do not modify it.
     """
-    live = _live_estate(store_target())
+    live = _live_estate(store_target(), place().slug)
     if live.loaded:
         return live.snapshot()[1]
     with st.spinner("Reading the estate from the store…"):
@@ -134,7 +195,7 @@ def estate() -> Estate:
 
 def reload_estate() -> None:
     """Read the whole estate again on the next run (after a register is loaded or sites matched again)."""
-    _live_estate(store_target()).reload()
+    _live_estate(store_target(), place().slug).reload()
 
 
 def current_filters() -> Filters:
@@ -256,7 +317,8 @@ def show_site(whole: Estate, site_id: str, *, where: Place, records: bool = True
             explanation = building_record(store(), decider).get("rule_explanation")
         except KeyError:
             explanation = None
-    sections, table = site_details(whole, site_id, pairs=store().site_matches(), explanation=explanation)
+    sections, table = site_details(whole, site_id, pairs=store().site_matches(place=where.slug),
+                                   explanation=explanation)
     for section in sections:
         with st.expander(section.title, expanded=True):
             st.dataframe(section.frame(), hide_index=True, width="stretch")

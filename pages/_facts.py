@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from estates.app_data import missing_partner_types
-from estates.classification import DEFAULT_RULES, RuleSet, load_rules
+from estates.classification import RuleSet, load_rules
 from estates.facts import (
     ImportPreview,
     apply_import,
@@ -48,16 +48,21 @@ def _rules(path: str) -> RuleSet:
     return load_rules(path)
 
 
+def _rules_path() -> str:
+    """The current place's rules file (each place is classified by its own)."""
+    return str(common.place().path("config", "classification"))
+
+
 @st.cache_data(show_spinner=False, max_entries=4)
-def _frame(location: str, revision: int, _store: Store) -> pd.DataFrame:
-    """The buildings with their facts, read once per store revision (every saved change bumps it)."""
-    return facts_frame(_store, requested_facts(_rules(str(DEFAULT_RULES))))
+def _frame(location: str, revision: int, place: str, rules_path: str, _store: Store) -> pd.DataFrame:
+    """The place's buildings with their facts, read once per store revision (every saved change bumps it)."""
+    return facts_frame(_store, requested_facts(_rules(rules_path)), place=place)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _template(partner_type: str, label: str, day: date) -> bytes:
+def _template(partner_type: str, label: str, day: date, rules_path: str) -> bytes:
     buffer = io.BytesIO()
-    write_register_template(buffer, partner_type, _rules(str(DEFAULT_RULES)), label=label, today=day)
+    write_register_template(buffer, partner_type, _rules(rules_path), label=label, today=day)
     return buffer.getvalue()
 
 
@@ -74,10 +79,10 @@ def section(everything: pd.DataFrame) -> None:
         The whole estate (``pages._common.estate()``), for the partner types with no register yet.
     """
     state = st.session_state
-    rules = _rules(str(DEFAULT_RULES))
+    rules = _rules(_rules_path())
     store = common.store()
     facts = requested_facts(rules)
-    frame = _frame(store.location, store_revision(store), store)
+    frame = _frame(store.location, store_revision(store), common.place().slug, _rules_path(), store)
     records, sites = needs_data_counts(frame)
 
     st.subheader("Partner data requests")
@@ -119,7 +124,7 @@ def section(everything: pd.DataFrame) -> None:
         columns = st.columns(min(len(missing), 4))
         for i, row in enumerate(missing.itertuples(index=False)):
             columns[i % len(columns)].download_button(
-                f"Register template: {row.label}", _template(row.partner_type, row.label, date.today()),
+                f"Register template: {row.label}", _template(row.partner_type, row.label, date.today(), _rules_path()),
                 file_name=f"register_template_{row.partner_type}.xlsx", mime=XLSX,
                 key=f"facts_template_{row.partner_type}")
 

@@ -15,7 +15,7 @@ from pages import _auth
 from pages import _common as common
 
 HERE = Path(__file__).resolve().parent
-place = common.place()
+place = common.use_session_place()  # the place this browser session shows (the sidebar's switcher)
 st.set_page_config(page_title=f"{place.name} estates", page_icon="🗺️", layout="wide")
 
 # Before any data: refuse an unsafe start, sign the person in (when configured), show who is acting.
@@ -26,8 +26,8 @@ pages = [
     st.Page(HERE / "estate_map.py", title="Estate map", icon=":material/map:", default=True),
     st.Page(HERE / "classify.py", title="Classify", icon=":material/fact_check:", url_path="classify"),
     st.Page(HERE / "matches.py", title="Matches", icon=":material/join:", url_path="matches"),
-    st.Page(HERE / "locality.py", title=f"{place.pilot_neighbourhood} locality", icon=":material/location_on:",
-            url_path="locality"),
+    st.Page(HERE / "locality.py", title=f"{place.pilot_neighbourhood} locality" if place.pilot_neighbourhood
+            else "Localities", icon=":material/location_on:", url_path="locality"),
     st.Page(HERE / "profiles.py", title="Profiles", icon=":material/bar_chart:", url_path="profiles"),
     st.Page(HERE / "data.py", title="Data", icon=":material/dataset:", url_path="data"),
 ]
@@ -36,5 +36,6 @@ if (HERE / "overlap.py").exists():
     pages.insert(4, st.Page(HERE / "overlap.py", title="Overlap", icon=":material/join_inner:", url_path="overlap"))
 
 navigation = st.navigation(pages)
+common.render_place_switcher()
 common.render_sidebar(common.estate(), where=place)
 navigation.run()

@@ -43,7 +43,7 @@ PREVIEW_COLUMNS = ("building_id", "name", "postcode", "geocode_precision", "neig
 place = common.place()
 whole = common.estate()
 everything = whole.records
-rejected = common.store().rejected_rows()
+rejected = common.store().rejected_rows(place=place.slug)
 state = st.session_state
 
 st.title("Data: partner registers")

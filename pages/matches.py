@@ -21,7 +21,7 @@ from pages import _common as common
 
 place = common.place()
 whole = common.estate()
-pairs = common.store().site_matches()
+pairs = common.store().site_matches(place=place.slug)
 state = st.session_state
 
 st.title("Matches: are these the same site?")

@@ -9,6 +9,7 @@ from estates.analysis.filters import filter_buildings
 from estates.analysis.profiles import area_lsoas, area_profiles, estate_breakdown
 from estates.maps import STATUS_COLOURS
 from estates.schema import STATUSES
+from geo import boundaries
 from pages import _common as common
 
 place = common.place()
@@ -20,6 +21,10 @@ st.title("Area profiles")
 kinds = {"neighbourhood": f"{place.neighbourhood_term.capitalize()}s", "pcn": "PCN footprints"}
 kind = st.segmented_control("Areas", list(kinds), format_func=kinds.get, key="profiles_kind",
                             default="neighbourhood", required=True) or "neighbourhood"
+if kind == "neighbourhood" and not boundaries.has_neighbourhoods(place):  # a place built without the grouping
+    st.info(f"{place.name} has no neighbourhood layer: it was built without the council's ward → neighbourhood "
+            "file, and none is invented. Choose PCN footprints above.")
+    st.stop()
 st.markdown(common.count_caption(shown, len(everything), what="buildings counted", on_map=False) +
             (f" — filters: {common.md(filters.describe())}" if filters.active else ""))
 

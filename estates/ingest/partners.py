@@ -12,11 +12,15 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from estates.ingest.columns import MAPPABLE_FIELDS
 from estates.schema import PARTNER_TYPES
+
+if TYPE_CHECKING:
+    from geo.place import Place
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -200,11 +204,17 @@ def _register(entry: object, folder: Path, number: int) -> RegisterSpec:
     )
 
 
-def place_registers_path() -> Path:
-    """The current place's partner list (``[config] registers`` in its place.toml), else :data:`DEFAULT_CONFIG`."""
+def place_registers_path(place: Place | None = None) -> Path:
+    """A place's partner list (``[config] registers`` in its place.toml), else :data:`DEFAULT_CONFIG`.
+
+    Parameters
+    ----------
+    place
+        The place (default: the current place).
+    """
     from geo.place import load_place
 
-    place = load_place()
+    place = place if place is not None else load_place()
     return place.path("config", "registers") if "registers" in place.config else DEFAULT_CONFIG
 
 

@@ -59,7 +59,7 @@ __all__ = [
 ColType = Literal["text", "real", "integer", "boolean", "json", "timestamp"]
 
 #: Schema version this code writes. Bump it and add a step to ``SqlStore._MIGRATIONS`` for any structural change.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 # ---------------------------------------------------------------------------------------------------------- tables
@@ -140,7 +140,8 @@ TAG_COLUMNS: tuple[Column, ...] = (
     Column("ward_code", "text"), Column("ward_name", "text"), Column("neighbourhood", "text"),
     Column("lsoa_code", "text"), Column("lsoa_name", "text"), Column("imd_rank", "integer"),
     Column("imd_decile", "integer"), Column("lsoa_population", "integer"), Column("pcn_code", "text"),
-    Column("pcn_name", "text"), Column("outside_place", "boolean"),
+    Column("pcn_name", "text"), Column("outside_place", "boolean"), Column("la_code", "text"),
+    Column("la_name", "text"),
 )
 
 #: Ingest's check results (``estates.ingest``): the row's outcome and all its reasons.
@@ -164,9 +165,11 @@ BUILDINGS = Table(
         Column("created_at", "timestamp"),
         Column("updated_by", "text"),
         Column("updated_at", "timestamp"),
+        Column("place", "text"),
     ),
-    "features", "Buildings from every partner register: canonical record, position, version.",
-    geometry="geom", unique=(("building_id",),),
+    "features", "Buildings from every partner register: canonical record, position, version, and the place "
+    "(data/<place>/place.toml slug) whose estate the record belongs to.",
+    geometry="geom", unique=(("building_id",),), indexes=(("place",),),
 )
 
 RULE_EXPLANATIONS = Table(
@@ -203,9 +206,11 @@ SITE_COLUMNS: tuple[Column, ...] = (
 
 SITES = Table(
     "sites", "fid",
-    (*SITE_COLUMNS, Column("source", "text"), Column("updated_by", "text"), Column("updated_at", "timestamp")),
-    "features", "Sites: records of several partners found to be the same place (from the latest matching run).",
-    geometry="geom", unique=(("site_id",),),
+    (*SITE_COLUMNS, Column("source", "text"), Column("updated_by", "text"), Column("updated_at", "timestamp"),
+     Column("place", "text")),
+    "features", "Sites: records of several partners found to be the same place (from the latest matching run of "
+    "their place).",
+    geometry="geom", unique=(("site_id",),), indexes=(("place",),),
 )
 
 SITE_MEMBERS = Table(
@@ -260,7 +265,7 @@ REJECTED_COLUMNS: tuple[Column, ...] = (
 
 REJECTED_ROWS = Table(
     "rejected_rows", "fid",
-    (*REJECTED_COLUMNS, Column("loaded_by", "text"), Column("loaded_at", "timestamp")),
+    (*REJECTED_COLUMNS, Column("loaded_by", "text"), Column("loaded_at", "timestamp"), Column("place", "text")),
     "attributes", "Register rows a load rejected, with every reason (never part of the estate; a re-load of the "
     "same partner's file replaces them).",
     unique=(("row_id",),), indexes=(("partner", "source_file"),),
@@ -688,7 +693,31 @@ class SqlStore(Store):
                 cur.executemany(f"DELETE FROM {q(table)} WHERE {q(column)} = ?", ids)
         return f"rejected_rows (moved {len(moved)} rejected register rows out of buildings); audit change_id index"
 
-    _MIGRATIONS: ClassVar[dict[int, Callable[[SqlStore, Cursor], str]]] = {1: _migration_1, 2: _migration_2}
+    def _migration_3(self, cur: Cursor) -> str:
+        # One store holds several places: each record, site and rejected row names the place it was loaded for.
+        # Rows already stored were loaded for one place: the one their outside_<place> column names (store_meta),
+        # else the default place (ESTATES_PLACE, else geo.place's default).
+        for table in (BUILDINGS, SITES, REJECTED_ROWS):
+            have = self._existing_columns(cur, table.name)
+            for column in table.columns:
+                if column.name not in have:
+                    cur.execute(self._add_column_sql(table, column))
+            for statement in table.index_definitions():
+                cur.execute(statement)
+        rows = cur.query("SELECT value FROM store_meta WHERE key = ?", ("outside_column",))
+        if rows and rows[0][0] and str(rows[0][0]).startswith("outside_"):
+            slug = str(rows[0][0])[len("outside_"):]
+        else:
+            from geo.place import load_place
+
+            slug = load_place().slug
+        moved = {t.name: cur.execute(f"UPDATE {q(t.name)} SET place = ? WHERE place IS NULL", (slug,))
+                 for t in (BUILDINGS, SITES, REJECTED_ROWS)}
+        return (f"place on buildings, sites, rejected_rows ({moved['buildings']} records, {moved['sites']} sites, "
+                f"{moved['rejected_rows']} rejected rows given place {slug!r}); la_code, la_name on buildings")
+
+    _MIGRATIONS: ClassVar[dict[int, Callable[[SqlStore, Cursor], str]]] = {
+        1: _migration_1, 2: _migration_2, 3: _migration_3}
 
     # ------------------------------------------------------------------ shared write helpers
     def _lock_rows(self, cur: Cursor, ids: Iterable[str]) -> dict[str, _Locked]:
@@ -785,8 +814,10 @@ class SqlStore(Store):
                         "DO UPDATE SET value = excluded.value", ("outside_column", name))
 
     # ------------------------------------------------------------------ buildings
-    def upsert_buildings(self, frame: pd.DataFrame, *, actor: str, source: str) -> dict[str, int]:
+    def upsert_buildings(self, frame: pd.DataFrame, *, actor: str, source: str,
+                         place: str | None = None) -> dict[str, int]:
         self._authorise(actor, "ingest")
+        place = _require_place(place)
         if "building_id" not in frame.columns:
             raise ValueError("upsert_buildings needs a building_id column")
         ids = clean_column(frame["building_id"], "text", "building_id")
@@ -800,7 +831,10 @@ class SqlStore(Store):
         known = {c.name: c for c in INGEST_COLUMNS if c.name != "extra"}
         outside = [c for c in frame.columns if isinstance(c, str) and _OUTSIDE.match(c) and c != "outside_place"]
         outside_name = outside[0] if len(outside) == 1 else None
-        if outside_name:
+        if outside_name and place is not None:
+            if outside_name != f"outside_{place}":
+                raise ValueError(f"records loaded for {place!r} carry {outside_name!r}, not 'outside_{place}'")
+        elif outside_name:
             self._outside_key(outside_name)
         given: dict[str, list[Any]] = {}
         extra_cols: list[str] = []
@@ -821,6 +855,14 @@ class SqlStore(Store):
         with self._tx(write=True) as cur:
             self._lock_tables(cur, BUILDINGS, CLASSIFICATIONS)
             stored = self._stored_buildings(cur, ids)
+            if place is not None:
+                theirs = sorted(i for i, old in stored.items() if old["place"] not in (None, place))
+                if theirs:
+                    raise ValueError(
+                        f"building {theirs[0]} belongs to {stored[theirs[0]]['place']!r}'s estate"
+                        + (f" (and {len(theirs) - 1} more)" if len(theirs) > 1 else "")
+                        + f": a load for {place!r} cannot take it (a record belongs to one place); nothing saved")
+            external = f"outside_{place}" if place is not None else None
             inserts: list[tuple[Any, ...]] = []
             updates: list[tuple[Any, ...]] = []
             audit: list[tuple[Any, ...]] = []
@@ -850,7 +892,8 @@ class SqlStore(Store):
                                                  reason))
                     continue
                 keep = MANUAL_POSITION_KEEPS if old["position_source"] == "manual" else frozenset()
-                changes = [(self._external(c), display(old[c]), display(new[c])) for c in cols
+                changes = [(external if external and c == "outside_place" else self._external(c), display(old[c]),
+                            display(new[c])) for c in cols
                            if c not in keep and c != "ingested_at" and old[c] != new[c]]
                 changes += [(f"extra.{k}", _extra_display(old_obj.get(k)), _extra_display(new_obj.get(k)))
                             for k in dict.fromkeys([*old_obj, *new_obj]) if old_obj.get(k) != new_obj.get(k)]
@@ -868,9 +911,9 @@ class SqlStore(Store):
                 self._stage(cur, "stage_new", stage_cols, inserts)
                 cur.execute(
                     f"INSERT INTO buildings ({target}, geom, position_source, version, created_at, updated_by, "
-                    f"updated_at) SELECT {', '.join('s.' + q(c.name) for c in stage_cols)}, "
-                    f"{self._point('s.lon', 's.lat')}, 'ingest', 1, ?, ?, ? FROM stage_new s",
-                    (p_at, actor, p_at),
+                    f"updated_at, place) SELECT {', '.join('s.' + q(c.name) for c in stage_cols)}, "
+                    f"{self._point('s.lon', 's.lat')}, 'ingest', 1, ?, ?, ?, ? FROM stage_new s",
+                    (p_at, actor, p_at, place),
                 )
                 cur.execute("INSERT INTO classifications (building_id) SELECT building_id FROM stage_new")
             if updates:
@@ -884,17 +927,24 @@ class SqlStore(Store):
                 )
                 if n != len(updates):
                     raise RuntimeError("ingest: buildings changed during the ingest transaction; nothing saved")
+            if place is not None:  # records stored before they had a place are taken into this one
+                unplaced = [i for i, old in stored.items() if old["place"] is None]
+                if unplaced:
+                    cur.execute(f"UPDATE buildings SET place = ? WHERE place IS NULL AND building_id {self._in_list()}",
+                                (place, self._list_param(unplaced)))
             if audit:
                 self._append_audit(cur, audit)
-            self._remember_outside(cur, outside_name)
-        if outside_name:
+            if place is None:
+                self._remember_outside(cur, outside_name)
+        if outside_name and place is None:
             self._outside_name = outside_name
         return {"inserted": len(inserts), "updated": len(updates),
                 "unchanged": len(ids) - len(inserts) - len(updates)}
 
     def _stored_buildings(self, cur: Cursor, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Stored ingest columns of these buildings (the table is locked), as cleaned Python values."""
-        columns = [*INGEST_COLUMNS, Column("position_source", "text"), Column("version", "integer")]
+        columns = [*INGEST_COLUMNS, Column("position_source", "text"), Column("version", "integer"),
+                   Column("place", "text")]
         rows = cur.query(
             f"SELECT b.building_id, {', '.join('b.' + q(c.name) for c in columns)} FROM buildings b "
             f"WHERE b.building_id {self._in_list()}",
@@ -905,7 +955,7 @@ class SqlStore(Store):
     _READ_COLUMNS: ClassVar[tuple[Column, ...]] = (
         Column("building_id", "text"), *INGEST_COLUMNS, Column("position_source", "text"),
         Column("version", "integer"), Column("created_at", "timestamp"), Column("updated_by", "text"),
-        Column("updated_at", "timestamp"),
+        Column("updated_at", "timestamp"), Column("place", "text"),
     )
     _CLASS_COLUMNS: ClassVar[tuple[Column, ...]] = tuple(c for c in CLASSIFICATIONS.columns
                                                          if c.name not in ("building_id", "rule_hash"))
@@ -932,6 +982,7 @@ class SqlStore(Store):
 
     def _buildings_query(
         self, plan: Sequence[tuple[str, Column]], ids: Sequence[str] | None, statuses: Sequence[str | None] | None,
+        place: str | None = None,
     ) -> tuple[str, list[Any]]:
         explained = any(expr.startswith("e.") for expr, _ in plan)
         sql = (f"SELECT {', '.join(f'{expr} AS {q(c.name)}' for expr, c in plan)} "
@@ -949,6 +1000,9 @@ class SqlStore(Store):
             if None in statuses:
                 cond.append("c.effective_status IS NULL")
             where.append("(" + " OR ".join(cond) + ")")
+        if place is not None:
+            where.append("b.place = ?")
+            params.append(place)
         if where:
             sql += " WHERE " + " AND ".join(where)
         # No ORDER BY: reading in storage order is twice as fast in SQLite; buildings() sorts by id in memory.
@@ -963,18 +1017,19 @@ class SqlStore(Store):
 
     def buildings(
         self, *, ids: Iterable[str] | None = None, statuses: Iterable[str | None] | None = None,
-        columns: Iterable[str] | None = None,
+        columns: Iterable[str] | None = None, place: str | None = None,
     ) -> gpd.GeoDataFrame:
         import geopandas as gpd
 
         plan = self._read_plan(columns)
         id_list = None if ids is None else [str(i) for i in ids]
         status_list = None if statuses is None else list(statuses)
-        sql, params = self._buildings_query(plan, id_list, status_list)
+        sql, params = self._buildings_query(plan, id_list, status_list, place)
         frame = self._read_table(sql, params, [c for _, c in plan])
         frame = frame.sort_values("building_id", kind="stable", ignore_index=True)
-        if self._outside_name and "outside_place" in frame:
-            frame = frame.rename(columns={"outside_place": self._outside_name})
+        outside = f"outside_{place}" if place is not None else self._outside_name
+        if outside and "outside_place" in frame:
+            frame = frame.rename(columns={"outside_place": outside})
         frame["status_source"] = pd.Series(
             np.where(frame["override_status"].notna(), "override",
                      np.where(frame["rule_status"].notna(), "rule", None)),
@@ -1012,8 +1067,9 @@ class SqlStore(Store):
             raise BuildingNotFoundError(f"no building {building_id} in the store")
         v = {c.name: self._value(c.type, x) for (_, c), x in zip(plan, rows[0], strict=True)}
         record = {c.name: v[c.name] for c in (*self._READ_COLUMNS, *self._SITE_READ)}
-        if self._outside_name:
-            record[self._outside_name] = record.pop("outside_place")
+        outside = f"outside_{record['place']}" if record.get("place") else self._outside_name
+        if outside:
+            record[outside] = record.pop("outside_place")
         return BuildingState(
             building_id=v["building_id"], version=v["version"], updated_by=v["updated_by"],
             updated_at=v["updated_at"], record=record, lon=v["lon"], lat=v["lat"],
@@ -1191,7 +1247,7 @@ class SqlStore(Store):
         new_tags: dict[str, Any] = {}
         outside_name = None
         for k, v in (tags or {}).items():
-            key = self._outside_key(k) if _OUTSIDE.match(k) and k != "outside_place" else k
+            key = "outside_place" if _OUTSIDE.match(k) else k
             if key not in tag_types:
                 raise ValueError(f"{k!r} is not a location tag ({', '.join(tag_types)}, outside_<place>)")
             if key != k:
@@ -1208,8 +1264,14 @@ class SqlStore(Store):
         key = {"building_id": building_id}
         with self._tx(write=True) as cur:
             self._lock_and_check(cur, expected)
-            prior = self._fetch(cur, BUILDINGS, [*position, *new_tags], key)
+            prior = self._fetch(cur, BUILDINGS, [*position, *new_tags, "place"], key)
             assert prior is not None
+            if outside_name and outside_name != "outside_place":  # the building's own place's flag, nothing else
+                if prior["place"] is not None and outside_name != f"outside_{prior['place']}":
+                    raise ValueError(f"building {building_id} is in {prior['place']!r}: its flag is "
+                                     f"'outside_{prior['place']}', not {outside_name!r}")
+                if prior["place"] is None:
+                    self._outside_key(outside_name)
             versions = self._bump(cur, expected, actor, at)
             self._write_values(cur, BUILDINGS, {**position, **new_tags}, key)
             audit = [self._audit_row(
@@ -1223,8 +1285,9 @@ class SqlStore(Store):
                 for k, v in new_tags.items() if prior[k] != v
             ]
             self._append_audit(cur, audit)
-            self._remember_outside(cur, outside_name)
-        if outside_name:
+            if prior["place"] is None and outside_name != "outside_place":
+                self._remember_outside(cur, outside_name)
+        if outside_name and outside_name != "outside_place" and prior["place"] is None:
             self._outside_name = outside_name
         return versions[building_id]
 
@@ -1307,8 +1370,10 @@ class SqlStore(Store):
         return pd.DataFrame({c.name: self._series(c.type, v) for c, v in zip(columns, raw, strict=True)})
 
     # ------------------------------------------------------------------ sites
-    def save_site_matches(self, result: SiteMatchesLike, *, actor: str, source: str) -> dict[str, int]:
+    def save_site_matches(self, result: SiteMatchesLike, *, actor: str, source: str,
+                          place: str | None = None) -> dict[str, int]:
         self._authorise(actor, "match_run")
+        place = _require_place(place)
         site_rows = _rows(result.sites, SITE_COLUMNS, "sites")
         member_rows = _rows(result.membership, (Column("site_id", "text"), Column("building_id", "text")),
                             "membership")
@@ -1338,17 +1403,34 @@ class SqlStore(Store):
                 raise BuildingNotFoundError(
                     f"site matches name buildings not in the store ({', '.join(r[0] for r in unknown)}); "
                     "nothing saved")
-            cur.execute("DELETE FROM site_members")
-            cur.execute("DELETE FROM sites")
+            # A run of one place replaces that place's sites only; without a place, the whole store's (one place).
+            mine = "" if place is None else " AND building_id IN (SELECT building_id FROM buildings WHERE place = ?)"
+            scope: tuple[Any, ...] = () if place is None else (place,)
+            if place is not None:
+                strangers = cur.query(
+                    "SELECT x.building_id, b.place FROM (SELECT building_id FROM stage_members UNION "
+                    "SELECT building_id_a FROM stage_pairs UNION SELECT building_id_b FROM stage_pairs) x "
+                    "JOIN buildings b ON b.building_id = x.building_id WHERE b.place IS DISTINCT FROM ? LIMIT 5",
+                    (place,))
+                if strangers:
+                    raise ValueError(
+                        f"a matching run for {place!r} names records of another place ("
+                        + ", ".join(f"{r[0]} in {r[1]!r}" for r in strangers)
+                        + "): sites never join records of two places; nothing saved")
+            cur.execute("DELETE FROM site_members WHERE true" + mine, scope)
+            cur.execute("DELETE FROM sites" + ("" if place is None else " WHERE place = ?"), scope)
             site_cols = ", ".join(q(c.name) for c in SITE_COLUMNS)
-            cur.execute(f"INSERT INTO sites ({site_cols}, geom, source, updated_by, updated_at) SELECT {site_cols}, "
-                        f"{self._point('lon', 'lat')}, ?, ?, ? FROM stage_sites", (source, actor, p_at))
+            cur.execute(f"INSERT INTO sites ({site_cols}, geom, source, updated_by, updated_at, place) "
+                        f"SELECT {site_cols}, {self._point('lon', 'lat')}, ?, ?, ?, ? FROM stage_sites",
+                        (source, actor, p_at, place))
             cur.execute("INSERT INTO site_members (site_id, building_id) SELECT site_id, building_id "
                         "FROM stage_members")
+            pair_scope = "" if place is None else mine.replace("building_id IN", "building_id_a IN")
             cur.execute("UPDATE site_matches SET current = FALSE WHERE NOT EXISTS (SELECT 1 FROM stage_pairs s "
                         "WHERE s.building_id_a = site_matches.building_id_a "
-                        "AND s.building_id_b = site_matches.building_id_b)")
-            dropped = cur.execute("DELETE FROM site_matches WHERE current = FALSE AND decision IS NULL")
+                        "AND s.building_id_b = site_matches.building_id_b)" + pair_scope, scope)
+            dropped = cur.execute("DELETE FROM site_matches WHERE current = FALSE AND decision IS NULL" + pair_scope,
+                                  scope)
             pair_cols = ", ".join(q(c.name) for c in MATCH_COLUMNS)
             updates = ", ".join(f"{q(c.name)} = excluded.{q(c.name)}" for c in MATCH_COLUMNS[2:])
             cur.execute(f"INSERT INTO site_matches ({pair_cols}, current) SELECT {pair_cols}, TRUE FROM stage_pairs "
@@ -1388,6 +1470,12 @@ class SqlStore(Store):
         cols = ["decision", "decision_note", "decided_by", "decided_at"]
         with self._tx(write=True) as cur:
             self._lock_and_check(cur, expected)
+            places = dict(cur.query(f"SELECT building_id, place FROM buildings WHERE building_id {self._in_list()}",
+                                    (self._list_param(sorted(named)),)))
+            for a, b in keys:
+                if places.get(a) != places.get(b):
+                    raise ValueError(f"{a} is in {places.get(a)!r} and {b} in {places.get(b)!r}: records of two "
+                                     "places are never one site; nothing saved")
             audit = []
             for a, b in keys:
                 key = {"building_id_a": a, "building_id_b": b}
@@ -1416,24 +1504,32 @@ class SqlStore(Store):
         raw = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
         return pd.DataFrame({c.name: self._series(c.type, v) for c, v in zip(columns, raw, strict=True)})
 
-    def sites(self) -> gpd.GeoDataFrame:
+    def sites(self, *, place: str | None = None) -> gpd.GeoDataFrame:
         import geopandas as gpd
 
         columns = [*SITE_COLUMNS, Column("source", "text"), Column("updated_by", "text"),
-                   Column("updated_at", "timestamp")]
+                   Column("updated_at", "timestamp"), Column("place", "text")]
+        where, params = ("", ()) if place is None else (" WHERE place = ?", (place,))
         with self._tx(write=False) as cur:
-            rows = cur.query(f"SELECT {', '.join(q(c.name) for c in columns)} FROM sites ORDER BY site_id")
+            rows = cur.query(f"SELECT {', '.join(q(c.name) for c in columns)} FROM sites{where} ORDER BY site_id",
+                             params)
         raw = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
         frame = pd.DataFrame({c.name: self._series(c.type, v) for c, v in zip(columns, raw, strict=True)})
         return gpd.GeoDataFrame(frame, geometry=_points(frame), crs="EPSG:4326")
 
-    def site_matches(self, *, building_id: str | None = None) -> pd.DataFrame:
+    def site_matches(self, *, building_id: str | None = None, place: str | None = None) -> pd.DataFrame:
         columns = list(SITE_MATCHES.columns)
         sql = f"SELECT {', '.join(q(c.name) for c in columns)} FROM site_matches"
+        where: list[str] = []
         params: tuple[Any, ...] = ()
         if building_id is not None:
-            sql += " WHERE building_id_a = ? OR building_id_b = ?"
+            where.append("(building_id_a = ? OR building_id_b = ?)")
             params = (building_id, building_id)
+        if place is not None:  # both records of a pair are of one place (set_match_decisions refuses others)
+            where.append("building_id_a IN (SELECT building_id FROM buildings WHERE place = ?)")
+            params = (*params, place)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         with self._tx(write=False) as cur:
             rows = cur.query(sql + " ORDER BY building_id_a, building_id_b", params)
         raw = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
@@ -1502,34 +1598,45 @@ class SqlStore(Store):
         return versions
 
 
+    # ------------------------------------------------------------------ places
+    def places(self) -> dict[str | None, int]:
+        with self._tx(write=False) as cur:
+            rows = cur.query("SELECT place, count(*) FROM buildings GROUP BY place ORDER BY place")
+        return {r[0]: int(r[1]) for r in rows}
+
     # ------------------------------------------------------------------ rejected rows
     _REJECTED_READ: ClassVar[tuple[Column, ...]] = (*REJECTED_COLUMNS, Column("loaded_by", "text"),
-                                                    Column("loaded_at", "timestamp"))
+                                                    Column("loaded_at", "timestamp"), Column("place", "text"))
 
-    def save_rejected_rows(self, frame: pd.DataFrame, *, partner: str, source_file: str, actor: str) -> int:
+    def save_rejected_rows(self, frame: pd.DataFrame, *, partner: str, source_file: str, actor: str,
+                           place: str | None = None) -> int:
         self._authorise(actor, "ingest")
+        place = _require_place(place)
         at = now_utc()
         rows = _rows(frame, REJECTED_COLUMNS, "rejected rows") if len(frame) else []
         if any(r[1] != partner or r[3] != source_file for r in rows):
             raise ValueError("rejected rows must all come from the one load (partner and source file) they replace")
         with self._tx(write=True) as cur:
             self._lock_tables(cur, REJECTED_ROWS)
-            cur.execute("DELETE FROM rejected_rows WHERE partner = ? AND source_file = ?", (partner, source_file))
+            cur.execute("DELETE FROM rejected_rows WHERE partner = ? AND source_file = ?"
+                        + ("" if place is None else " AND place = ?"),
+                        (partner, source_file) if place is None else (partner, source_file, place))
             if rows:
                 cols = self._REJECTED_READ
                 cur.executemany(
                     f"INSERT INTO rejected_rows ({', '.join(q(c.name) for c in cols)}) "
                     f"VALUES ({', '.join('?' for _ in cols)}) ON CONFLICT (row_id) DO UPDATE SET "
                     + ", ".join(f"{q(c.name)} = excluded.{q(c.name)}" for c in cols[1:]),
-                    [tuple(self._param(c.type, v) for c, v in zip(cols, (*r, actor, at), strict=True))
+                    [tuple(self._param(c.type, v) for c, v in zip(cols, (*r, actor, at, place), strict=True))
                      for r in rows])
         return len(rows)
 
-    def rejected_rows(self) -> pd.DataFrame:
+    def rejected_rows(self, *, place: str | None = None) -> pd.DataFrame:
         cols = self._REJECTED_READ
+        where, params = ("", ()) if place is None else ("WHERE place = ? ", (place,))
         with self._tx(write=False) as cur:
-            rows = cur.query(f"SELECT {', '.join(q(c.name) for c in cols)} FROM rejected_rows "
-                             "ORDER BY partner, source_file, source_row")
+            rows = cur.query(f"SELECT {', '.join(q(c.name) for c in cols)} FROM rejected_rows {where}"
+                             "ORDER BY partner, source_file, source_row", params)
         raw = list(zip(*rows, strict=True)) if rows else [() for _ in cols]
         return pd.DataFrame({c.name: self._series(c.type, v) for c, v in zip(cols, raw, strict=True)})
 
@@ -1542,6 +1649,15 @@ def _rows(frame: pd.DataFrame, columns: Sequence[Column], what: str) -> list[tup
     values = [clean_column(frame[c.name], c.type, c.name) if c.name in frame.columns else [None] * len(frame)
               for c in columns]
     return list(zip(*values, strict=True)) if len(frame) else []
+
+
+def _require_place(place: object) -> str | None:
+    """A place slug (``data/<place>/place.toml``'s ``slug``) or None; blank or non-text is refused."""
+    if place is None:
+        return None
+    if not isinstance(place, str) or not place.strip():
+        raise ValueError(f"place must be a place slug such as 'trafford', got {place!r}")
+    return place.strip()
 
 
 def _digest(text: str | None) -> str | None:

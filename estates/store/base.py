@@ -296,7 +296,8 @@ class Store(abc.ABC):
 
     # ------------------------------------------------------------------ buildings
     @abc.abstractmethod
-    def upsert_buildings(self, frame: pd.DataFrame, *, actor: str, source: str) -> dict[str, int]:
+    def upsert_buildings(self, frame: pd.DataFrame, *, actor: str, source: str,
+                         place: str | None = None) -> dict[str, int]:
         """Insert new buildings and update changed ones, idempotently by ``building_id``.
 
         Parameters
@@ -309,6 +310,10 @@ class Store(abc.ABC):
             Who runs the ingest.
         source
             Where the records come from (e.g. the register's file name); written to the audit reason.
+        place
+            The place (its ``place.toml`` slug) the records are loaded for: new records belong to it, and its flag
+            column is ``outside_<place>``. A record of another place is refused (``ValueError``, nothing saved): a
+            record belongs to one place. ``None``: the store's one unnamed place (direct API use).
 
         Returns
         -------
@@ -326,7 +331,7 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def buildings(
         self, *, ids: Iterable[str] | None = None, statuses: Iterable[str | None] | None = None,
-        columns: Iterable[str] | None = None,
+        columns: Iterable[str] | None = None, place: str | None = None,
     ) -> gpd.GeoDataFrame:
         """Current state of buildings, one row each, as a point GeoDataFrame (EPSG:4326).
 
@@ -340,6 +345,8 @@ class Store(abc.ABC):
             Only these columns (plus ``building_id``, ``lon``, ``lat``, ``version``, ``rule_status``,
             ``override_status``, ``effective_status``, always read). Default: every column except the long
             ``rule_explanation`` and ``rule_detail`` (ask for them by name; :meth:`building` has them too).
+        place
+            Only that place's buildings, with its flag as ``outside_<place>`` (default: every place's).
 
         Returns
         -------
@@ -545,7 +552,7 @@ class Store(abc.ABC):
 
     # ------------------------------------------------------------------ sites
     @abc.abstractmethod
-    def save_site_matches(self, result: Any, *, actor: str, source: str) -> dict[str, int]:
+    def save_site_matches(self, result: Any, *, actor: str, source: str, place: str | None = None) -> dict[str, int]:
         """Save a matching run (``estates.sites.matching.match_sites`` output), keeping human decisions.
 
         Parameters
@@ -558,6 +565,9 @@ class Store(abc.ABC):
             ``membership`` (``building_id`` → ``site_id``), e.g. ``estates.sites.matching.SiteMatches``.
         actor, source
             Who ran the matcher and on what.
+        place
+            The place the run matched: only its sites and pairs are replaced, and a run naming a record of another
+            place is refused (``ValueError``): sites never join records of two places. ``None``: the whole store.
 
         Returns
         -------
@@ -602,6 +612,11 @@ class Store(abc.ABC):
         -------
         dict
             ``{building_id: new version}`` for both. Audited on both buildings (field ``match:<other id>``).
+
+        Raises
+        ------
+        ValueError
+            When the two records belong to different places (never one site).
         """
 
     @abc.abstractmethod
@@ -628,7 +643,8 @@ class Store(abc.ABC):
 
     # ------------------------------------------------------------------ rejected rows
     @abc.abstractmethod
-    def save_rejected_rows(self, frame: pd.DataFrame, *, partner: str, source_file: str, actor: str) -> int:
+    def save_rejected_rows(self, frame: pd.DataFrame, *, partner: str, source_file: str, actor: str,
+                           place: str | None = None) -> int:
         """Keep the rows one register load rejected, replacing that partner's earlier rejects from the same file.
 
         Parameters
@@ -641,6 +657,8 @@ class Store(abc.ABC):
             The load these rows belong to.
         actor
             Who loaded the register.
+        place
+            The place the load was for (its rows replace that place's earlier rejects of the file only).
 
         Returns
         -------
@@ -653,8 +671,9 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def rejected_rows(self) -> pd.DataFrame:
-        """Every load's rejected rows with their reasons (:meth:`save_rejected_rows` columns, ``loaded_by/at``)."""
+    def rejected_rows(self, *, place: str | None = None) -> pd.DataFrame:
+        """Every load's rejected rows with their reasons (:meth:`save_rejected_rows` columns, ``loaded_by/at``,
+        ``place``); only one place's with ``place``."""
 
     @abc.abstractmethod
     def match_decisions(self) -> pd.DataFrame:
@@ -662,12 +681,17 @@ class Store(abc.ABC):
         ``decision``, ``decided_at``, ``decided_by``, ``note``."""
 
     @abc.abstractmethod
-    def sites(self) -> gpd.GeoDataFrame:
-        """Sites of the latest matching run as a point GeoDataFrame (EPSG:4326)."""
+    def sites(self, *, place: str | None = None) -> gpd.GeoDataFrame:
+        """Sites of the latest matching run (of each place) as a point GeoDataFrame (EPSG:4326), with ``place``;
+        only one place's with ``place``."""
 
     @abc.abstractmethod
-    def site_matches(self, *, building_id: str | None = None) -> pd.DataFrame:
-        """Scored pairs with their decisions (all, or those involving ``building_id``)."""
+    def places(self) -> dict[str | None, int]:
+        """``{place: records}`` of every place the store holds records of (``None``: records loaded without one)."""
+
+    @abc.abstractmethod
+    def site_matches(self, *, building_id: str | None = None, place: str | None = None) -> pd.DataFrame:
+        """Scored pairs with their decisions (all, or those involving ``building_id``, or one place's)."""
 
     # ------------------------------------------------------------------ facts
     @abc.abstractmethod

@@ -43,12 +43,43 @@ def configure(parser: argparse.ArgumentParser) -> Handler:
                         help=f"pieces smaller than this are slivers, not drawn (default {DEFAULT_SLIVER_HA:g})")
     parser.add_argument("--no-store", action="store_true",
                         help="read the registers and apply the rules only (no store, no people's decisions)")
+    parser.add_argument("--all-places", action="store_true",
+                        help="sites or buildings of every place the store holds (e.g. Greater Manchester), with a "
+                             "place column; tables only (csv, xlsx, gpkg, geojson)")
     return run
+
+
+def _all_places(args: argparse.Namespace) -> int:
+    from estates.service import read_all_places, store_target
+    from estates.store import NoStoreError, StoreOpenError, open_store
+
+    if args.what == "overlap":
+        raise UserError("--all-places exports sites or buildings; the overlap is one place's (set ESTATES_PLACE)")
+    _, fmt, _ = resolve_output(args.out, args.fmt, folder_ok=False)
+    if fmt in ("html", "png", "pdf"):
+        raise UserError(f"--all-places writes a table (csv, xlsx, gpkg or geojson), not {fmt}")
+    try:
+        with open_store(store_target(), read_only=True) as store:
+            estate = read_all_places(store)
+    except (NoStoreError, StoreOpenError) as exc:
+        raise UserError(str(exc)) from None
+    place = load_place()
+    if args.what == "sites":
+        written = export_sites(fmt, args.out, force=args.force, place=place, sites=estate.sites)
+    else:
+        written = export_buildings(fmt, args.out, force=args.force, place=place, buildings=estate.records)
+    for path in written:
+        print(f"wrote {path}")
+    counts = estate.sites.groupby("place").size()
+    print("sites per place: " + ", ".join(f"{p} {n:,}" for p, n in counts.items()))
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     from estates.estate import current_sites
 
+    if args.all_places:
+        return _all_places(args)
     place = load_place()
     # Check the path and format before the estate is read.
     resolve_output(args.out, args.fmt, folder_ok=args.what == "overlap")

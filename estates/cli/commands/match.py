@@ -39,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
     store = open_cli_store(args.store)
     if args.action == "list":
         from estates.sites.matching import undecided_proposals
+        from geo.place import load_place
 
-        proposed = undecided_proposals(store.site_matches())
+        proposed = undecided_proposals(store.site_matches(place=load_place().slug))  # this place's pairs
         for row in proposed.itertuples(index=False):
             print(f"{row.score:5.1f}  {row.building_id_a}  {row.building_id_b}\n       {row.name_a} | {row.name_b}"
                   f"\n       {row.reason}")

@@ -58,7 +58,9 @@ def run_classify(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     store = open_cli_store(args.store)
     actor = local_user()
-    if len(store.buildings(columns=["partner"])) == 0:
+    from geo.place import load_place
+
+    if load_place().slug not in store.places():  # this place's estate is not in the store yet
         print(f"{store.location} is empty: loading the partner registers first…")
         report = load_registers(store)
         print(f"  {report.buildings}")

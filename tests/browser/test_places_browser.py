@@ -1,0 +1,90 @@
+"""The place switcher in a real browser (issue 17): the app starts on Trafford's estate; choosing Stockport in the
+sidebar seeds Stockport's demo registers into the same store on its first start, fits the map to Stockport and
+shows Stockport's sites only — in that browser session; Trafford's estate stays in the store as it was."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Frame, Page
+
+from estates.service import read_estate
+from estates.store import open_store
+from geo import boundaries
+from geo.place import load_place
+
+from .harness import assert_map_rendered, run_streamlit, wait_until_idle
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+_IDS_JS = """() => window.map ? Object.values(window.map._layers)
+    .filter(l => l.options && l.options.buildingId !== undefined).map(l => l.options.buildingId) : null"""
+_CENTRE_JS = "() => { const c = window.map.getBounds().getCenter(); return [c.lat, c.lng]; }"
+
+
+@pytest.fixture(scope="module")
+def app_url(module_store: Path) -> Iterator[str]:
+    with run_streamlit(APP, env={"ESTATES_DATABASE_URL": str(module_store)}) as url:
+        yield url
+
+
+def _choose(page: Page, label: str, option: str) -> None:
+    """Open the sidebar select box labelled ``label`` and pick ``option``."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+    choice = page.get_by_role("option").filter(has_text=option).first
+    for _attempt in range(5):  # a click while Streamlit redraws the widget may not open it
+        box.locator("input").click()
+        try:
+            choice.wait_for(state="visible", timeout=5_000)
+            break
+        except Exception:  # noqa: BLE001 - Playwright's TimeoutError: try again
+            page.keyboard.press("Escape")
+            wait_until_idle(page, timeout_ms=60_000)
+    choice.click()
+
+
+def _markers_become(frame: Frame, wanted: set[str], timeout_s: float = 60) -> set[str]:
+    deadline = time.monotonic() + timeout_s
+    seen: set[str] = set()
+    while time.monotonic() < deadline:
+        seen = set(frame.evaluate(_IDS_JS) or [])
+        if seen == wanted:
+            break
+        frame.page.wait_for_timeout(250)
+    return seen
+
+
+def _located(store_path: Path, slug: str) -> set[str]:
+    with open_store(store_path) as store:
+        sites = read_estate(store, place=slug).sites
+    return set(sites.loc[sites["lat"].notna(), "site_id"].astype(str))
+
+
+def _inside(centre: list[float], slug: str) -> bool:
+    west, south, east, north = boundaries.boundary(load_place(slug)).total_bounds
+    return bool(south <= centre[0] <= north and west <= centre[1] <= east)
+
+
+def test_switching_place_fits_the_map_to_the_new_borough_and_shows_its_sites(page, app_url, module_store,
+                                                                             console_log):
+    trafford = _located(module_store, "trafford")
+    page.goto(app_url)
+    report = assert_map_rendered(page, "place_trafford", console=console_log)
+    assert _markers_become(report.frame, trafford) == trafford
+    assert _inside(report.frame.evaluate(_CENTRE_JS), "trafford")
+
+    _choose(page, "Place", "Stockport")
+    wait_until_idle(page, timeout_ms=180_000)  # first start of Stockport: its registers are loaded into the store
+    page.get_by_role("heading", name="Stockport estate map").wait_for(timeout=120_000)
+    stockport = _located(module_store, "stockport")
+    assert len(stockport) > 30
+    report = assert_map_rendered(page, "place_stockport", console=console_log)
+    assert _markers_become(report.frame, stockport) == stockport  # Stockport's sites, no Trafford one
+    centre = report.frame.evaluate(_CENTRE_JS)
+    assert _inside(centre, "stockport")
+    assert not _inside(centre, "trafford")
+    assert _located(module_store, "trafford") == trafford  # Trafford's estate is kept, apart
