@@ -190,3 +190,20 @@ def test_the_page_filters_the_feed_and_a_link_selects_its_site(changed):
     assert not classify.exception, [e.value for e in classify.exception]
     assert classify.session_state["classify_selected"] == [changed["town_hall"]]
     assert "site" not in classify.query_params
+
+
+def test_downloads_neutralise_formulas_and_keep_words(changed, tmp_path):
+    from estates.exports import table_bytes
+
+    with open_store(changed["path"]) as store:
+        set_site_status(store, [changed["town_hall"]], "core", reason='=HYPERLINK("http://x.example","y")',
+                        actor="mallory")
+        feed = change_feed(store, people=["mallory"])
+    text = table_bytes(feed, "csv", kind="changes").data.decode("utf-8-sig")
+    assert "'=HYPERLINK" in text
+    assert "surplus → core" in text  # UTF-8 with a byte-order mark: the arrow survives Excel
+    book = tmp_path / "feed.xlsx"
+    book.write_bytes(table_bytes(feed, "xlsx", kind="changes", sheet="What changed").data)
+    sheet = openpyxl.load_workbook(book)["What changed"]
+    reasons = [row[10] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert reasons == ['\'=HYPERLINK("http://x.example","y")']
