@@ -59,6 +59,7 @@ st.markdown("Every change saved in the store — people's decisions, register lo
             "A change to many sites at once is one row; select a row to list its sites.")
 
 term = place.neighbourhood_term.capitalize()
+COLUMN_CONFIG["Neighbourhood"] = st.column_config.TextColumn(term)  # the place's own word for its areas
 row = st.columns([3, 3, 3, 2, 3], gap="small")
 row[0].date_input("Dates (UK time)", value=(today - timedelta(days=DEFAULT_DAYS - 1), today), key="changes_dates",
                   max_value=today, format="DD/MM/YYYY")

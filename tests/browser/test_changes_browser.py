@@ -137,6 +137,6 @@ def test_a_persons_change_is_in_the_feed_links_to_its_site_and_downloads(page, a
     wait_until_idle(site_page)
     assert site_page.get_by_role("heading", name="Trafford Town Hall").count() == 1
     assert "site=" not in site_page.url  # taken once: the person's own choices win afterwards
-    assert site_page.get_by_text("Selected sites (1)").count() == 1  # selected, ready to act on
-    assert site_page.get_by_text("Status: surplus (set by hand)").count() == 1  # the tester's change
+    site_page.get_by_text("Selected sites (1)").wait_for(timeout=30_000)  # selected, ready to act on
+    site_page.get_by_text("Status: surplus (set by hand)").wait_for(timeout=30_000)  # the tester's change
     site_page.screenshot(path=ARTIFACTS_DIR / "changes_link_opened.png")
