@@ -12,7 +12,8 @@ this module owns each step that touches the store:
   person decides per site;
 * **reposition** (:func:`reposition_site`, :func:`reposition_tags`);
 * **read the estate** (:func:`read_estate`, :class:`LiveEstate`, :func:`site_history`): the store's records and
-  their sites. With a store present nothing here runs the registers again.
+  their sites. With a store present nothing here runs the registers again;
+* **what changed** (:func:`change_feed`): the audit trail as a feed in people's words, one row per change.
 
 The store (:mod:`estates.store`) only persists; site logic is :mod:`estates.sites`, rules :mod:`estates.classification`.
 """

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from estates.exports import table_bytes
+from estates.exports import MIME_TYPES, export_filename, table_bytes
 from estates.service import CHANGE_KINDS, LOCAL_TIME, change_feed
 from pages import _common as common
 
@@ -90,11 +90,13 @@ picked = st.dataframe(view[list(SHOWN)], key=TABLE, on_select="rerun", selection
                       hide_index=True, width="stretch", height=min(38 + 35 * len(view), 560),
                       column_config=COLUMN_CONFIG)
 downloads = st.columns([1, 1, 6], gap="small")
+kind = f"changes-{since:%Y%m%d}-{until:%Y%m%d}"
 for column, fmt, label in ((downloads[0], "csv", "Download CSV"), (downloads[1], "xlsx", "Download Excel")):
-    export = table_bytes(feed, fmt, kind=f"changes-{since:%Y%m%d}-{until:%Y%m%d}", sheet="What changed",
-                         place=place)
-    column.download_button(label, export.data, file_name=export.name, mime=export.mime, key=f"changes_{fmt}",
-                           icon=":material/download:")
+    # Built when pressed, not on every run (the spreadsheet writer is the slow part).
+    column.download_button(label, lambda fmt=fmt: table_bytes(feed, fmt, kind=kind, sheet="What changed",
+                                                              place=place).data,
+                           file_name=export_filename(kind, fmt, place=place), mime=MIME_TYPES[fmt],
+                           key=f"changes_{fmt}", icon=":material/download:")
 
 rows = picked.selection.rows if picked is not None else []
 if not rows:
