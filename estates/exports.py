@@ -59,6 +59,7 @@ __all__ = [
     "export_sites",
     "site_list",
     "MIME_TYPES",
+    "PLAIN_TABLE_FORMATS",
     "TABLE_FORMATS",
     "ExportError",
     "ExportFile",
@@ -70,10 +71,12 @@ __all__ = [
     "export_bytes",
     "export_filename",
     "export_overlap",
+    "export_table",
     "method_notes",
     "neutralise_formulas",
     "resolve_output",
     "safe_filename",
+    "table_bytes",
     "to_geodataframe",
     "write_table",
 ]
@@ -1033,4 +1036,55 @@ def access_export_bytes(analysis: AccessAnalysis, fmt: str, *, table: str | None
     with tempfile.TemporaryDirectory(prefix="estates-export-") as scratch:
         path = Path(scratch) / name
         export_access(analysis, fmt, path, table=table)
+        return ExportFile(name=name, mime=MIME_TYPES[fmt], data=path.read_bytes())
+
+
+# ------------------------------------------------------------------------------------------------ plain tables
+
+#: Formats of :func:`export_table`.
+PLAIN_TABLE_FORMATS: tuple[str, ...] = ("csv", "xlsx")
+
+
+def export_table(frame: pd.DataFrame, fmt: str | None, path: str | os.PathLike[str], *, sheet: str = "rows",
+                 force: bool = False) -> list[Path]:
+    """Write a table people read in a spreadsheet (e.g. the "What changed" feed): CSV or one XLSX sheet.
+
+    Parameters
+    ----------
+    frame
+        The rows, columns named in people's words.
+    fmt
+        ``csv`` (UTF-8 with a byte-order mark, so Excel reads accents and arrows) or ``xlsx``; ``None``: from
+        ``path``'s extension.
+    path
+        The file to write (never overwritten unless ``force``).
+    sheet
+        The XLSX sheet's name.
+    force
+        Overwrite an existing file.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The file written. Text that a spreadsheet would run as a formula is neutralised in both formats.
+    """
+    target, fmt, _ = resolve_output(path, fmt, folder_ok=False)
+    if fmt not in PLAIN_TABLE_FORMATS:
+        raise ExportError(f"tables are written as {' or '.join(PLAIN_TABLE_FORMATS)}, not {fmt}")
+    if fmt == "csv":
+        writer: Callable[[Path], None] = lambda p: _write_csv(frame, p, bom=True)  # noqa: E731
+    else:
+        writer = lambda p: _write_xlsx([(sheet, frame)], p)  # noqa: E731
+    return _write_files([(target, writer)], force=force)
+
+
+def table_bytes(frame: pd.DataFrame, fmt: str, *, kind: str, sheet: str = "rows",
+                place: Place | None = None) -> ExportFile:
+    """:func:`export_table` in memory, for a download button (name e.g. ``trafford-changes.xlsx``)."""
+    if fmt not in PLAIN_TABLE_FORMATS:
+        raise ExportError(f"tables are written as {' or '.join(PLAIN_TABLE_FORMATS)}, not {fmt}")
+    name = export_filename(kind, fmt, place=place)
+    with tempfile.TemporaryDirectory(prefix="estates-export-") as scratch:
+        path = Path(scratch) / name
+        export_table(frame, fmt, path, sheet=sheet)
         return ExportFile(name=name, mime=MIME_TYPES[fmt], data=path.read_bytes())

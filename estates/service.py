@@ -12,7 +12,8 @@ this module owns each step that touches the store:
   person decides per site;
 * **reposition** (:func:`reposition_site`, :func:`reposition_tags`);
 * **read the estate** (:func:`read_estate`, :class:`LiveEstate`, :func:`site_history`): the store's records and
-  their sites. With a store present nothing here runs the registers again.
+  their sites. With a store present nothing here runs the registers again;
+* **what changed** (:func:`change_feed`): the audit trail as a feed in people's words, one row per change.
 
 The store (:mod:`estates.store`) only persists; site logic is :mod:`estates.sites`, rules :mod:`estates.classification`.
 """
@@ -20,12 +21,15 @@ The store (:mod:`estates.store`) only persists; site logic is :mod:`estates.site
 from __future__ import annotations
 
 import os
+import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -42,14 +46,18 @@ if TYPE_CHECKING:
     from geo.place import Place
 
 __all__ = [
+    "CHANGE_KINDS",
     "DEFAULT_STORE_PATH",
+    "FEED_COLUMNS",
     "INGEST_ACTOR",
     "MATCH_ACTOR",
     "RULES_ACTOR",
     "Estate",
     "estate_from_records",
+    "LOCAL_TIME",
     "LiveEstate",
     "LoadReport",
+    "change_feed",
     "clear_site_override",
     "decide_match",
     "estate_caption",
@@ -961,3 +969,300 @@ def reposition_site(store: Store, site_id: str, lon: float, lat: float, *, reaso
     tags = reposition_tags(lon, lat, place=place if place is not None else _place(_place_for(store, site_id, None)))
     return {i: store.reposition(i, lon, lat, reason=reason, actor=actor, expected_version=v, tags=tags)
             for i, v in sorted(versions.items())}
+
+
+# ------------------------------------------------------------------------------------------------ what changed
+
+#: The kinds of change :func:`change_feed` tells apart, in people's words, each from what the audit holds: a match
+#: decision is ``match confirmed`` or ``match rejected`` (a merge on Classify confirms the two sites' lead records),
+#: ``split`` when one record was separated from several others in one change.
+CHANGE_KINDS: tuple[str, ...] = (
+    "status set", "override cleared", "moved", "renamed", "match confirmed", "match rejected", "split",
+    "facts updated", "undone", "register loaded", "rules re-run",
+)
+
+#: The columns of :func:`change_feed`, in order.
+FEED_COLUMNS: tuple[str, ...] = (
+    "When", "Who", "Change", "Site", "Site id", "Sites", "Records", "Partners", "Neighbourhood", "From → to",
+    "Reason", "Change id",
+)
+
+#: The feed's local time. The tool covers Great Britain (ONSPD postcodes, British National Grid): one time zone.
+LOCAL_TIME = ZoneInfo("Europe/London")
+
+_ACTION_KINDS = {"ingest": "register loaded", "rule_run": "rules re-run", "override": "status set",
+                 "clear_override": "override cleared", "reposition": "moved", "rename": "renamed",
+                 "facts": "facts updated", "undo": "undone"}
+_DECIDED = {"confirm": "one site", "reject": "separate sites"}
+#: Location tags a move (or a reload) rewrites; only these two are worth a line in the feed.
+_TAGS_SHOWN = {"ward_name": "ward", "neighbourhood": "neighbourhood"}
+_TAGS_HIDDEN = frozenset({"easting", "northing", "ward_code", "lsoa_code", "lsoa_name", "imd_rank", "imd_decile",
+                          "lsoa_population", "pcn_code", "pcn_name", "la_code", "la_name", "geocode_method",
+                          "geocode_precision", "geocode_issue", "postcode_normalised", "lon", "lat"})
+_POINT = re.compile(r"^POINT \(([-+0-9.eE]+) ([-+0-9.eE]+)\)$")
+_MOST = 3
+
+
+def _feed_bound(value: date | datetime | None, *, end: bool) -> datetime | None:
+    """A feed bound as an aware datetime: a date is a whole local day (``end``: up to the next midnight)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=LOCAL_TIME)
+    return datetime.combine(value + timedelta(days=1) if end else value, time(), tzinfo=LOCAL_TIME)
+
+
+def _few(values: Iterable[str], *, most: int = _MOST, joiner: str = "; ") -> str:
+    """``a; b; c and 4 more`` (in the order given, duplicates dropped)."""
+    unique = list(dict.fromkeys(v for v in values if v))
+    more = f" and {len(unique) - most:,} more" if len(unique) > most else ""
+    return joiner.join(unique[:most]) + more
+
+
+def _moved(from_value: str | None, to_value: str | None) -> str:
+    """``moved 120 m`` from two ``POINT (lon lat)`` texts (distance on the British National Grid)."""
+    from geo.projection import to_bng
+
+    a, b = (_POINT.match(v or "") for v in (from_value, to_value))
+    if a is None:
+        return "placed on the map" if b is not None else "position changed"
+    if b is None:
+        return "taken off the map"
+    e, n = to_bng([float(a[1]), float(b[1])], [float(a[2]), float(b[2])])
+    return f"moved {float(np.hypot(e[1] - e[0], n[1] - n[0])):,.0f} m"
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One audit row as the feed reads it (missing values as None)."""
+
+    id: int
+    change_id: str
+    building_id: str
+    at: pd.Timestamp
+    actor: str
+    action: str
+    field: str | None
+    from_value: str | None
+    to_value: str | None
+    reason: str | None
+
+
+def _describe(row: _Row, names: Mapping[str, str], labels: Mapping[str, str]) -> str | None:
+    """One audit row in people's words (None for the bookkeeping a person does not need to read)."""
+    field_name, old, new = row.field, row.from_value, row.to_value
+    if field_name == "override_status":
+        return f"{old or 'the rules’ status'} → {new or 'the rules’ status'}"
+    if field_name == "rule_status":
+        return f"{old or 'none'} → {new or 'none'}"
+    if field_name == "site_name":
+        return f"“{old or 'the lead record’s name'}” → “{new or 'the lead record’s name'}”"
+    if field_name == "position":
+        return _moved(old, new)
+    if field_name == "record":
+        return "record added"
+    if field_name is None:
+        return None
+    if field_name.startswith("match:"):
+        a, b = sorted((row.building_id, field_name.removeprefix("match:")))
+        return f"{names.get(a, a)} and {names.get(b, b)}: {_DECIDED.get(new or '', 'no decision')}"
+    if field_name in _TAGS_SHOWN:
+        return f"{_TAGS_SHOWN[field_name]} {old or '–'} → {new or '–'}"
+    if field_name in _TAGS_HIDDEN or field_name.startswith("outside_"):
+        return None
+    label = labels.get(field_name, field_name.replace("_", " "))
+    return f"{label}: {old if old is not None else '–'} → {new if new is not None else '–'}"
+
+
+def _kind(rows: Sequence[_Row]) -> str:
+    """The kind of one change (:data:`CHANGE_KINDS`) from its audit rows."""
+    action = rows[0].action
+    if action != "match_decision":
+        return _ACTION_KINDS.get(action, action)
+    if all(r.to_value == "confirm" for r in rows):
+        return "match confirmed"
+    pairs = len(rows) // 2
+    most = max(Counter(r.building_id for r in rows).values())
+    return "split" if pairs > 1 and most == pairs else "match rejected"
+
+
+def _summary(texts: Sequence[str]) -> str:
+    """One change's from → to: the same for every site, or the commonest with their counts."""
+    counts = Counter(t for t in texts if t).most_common()
+    if len(counts) <= 1:
+        return counts[0][0] if counts else ""
+    shown = [f"{t} ({n:,} site{'s' if n != 1 else ''})" for t, n in counts[:_MOST]]
+    return "; ".join(shown) + (f"; and {len(counts) - _MOST:,} more" if len(counts) > _MOST else "")
+
+
+def _empty_feed() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="datetime64[s]" if c == "When" else "int64" if c in ("Sites", "Records")
+                                      else object) for c in FEED_COLUMNS})
+
+
+@dataclass
+class _SiteChange:
+    """What one change did to one site."""
+
+    change_id: str
+    site_id: str
+    site: str
+    neighbourhood: str
+    first: int
+    at: pd.Timestamp
+    actor: str
+    records: set[str] = field(default_factory=set)
+    partners: set[str] = field(default_factory=set)
+    texts: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    added: int = 0
+
+
+def change_feed(
+    store: Store,
+    *,
+    since: date | datetime | None = None,
+    until: date | datetime | None = None,
+    people: Iterable[str] = (),
+    partners: Iterable[str] = (),
+    neighbourhoods: Iterable[str] = (),
+    kinds: Iterable[str] = (),
+    by: Literal["change", "site"] = "change",
+    estate: Estate | None = None,
+) -> pd.DataFrame:
+    """What changed: the audit trail as a feed, one row per change (a bulk change is one row), newest first.
+
+    Parameters
+    ----------
+    store
+        An open store.
+    since, until
+        The first and last day shown (local dates, both included), or exact times (naive: local time); ``None``
+        leaves that end open.
+    people
+        Only changes by these actors (a person's name, or ``ingest`` / ``rules`` / ``matching`` for the machine).
+    partners
+        Only changes touching a record of one of these partners.
+    neighbourhoods
+        Only changes touching a site in one of these neighbourhoods (where the site is now).
+    kinds
+        Only these kinds of change (:data:`CHANGE_KINDS`).
+    by
+        ``change``: one row per change; ``site``: one row per site of each change (a bulk change listed).
+    estate
+        The estate already read (default: read it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`FEED_COLUMNS`: ``When`` (local time, :data:`LOCAL_TIME`, to the second, no zone), ``Who``,
+        ``Change`` (one of :data:`CHANGE_KINDS`), ``Site`` (its name now; "and N more sites" for a bulk change),
+        ``Site id`` (the first site's), ``Sites`` and ``Records`` (how many the change touched), ``Partners`` and
+        ``Neighbourhood`` (of those records and sites), ``From → to`` in people's words (a status, ``moved 120 m``,
+        a new name, the facts …; for a bulk change the commonest with their counts), ``Reason`` and ``Change id``
+        (the audit's ``change_id``). Sites are the ones the records are on now; a record no longer in the store
+        shows as such.
+
+    Raises
+    ------
+    ValueError
+        For an unknown kind, or ``until`` before ``since``.
+    """
+    wanted_kinds = {str(k) for k in kinds}
+    unknown = sorted(wanted_kinds - set(CHANGE_KINDS))
+    if unknown:
+        raise ValueError(f"unknown kind of change {unknown[0]!r} (use {', '.join(CHANGE_KINDS)})")
+    start, end = _feed_bound(since, end=False), _feed_bound(until, end=True)
+    if start is not None and end is not None and end <= start:
+        raise ValueError("the end of the period is before its start")
+    log = store.audit_between(start, end)
+    wanted_people = {str(p) for p in people}
+    if wanted_people:
+        log = log[log["actor"].astype("str").isin(wanted_people)]
+    if not len(log):
+        return _empty_feed()
+
+    from estates.schema import FIELDS
+
+    estate = estate if estate is not None else read_estate(store)
+    records = estate.records
+    site_of = dict(zip(records["building_id"].astype("str"), records["site_id"].astype("str"), strict=True))
+    partner_of = dict(zip(records["building_id"].astype("str"), records["partner"], strict=True))
+    names = {str(i): f"{n if isinstance(n, str) else i} ({p})" if isinstance(p, str) else str(n)
+             for i, n, p in zip(records["building_id"], records["name"], records["partner"], strict=True)}
+    sites = estate.sites
+    site_names = dict(zip(sites["site_id"].astype("str"), sites["name"], strict=True))
+    site_hoods = dict(zip(sites["site_id"].astype("str"), sites["neighbourhood"], strict=True))
+    labels = {f.name: f.label for f in FIELDS}
+
+    columns = [log[c].astype(object).where(log[c].notna(), None).tolist() for c in _Row.__slots__]
+    by_change: dict[str, list[_Row]] = {}
+    for values in zip(*columns, strict=True):
+        row = _Row(*values)
+        by_change.setdefault(str(row.change_id), []).append(row)
+    kind_of = {cid: _kind(rows) for cid, rows in by_change.items()}
+    wanted_partners, wanted_hoods = {str(p) for p in partners}, {str(n) for n in neighbourhoods}
+
+    def matches(part: _SiteChange) -> bool:
+        return ((not wanted_partners or bool(wanted_partners & part.partners))
+                and (not wanted_hoods or part.neighbourhood in wanted_hoods))
+
+    feed: list[dict[str, Any]] = []
+    for cid, rows in by_change.items():
+        if wanted_kinds and kind_of[cid] not in wanted_kinds:
+            continue
+        parts: dict[str, _SiteChange] = {}
+        for row in rows:
+            bid = str(row.building_id)
+            site_id = site_of.get(bid)
+            key = site_id if site_id is not None else f"record:{bid}"
+            part = parts.get(key)
+            if part is None:
+                name, hood = site_names.get(site_id or ""), site_hoods.get(site_id or "")
+                part = parts[key] = _SiteChange(
+                    change_id=cid, site_id=site_id or "", first=int(row.id), at=row.at, actor=str(row.actor),
+                    site=(name if isinstance(name, str) else "(no name)") if site_id is not None
+                    else f"(record no longer in the store: {bid})",
+                    neighbourhood=hood if isinstance(hood, str) else "")
+            part.records.add(bid)
+            if isinstance(partner_of.get(bid), str):
+                part.partners.add(partner_of[bid])
+            text = _describe(row, names, labels)
+            if text:
+                part.texts.append(text)
+            if row.reason:
+                part.reasons.append(str(row.reason))
+            part.added += row.field == "record"
+        chosen = [p for p in parts.values() if matches(p)]
+        if not chosen:
+            continue
+        groups = [[p] for p in chosen] if by == "site" else [list(parts.values())]
+        for group in groups:
+            feed.append(_feed_row(group, kind_of[cid]))
+    if not feed:
+        return _empty_feed()
+    frame = pd.DataFrame(feed).sort_values("_order", ascending=False, kind="stable", ignore_index=True)
+    frame["When"] = pd.to_datetime(frame["When"], utc=True).dt.tz_convert(LOCAL_TIME).dt.tz_localize(None) \
+        .dt.floor("s")
+    return frame[list(FEED_COLUMNS)].astype({"Sites": "int64", "Records": "int64"})
+
+
+def _feed_row(parts: Sequence[_SiteChange], kind: str) -> dict[str, Any]:
+    """One row of the feed: a change (or one site of it), in people's words."""
+    parts = sorted(parts, key=lambda p: p.first)
+    head = parts[0]
+    n_sites, n_records = len(parts), sum(len(p.records) for p in parts)
+    site = head.site + (f" and {n_sites - 1:,} more site{'s' if n_sites > 2 else ''}" if n_sites > 1 else "")
+    if kind == "register loaded":
+        added = sum(p.added for p in parts)
+        change = ", ".join(t for t in (f"{added:,} record{'s' if added != 1 else ''} added" if added else "",
+                                       f"{n_records - added:,} updated" if n_records > added else "") if t)
+    else:
+        change = _summary([_few(p.texts) for p in parts])
+    return {
+        "When": min(p.at for p in parts), "Who": head.actor, "Change": kind, "Site": site, "Site id": head.site_id,
+        "Sites": n_sites, "Records": n_records, "Partners": _few(sorted({x for p in parts for x in p.partners})),
+        "Neighbourhood": _few([p.neighbourhood for p in parts], joiner=", "), "From → to": change,
+        "Reason": _few(r for p in parts for r in p.reasons), "Change id": head.change_id,
+        "_order": max(p.first for p in parts),
+    }

@@ -31,6 +31,7 @@ __all__ = [
     "current_filters",
     "ensure_store_ready",
     "estate",
+    "linked_site",
     "md",
     "place",
     "prepare_estate",
@@ -39,6 +40,7 @@ __all__ = [
     "reload_estate",
     "render_sidebar",
     "show_details",
+    "site_link",
     "show_site",
     "store",
 ]
@@ -326,3 +328,44 @@ def show_site(whole: Estate, site_id: str, *, where: Place, records: bool = True
         st.markdown(f"**Register records on this site** ({len(table):,})")
         st.dataframe(table, hide_index=True, width="stretch")
 
+
+
+def site_link(site_id: str, *, page: str = "classify") -> str:
+    """A link to a page with a site selected (``classify?site=<id>``), relative so it works under any base path."""
+    from urllib.parse import quote
+
+    return f"{page}?site={quote(str(site_id), safe='')}"
+
+
+def linked_site(whole: Estate) -> str | None:
+    """The site a link to this page names (``?site=ID``, a site or record id; :func:`site_link`), taken once.
+
+    The parameter is removed from the address as it is read, so the person's own choices win afterwards. An id no
+    longer in the store, or a site the sidebar filters hide, is said on the page.
+
+    Parameters
+    ----------
+    whole
+        The whole estate (:func:`estate`).
+
+    Returns
+    -------
+    str or None
+        The site id, or None when the page was not opened through such a link (or the id is unknown).
+    """
+    from estates.service import resolve_site
+    from estates.store import NotFoundError
+
+    wanted = st.query_params.get("site")
+    if not wanted:
+        return None
+    del st.query_params["site"]
+    try:
+        site_id = resolve_site(whole, str(wanted))
+    except NotFoundError:
+        st.warning(f"The link names {md(wanted)}, which is no longer a site or record in the store "
+                   "(its records may have been matched again).")
+        return None
+    if site_id not in set(filter_sites(whole, current_filters())["site_id"]):
+        st.info(f"The linked site {md(site_id)} is hidden by the sidebar filters: clear them to see it.")
+    return site_id

@@ -30,6 +30,7 @@ pages = [
             else "Localities", icon=":material/location_on:", url_path="locality"),
     st.Page(HERE / "profiles.py", title="Profiles", icon=":material/bar_chart:", url_path="profiles"),
     st.Page(HERE / "data.py", title="Data", icon=":material/dataset:", url_path="data"),
+    st.Page(HERE / "changes.py", title="What changed", icon=":material/history:", url_path="changes"),
 ]
 # The neighbourhood x PCN overlap page belongs to the exports work; it joins the menu once it is in the tree.
 if (HERE / "overlap.py").exists():

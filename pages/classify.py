@@ -46,6 +46,8 @@ shown = filter_sites(whole, common.current_filters())
 shown = shown.iloc[shown["name"].astype("str").fillna("\uffff").str.casefold().argsort(kind="stable")]
 state = st.session_state
 state.setdefault(SELECTED, [])
+if (linked := common.linked_site(whole)) is not None:  # opened from a link, e.g. on What changed
+    state[SELECTED] = [linked]
 
 
 def _say(kind: str, text: str) -> None:

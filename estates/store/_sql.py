@@ -1369,6 +1369,19 @@ class SqlStore(Store):
         raw = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
         return pd.DataFrame({c.name: self._series(c.type, v) for c, v in zip(columns, raw, strict=True)})
 
+    def audit_between(self, since: datetime | None = None, until: datetime | None = None) -> pd.DataFrame:
+        sql = f"SELECT id, {', '.join(q(c.name) for c in self._AUDIT_READ)} FROM audit WHERE id > 0"
+        params: list[Any] = []
+        for bound, test in ((since, '"at" >= ?'), (until, '"at" < ?')):
+            if bound is not None:
+                sql += f" AND {test}"
+                params.append(self._param("timestamp", to_utc(bound)))
+        with self._tx(write=False) as cur:
+            rows = cur.query(sql + " ORDER BY id", params)
+        columns = [Column("id", "integer"), *self._AUDIT_READ]
+        raw = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+        return pd.DataFrame({c.name: self._series(c.type, v) for c, v in zip(columns, raw, strict=True)})
+
     # ------------------------------------------------------------------ sites
     def save_site_matches(self, result: SiteMatchesLike, *, actor: str, source: str,
                           place: str | None = None) -> dict[str, int]:

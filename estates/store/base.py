@@ -550,6 +550,21 @@ class Store(abc.ABC):
     def audit_log(self, *, building_ids: Iterable[str] | None = None, since_id: int = 0) -> pd.DataFrame:
         """The audit history as a table (all buildings or some), oldest first, rows with ``id > since_id``."""
 
+    @abc.abstractmethod
+    def audit_between(self, since: datetime | None = None, until: datetime | None = None) -> pd.DataFrame:
+        """The audit rows written from ``since`` (included) to ``until`` (excluded), oldest first.
+
+        Parameters
+        ----------
+        since, until
+            Time-zone-aware datetimes (naive ones are taken as UTC); ``None`` leaves that end open.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns of :meth:`audit_log`.
+        """
+
     # ------------------------------------------------------------------ sites
     @abc.abstractmethod
     def save_site_matches(self, result: Any, *, actor: str, source: str, place: str | None = None) -> dict[str, int]:

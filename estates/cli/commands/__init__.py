@@ -12,8 +12,9 @@ __all__ = ["MODULES", "load"]
 
 #: The module (in this package) that registers each command.
 MODULES: dict[str, str] = {
-    "access": "access", "classify": "store", "export": "export", "facts": "facts", "geocode": "geocode",
-    "history": "store", "ingest": "ingest", "match": "match", "pipeline": "pipeline", "place": "place",
+    "access": "access", "changes": "changes", "classify": "store", "export": "export", "facts": "facts",
+    "geocode": "geocode", "history": "store", "ingest": "ingest", "match": "match", "pipeline": "pipeline",
+    "place": "place",
 }
 
 
