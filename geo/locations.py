@@ -27,7 +27,7 @@ from geo.place import Place, load_place
 from geo.postcodes import PostcodeKind, PostcodeTable, normalise_postcode, postcode_table
 from geo.projection import BNG, CoordinateKind, classify_coordinates, to_bng, to_wgs84
 
-__all__ = ["LocationError", "TypedLocation", "distance_m", "parse_location"]
+__all__ = ["LocationError", "TypedLocation", "distance_m", "located_point", "parse_location"]
 
 # A number, optionally followed by a degree sign and a hemisphere letter ("2.2875° W"); a letter glued to the
 # next word ("379500 North") is not a hemisphere.
@@ -157,6 +157,21 @@ def _from_degrees(lon: float, lat: float, kind: str, place: Place) -> TypedLocat
     return TypedLocation(lon=round(lon, 6), lat=round(lat, 6), easting=round(east, 2), northing=round(north, 2),
                          kind=kind, label=f"latitude {lat:.6f}, longitude {lon:.6f}", inside=outside is None,
                          note="" if outside is None else _outside_note(place, outside))
+
+
+def located_point(lon: float, lat: float, *, place: Place | None = None, kind: str = "lonlat") -> TypedLocation:
+    """A WGS84 point (e.g. clicked on a map) as a :class:`TypedLocation`: grid metres, and inside the place or not.
+
+    Parameters
+    ----------
+    lon, lat
+        WGS84 degrees.
+    place
+        The place (default: the current place).
+    kind
+        What to call how the point was given.
+    """
+    return _from_degrees(float(lon), float(lat), kind, place if place is not None else load_place())
 
 
 def parse_location(text: str, *, place: Place | None = None, postcodes: PostcodeTable | None = None) -> TypedLocation:

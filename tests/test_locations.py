@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from geo.locations import LocationError, distance_m, parse_location
+from geo.locations import LocationError, distance_m, located_point, parse_location
 from geo.tagging import tag
 
 M32_0TH = (381009.0, 395844.0)
@@ -92,3 +92,10 @@ def test_the_help_example_is_itself_a_point_in_the_place() -> None:
 def test_distance_is_measured_on_the_national_grid() -> None:
     # M32 0TH to M16 0LN (ONSPD unit centroids): 381009/395844 and 381767/395884.
     assert distance_m(-2.287483, 53.458999, -2.27607, 53.459386) == pytest.approx(759.05, abs=0.5)
+
+
+def test_a_clicked_point_is_located_like_a_typed_one() -> None:
+    point = located_point(-2.2875, 53.459, kind="map")
+
+    assert (point.kind, point.inside, point.easting, point.northing) == ("map", True, 381007.89, 395844.08)
+    assert located_point(-2.231184, 53.483471).inside is False

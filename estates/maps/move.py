@@ -1,0 +1,151 @@
+"""The map for moving a site by hand: enough context to place it without a basemap.
+
+Offline there are no tiles, so a site alone at street zoom is a dot on grey. This map draws what a person needs to
+judge a position instead: the ward and LSOA outlines (the areas a move re-tags), the neighbouring sites with their
+names, the centre of the site's postcode unit, the site where it is now, and the proposed new point joined to it with
+its distance. Where a tile server is configured (:func:`estates.maps.configured_basemaps`) its tiles are drawn too.
+
+Everything here is non-interactive except the boundaries' hover text, so a click anywhere reaches the map (that click
+is the proposed point). Names are escaped (:func:`estates.maps.escape_text`). Each marker is a ``DivIcon`` with a class
+of its own (``estates-move-neighbour``, ``estates-move-postcode``, ``estates-move-current``,
+``estates-move-proposed``), so what the map shows can be checked in the page's DOM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import folium
+import pandas as pd
+
+from estates.maps import (
+    NO_BASEMAP,
+    STATUS_COLOURS,
+    Basemap,
+    BoundaryLayer,
+    configured_basemaps,
+    escape_text,
+    estate_base_map,
+)
+from geo.place import Place
+
+__all__ = ["MOVE_ZOOM", "move_base_map", "move_basemap", "move_layers"]
+
+#: Zoom the move map opens at (a street: ~0.6 m a pixel in England).
+MOVE_ZOOM = 17
+
+_LABEL = ("position:absolute;left:15px;top:-3px;white-space:nowrap;font:11px/1.3 sans-serif;color:#222;"
+          "background:rgba(255,255,255,0.85);padding:0 3px;border-radius:2px")
+_PROPOSED_COLOUR = "#D81B60"
+_POSTCODE_COLOUR = "#6A3D9A"
+
+
+def move_basemap(environ: Mapping[str, str] | None = None) -> Basemap:
+    """The tiles to draw under the move map: the configured tile server if there is one, else none.
+
+    Parameters
+    ----------
+    environ
+        As :func:`estates.maps.configured_basemaps` (default ``os.environ``).
+    """
+    return next((b for b in configured_basemaps(environ) if b.url is not None), NO_BASEMAP)
+
+
+def move_base_map(place: Place, *, basemap: Basemap = NO_BASEMAP) -> folium.Map:
+    """The static part of the move map: tiles if any, ward outlines and LSOA outlines shown, legends.
+
+    Parameters
+    ----------
+    place
+        The place.
+    basemap
+        Tiles (:func:`move_basemap`) or :data:`estates.maps.NO_BASEMAP`.
+
+    Returns
+    -------
+    folium.Map
+        As :func:`estates.maps.estate_base_map`; centre it on the site with ``st_folium(center=..., zoom=MOVE_ZOOM)``.
+    """
+    m = estate_base_map(place, basemap=basemap, show=("wards",))
+    BoundaryLayer(place, "lsoas", name="LSOA outlines", show=True,
+                  style="function (f) { return {color: '#7b3294', weight: 1.2, opacity: 0.7, fill: false}; }",
+                  tooltip=[("lsoa_name", "LSOA"), ("lsoa_code", "")]).add_to(m)
+    return m
+
+
+def _marker(lat: float, lon: float, *, kind: str, dot: str, label: str) -> folium.Marker:
+    """A non-interactive marker: a dot (HTML) and a label beside it, with class ``estates-move-<kind>``."""
+    html_text = f"{dot}<span class='estates-move-label' style='{_LABEL}'>{label}</span>"
+    icon = folium.DivIcon(html=html_text, icon_size=(12, 12), icon_anchor=(6, 6), class_name=f"estates-move-{kind}")
+    return folium.Marker([lat, lon], icon=icon, interactive=False, keyboard=False)
+
+
+def _dot(colour: str, *, shape: str = "50%", size: int = 12, ring: str = "#ffffff") -> str:
+    return (f"<div style='width:{size}px;height:{size}px;border-radius:{shape};background:{colour};"
+            f"border:2px solid {ring};box-shadow:0 0 0 1px #444;box-sizing:border-box'></div>")
+
+
+def _name(value: object) -> str:
+    return escape_text(value if isinstance(value, str) and value.strip() else "(no name)")
+
+
+def move_layers(
+    site: Mapping[str, object],
+    neighbours: pd.DataFrame,
+    *,
+    postcode: tuple[str, float, float, float] | None = None,
+    proposed: tuple[float, float, float] | None = None,
+) -> list[folium.FeatureGroup]:
+    """The move map's markers, as feature groups for ``st_folium(feature_group_to_add=...)``.
+
+    Parameters
+    ----------
+    site
+        The site being moved: ``lat``, ``lon``, ``name``, ``status`` (no position: no "now" marker).
+    neighbours
+        :meth:`estates.service.Estate.nearby_sites`: ``lat``, ``lon``, ``name``, ``status``, ``away_m``.
+    postcode
+        ``(postcode, lat, lon, metres from the site)`` of the site's postcode unit centre, or None.
+    proposed
+        ``(lat, lon, metres from the site)`` of the new point not saved yet, or None.
+
+    Returns
+    -------
+    list of folium.FeatureGroup
+        "Sites nearby (n)", "Postcode centre", "Now" and "Proposed" (those that have something to show). Pass each
+        through :func:`estates.maps._offline.offline_map`.
+    """
+    groups: list[folium.FeatureGroup] = []
+    located = neighbours[neighbours["lat"].notna() & neighbours["lon"].notna()]
+    if len(located):
+        near = folium.FeatureGroup(name=f"Sites nearby ({len(located):,})", show=True)
+        for row in located.itertuples(index=False):
+            colour = STATUS_COLOURS.get(str(row.status), "#bbbbbb")
+            _marker(float(row.lat), float(row.lon), kind="neighbour", dot=_dot(colour, size=11),
+                    label=f"{_name(row.name)} · {float(row.away_m):,.0f} m").add_to(near)
+        groups.append(near)
+    if postcode is not None:
+        code, lat, lon, away = postcode
+        centre = folium.FeatureGroup(name="Postcode centre", show=True)
+        _marker(lat, lon, kind="postcode", dot=_dot(_POSTCODE_COLOUR, shape="2px"),
+                label=f"{escape_text(code)} centre · {away:,.0f} m").add_to(centre)
+        groups.append(centre)
+    here_lat, here_lon = site.get("lat"), site.get("lon")
+    has_here = isinstance(here_lat, float) and isinstance(here_lon, float) and not pd.isna(here_lat) \
+        and not pd.isna(here_lon)
+    if has_here:
+        now = folium.FeatureGroup(name="Now", show=True)
+        colour = STATUS_COLOURS.get(str(site.get("status")), "#bbbbbb")
+        _marker(float(here_lat), float(here_lon), kind="current", dot=_dot(colour, size=16, ring="#111111"),
+                label=f"<b>Now: {_name(site.get('name'))}</b>").add_to(now)
+        groups.append(now)
+    if proposed is not None:
+        lat, lon, away = proposed
+        new = folium.FeatureGroup(name="Proposed", show=True)
+        if has_here:
+            folium.PolyLine([[float(here_lat), float(here_lon)], [lat, lon]], color=_PROPOSED_COLOUR, weight=2,
+                            dash_array="5 4", interactive=False).add_to(new)
+        _marker(lat, lon, kind="proposed", dot=_dot(_PROPOSED_COLOUR, size=16),
+                label=f"<b>New position (not saved) · {away:,.0f} m from now</b>").add_to(new)
+        groups.append(new)
+    return groups
