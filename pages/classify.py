@@ -19,7 +19,7 @@ from estates import service
 from estates.analysis.filters import filter_sites
 from estates.maps import building_layers, buildings_at, estate_base_map
 from estates.maps._offline import offline_map
-from estates.maps.move import MOVE_ZOOM, move_base_map, move_basemap, move_layers
+from estates.maps.move import move_base_map, move_basemap, move_layers
 from estates.schema import STATUSES
 from estates.store import NotFoundError, NothingToUndoError, StaleVersionError, StoreError
 from geo.locations import LocationError, distance_m, located_point, parse_location
@@ -354,20 +354,24 @@ def _move_map(site: pd.Series) -> None:
     if state.get(MOVE):
         lon, lat = state[MOVE]
         proposed = (lat, lon, distance_m(site["lon"], site["lat"], lon, lat) if located else 0.0)
+    neighbours = whole.nearby_sites(site_id, within_m=300, most=25)
     layers = move_layers({"lat": site.get("lat"), "lon": site.get("lon"), "name": site.get("name"),
-                          "status": site.get("status")}, whole.nearby_sites(site_id, within_m=300, most=25),
-                         postcode=postcode, proposed=proposed)
-    centre = state.get(MOVE_CENTRE) or ([float(site["lat"]), float(site["lon"])] if located else
-                                        [postcode[1], postcode[2]] if postcode else list(place.centre))
-    st_folium(offline_map(move_base_map(place, basemap=move_basemap())), key=MOVE_MAP, height=common.MAP_HEIGHT,
-              use_container_width=True, returned_objects=["last_clicked", "last_object_clicked"],
+                          "status": site.get("status")}, neighbours, postcode=postcode, proposed=proposed)
+    around = [(site.get("lat"), site.get("lon"))] if located else []
+    around += [(postcode[1], postcode[2])] if postcode else []
+    around += [tuple(state[MOVE_CENTRE])] if state.get(MOVE_CENTRE) else []
+    # The nearest few neighbours in view too: they are what the person recognises.
+    around += list(zip(neighbours["lat"], neighbours["lon"], strict=True))[:4] if located else []
+    st_folium(offline_map(move_base_map(place, around=around, basemap=move_basemap())), key=MOVE_MAP,
+              height=common.MAP_HEIGHT, use_container_width=True,
+              returned_objects=["last_clicked", "last_object_clicked"],
               feature_group_to_add=[offline_map(g) for g in layers], on_change=_on_move_map_click,
-              layer_control=folium.LayerControl(collapsed=True), center=centre, zoom=MOVE_ZOOM)
+              layer_control=folium.LayerControl(collapsed=True))
     st.caption("Outlines: wards (dashed grey) and LSOAs (purple). Labelled dots: sites within 300 m (by status); "
                "purple square: the centre of the site's postcode unit; ringed: the site now; pink: the proposed point.")
 
 
-table_column, map_column = st.columns([1, 1], gap="medium")
+table_column, map_column = st.columns([2, 3] if moving_id is not None else [1, 1], gap="medium")
 if moving_id is not None:
     moving_site = everything.set_index("site_id").loc[moving_id]
     with table_column:

@@ -13,7 +13,8 @@ of its own (``estates-move-neighbour``, ``estates-move-postcode``, ``estates-mov
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 
 import folium
 import pandas as pd
@@ -29,13 +30,12 @@ from estates.maps import (
 )
 from geo.place import Place
 
-__all__ = ["MOVE_ZOOM", "move_base_map", "move_basemap", "move_layers"]
+__all__ = ["move_base_map", "move_basemap", "move_layers"]
 
-#: Zoom the move map opens at (a street: ~0.6 m a pixel in England).
-MOVE_ZOOM = 17
-
-_LABEL = ("position:absolute;left:15px;top:-3px;white-space:nowrap;font:11px/1.3 sans-serif;color:#222;"
+_LABEL = ("position:absolute;left:15px;top:{top}px;white-space:nowrap;font:11px/1.3 sans-serif;color:#222;"
           "background:rgba(255,255,255,0.85);padding:0 3px;border-radius:2px")
+# Label offsets (px from the dot's top): the site now above, the proposed point below, so the two never overlap.
+_LABEL_TOP = {"current": -17, "proposed": 14, "postcode": 0, "neighbour": -3}
 _PROPOSED_COLOUR = "#D81B60"
 _POSTCODE_COLOUR = "#6A3D9A"
 
@@ -51,31 +51,45 @@ def move_basemap(environ: Mapping[str, str] | None = None) -> Basemap:
     return next((b for b in configured_basemaps(environ) if b.url is not None), NO_BASEMAP)
 
 
-def move_base_map(place: Place, *, basemap: Basemap = NO_BASEMAP) -> folium.Map:
-    """The static part of the move map: tiles if any, ward outlines and LSOA outlines shown, legends.
+def move_base_map(place: Place, *, around: Sequence[tuple[float, float]] = (), basemap: Basemap = NO_BASEMAP,
+                  margin_m: float = 150.0) -> folium.Map:
+    """The static part of the move map: tiles if any, ward and LSOA outlines shown, legends, fitted to the points.
 
     Parameters
     ----------
     place
         The place.
+    around
+        ``(lat, lon)`` points the map opens on (the site, its postcode's centre, a typed point), with ``margin_m``
+        round them; none: the whole place.
     basemap
         Tiles (:func:`move_basemap`) or :data:`estates.maps.NO_BASEMAP`.
+    margin_m
+        Metres shown beyond the points on every side.
 
     Returns
     -------
     folium.Map
-        As :func:`estates.maps.estate_base_map`; centre it on the site with ``st_folium(center=..., zoom=MOVE_ZOOM)``.
+        As :func:`estates.maps.estate_base_map`. The view is part of the map (``st_folium``'s ``center``/``zoom``
+        are not used), so the map opens on the site at once.
     """
     m = estate_base_map(place, basemap=basemap, show=("wards",))
     BoundaryLayer(place, "lsoas", name="LSOA outlines", show=True,
                   style="function (f) { return {color: '#7b3294', weight: 1.2, opacity: 0.7, fill: false}; }",
                   tooltip=[("lsoa_name", "LSOA"), ("lsoa_code", "")]).add_to(m)
+    points = [(float(lat), float(lon)) for lat, lon in around if not (pd.isna(lat) or pd.isna(lon))]
+    if points:
+        lats, lons = [p[0] for p in points], [p[1] for p in points]
+        dlat = margin_m / 111_320.0
+        dlon = margin_m / (111_320.0 * math.cos(math.radians(sum(lats) / len(lats))))
+        m.fit_bounds([[min(lats) - dlat, min(lons) - dlon], [max(lats) + dlat, max(lons) + dlon]])  # after the place's
     return m
 
 
 def _marker(lat: float, lon: float, *, kind: str, dot: str, label: str) -> folium.Marker:
     """A non-interactive marker: a dot (HTML) and a label beside it, with class ``estates-move-<kind>``."""
-    html_text = f"{dot}<span class='estates-move-label' style='{_LABEL}'>{label}</span>"
+    style = _LABEL.format(top=_LABEL_TOP.get(kind, 0))
+    html_text = f"{dot}<span class='estates-move-label' style='{style}'>{label}</span>"
     icon = folium.DivIcon(html=html_text, icon_size=(12, 12), icon_anchor=(6, 6), class_name=f"estates-move-{kind}")
     return folium.Marker([lat, lon], icon=icon, interactive=False, keyboard=False)
 
