@@ -18,12 +18,14 @@ from collections.abc import Mapping, Sequence
 
 import folium
 import pandas as pd
+from folium.template import Template
 
 from estates.maps import (
     NO_BASEMAP,
     STATUS_COLOURS,
     Basemap,
     BoundaryLayer,
+    _VerbatimMacroElement,
     configured_basemaps,
     escape_text,
     estate_base_map,
@@ -82,8 +84,39 @@ def move_base_map(place: Place, *, around: Sequence[tuple[float, float]] = (), b
         lats, lons = [p[0] for p in points], [p[1] for p in points]
         dlat = margin_m / 111_320.0
         dlon = margin_m / (111_320.0 * math.cos(math.radians(sum(lats) / len(lats))))
-        m.fit_bounds([[min(lats) - dlat, min(lons) - dlon], [max(lats) + dlat, max(lons) + dlon]])  # after the place's
+        _FitWhenShown([[min(lats) - dlat, min(lons) - dlon], [max(lats) + dlat, max(lons) + dlon]]).add_to(m)
     return m
+
+
+class _FitWhenShown(_VerbatimMacroElement):
+    """Fit the map to a box, again a few times while Streamlit lays its iframe out, until the person moves it.
+
+    A fit made while the script runs does not hold (measured in Chromium: the map opened at zoom 11.5 on the whole
+    borough although the script had fitted it to the site, and st_folium's ``center``/``zoom`` did no better); a fit
+    repeated over the first 1.5 s and on resizes does, and stops as soon as the person pans or zooms.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map, bounds) {
+            var touched = false;
+            function fit() {
+                var size = map.getSize();
+                if (!touched && size.x > 0 && size.y > 0) { map.fitBounds(bounds, {animate: false}); }
+            }
+            map.on('resize', fit);
+            map.on('mousedown touchstart wheel keydown', function () { touched = true; });
+            map.whenReady(function () { [0, 250, 750, 1500].forEach(function (ms) { setTimeout(fit, ms); }); });
+        })({{ this._parent.get_name() }}, {{ this.bounds|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, bounds: list[list[float]]) -> None:
+        super().__init__()
+        self._name = "FitWhenShown"
+        self.bounds = bounds
 
 
 def _marker(lat: float, lon: float, *, kind: str, dot: str, label: str) -> folium.Marker:
