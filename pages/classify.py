@@ -19,8 +19,10 @@ from estates import service
 from estates.analysis.filters import filter_sites
 from estates.maps import building_layers, buildings_at, estate_base_map
 from estates.maps._offline import offline_map
+from estates.maps.move import move_base_map, move_basemap, move_layers
 from estates.schema import STATUSES
 from estates.store import NotFoundError, NothingToUndoError, StaleVersionError, StoreError
+from geo.locations import LocationError, distance_m, located_point, parse_location
 from pages import _auth
 from pages import _common as common
 
@@ -30,7 +32,11 @@ SELECTED = "classify_selected"  # site ids, the one source of truth for the sele
 SEEN = "classify_seen_versions"  # {building_id: version} of the records of the sites on screen
 TABLE_IDS = "classify_table_ids"  # ids in table row order, as last drawn
 MESSAGE = "classify_message"
-MOVE = "classify_move_point"
+MOVE = "classify_move_point"  # (lon, lat) of the proposed new position, not saved yet
+MOVE_HOW = "classify_move_how"  # (how the point was given, a note about it)
+MOVE_MAP = "classify_move_map"
+MOVE_CENTRE = "classify_move_centre"  # where the move map looks (the site, or a typed point)
+CHOICE = "classify_choice_ids"  # sites drawn where the map was clicked, when more than one
 
 COLUMNS = {"status": "Status", "name": "Name", "partners": "Occupants", "status_source": "Decided by",
            "rule_status": "Rules suggest", "record_count": "Records", "neighbourhood": "Neighbourhood",
@@ -64,19 +70,66 @@ def _on_table_select() -> None:
 
 def _on_map_click() -> None:
     value = state.get(MAP) or {}
-    clicked, point = value.get("last_object_clicked"), value.get("last_clicked")
-    if state.get("classify_moving") and point and point != state.get("classify_last_point"):
-        state["classify_last_point"] = point
-        state[MOVE] = (float(point["lng"]), float(point["lat"]))
-        return
+    clicked = value.get("last_object_clicked")
     if not clicked or clicked == state.get("classify_last_click"):
         return
     state["classify_last_click"] = clicked
     frame = filter_sites(common.estate(), common.current_filters())
-    ids = buildings_at(frame, clicked["lat"], clicked["lng"])["site_id"].tolist()
-    if ids:
-        add = state.get("classify_add_clicks", False)
-        state[SELECTED] = list(dict.fromkeys([*state[SELECTED], *ids])) if add else ids
+    ids = buildings_at(frame, clicked["lat"], clicked["lng"], zoom=value.get("zoom"))["site_id"].tolist()
+    if len(ids) > 1:  # markers drawn over each other at this zoom: the person chooses (under the map)
+        state[CHOICE] = ids
+    elif ids:
+        state.pop(CHOICE, None)
+        _select(ids)
+
+
+def _select(ids: list[str]) -> None:
+    add = state.get("classify_add_clicks", False)
+    state[SELECTED] = list(dict.fromkeys([*state[SELECTED], *ids])) if add else list(ids)
+    state.pop(MOVE, None)
+
+
+def _on_choice() -> None:
+    chosen, ids = state.get("classify_choice"), state.pop(CHOICE, [])
+    if chosen == "__all__":
+        _select(ids)
+    elif chosen:
+        _select([chosen])
+
+
+def _on_move_map_click() -> None:
+    """A click on the move map (on the map itself, or on an outline under it) is the proposed new position."""
+    value = state.get(MOVE_MAP) or {}
+    for what in ("last_clicked", "last_object_clicked"):
+        point = value.get(what)
+        if point and point != state.get(f"classify_move_seen_{what}"):
+            state[f"classify_move_seen_{what}"] = point
+            state[MOVE] = (round(float(point["lng"]), 6), round(float(point["lat"]), 6))
+            state[MOVE_HOW] = ("clicked on the map", "")
+            return
+
+
+def _on_move_text() -> None:
+    """A typed postcode, easting/northing or latitude/longitude is the proposed new position (or says why not)."""
+    text = (state.get("classify_move_text") or "").strip()
+    if not text:
+        return
+    try:
+        where = parse_location(text, place=place)
+    except LocationError as exc:
+        state["classify_move_error"] = str(exc)
+        return
+    state.pop("classify_move_error", None)
+    state[MOVE] = (where.lon, where.lat)
+    state[MOVE_HOW] = (f"typed: {where.label}", where.note if where.kind == "grid_swapped" else "")
+    state[MOVE_CENTRE] = [where.lat, where.lon]
+
+
+def _stop_moving() -> None:
+    state["classify_moving"] = False
+    for key in (MOVE, MOVE_HOW, MOVE_CENTRE, "classify_move_error"):
+        state.pop(key, None)
+    state["classify_move_text"] = ""
 
 
 def _expected(site_ids: list[str]) -> dict[str, int]:
@@ -199,7 +252,7 @@ def _rename(site_id: str) -> None:
 def _save_position(site_id: str) -> None:
     point, reason = state.get(MOVE), (state.get("classify_move_reason") or "").strip()
     if point is None:
-        _say("warning", "Click the map where the building really is first.")
+        _say("warning", "Type where the building really is, or click the map there, first.")
         return
     if not reason:
         _say("error", "A reason is required for a new position (e.g. 'checked on site', 'address in register').")
@@ -209,8 +262,7 @@ def _save_position(site_id: str) -> None:
                                                         actor=common.current_actor(), expected=_expected([site_id]),
                                                         place=place)):
         return
-    state.pop(MOVE, None)
-    state["classify_moving"] = False
+    _stop_moving()
     state["classify_move_reason"] = ""
     _say("success", f"Moved to {lat:.6f}, {lon:.6f}; its areas were tagged again.")
 
@@ -243,28 +295,118 @@ if wanted_rows != current_rows or state.get(TABLE_IDS) != table_ids:
 state[TABLE_IDS] = table_ids
 state[SEEN] = whole.record_versions(table_ids)
 
-table_column, map_column = st.columns([1, 1], gap="medium")
-with table_column:
-    st.dataframe(table, key=TABLE, on_select=_on_table_select, selection_mode="multi-row", hide_index=True,
-                 height=common.MAP_HEIGHT - 40, width="stretch", placeholder="–", column_config=COLUMN_CONFIG)
-with map_column:
-    focus = shown[shown["site_id"].isin(selected) & shown["lat"].notna()]
-    layers = building_layers(shown, by="status", id_column="site_id", selected=selected)
+can_edit = _auth.may("override")  # the store refuses a viewer's write anyway; this only hides the controls
+moving_id = selected[0] if can_edit and len(selected) == 1 and state.get("classify_moving") else None
+if moving_id is not None and moving_id not in set(everything["site_id"]):
+    moving_id = None
+
+
+def _move_panel(site: pd.Series) -> None:
+    """Beside the move map: where the site is, where it would go (typed or clicked), the reason, save or cancel."""
+    st.subheader(f"Move: {common.md(site.get('name') if isinstance(site.get('name'), str) else '(no name)')}")
+    here = [f"{label} {common.md(site.get(key))}" for key, label in
+            (("ward_name", "ward"), ("lsoa_code", "LSOA"), ("postcode", "postcode"))
+            if isinstance(site.get(key), str) and site.get(key)]
+    located = pd.notna(site.get("lat")) and pd.notna(site.get("lon"))
+    st.markdown(f"**Now:** {site['lat']:.6f}, {site['lon']:.6f} — " + ", ".join(here)
+                if located else "**Now:** no position")
+    st.text_input("Type a postcode, an easting, northing, or a latitude, longitude", key="classify_move_text",
+                  on_change=_on_move_text, placeholder="e.g. M32 0TH · 381009, 395844 · 53.4590, -2.2875")
+    st.caption("…or click the map where the building really is. Nothing is saved until you press Save position.")
+    if state.get("classify_move_error"):
+        st.error(common.md(state["classify_move_error"]))
     if state.get(MOVE):
         lon, lat = state[MOVE]
-        pending = folium.FeatureGroup(name="New position")
-        folium.Marker([lat, lon], tooltip="New position (not saved yet)").add_to(pending)
-        layers.append(pending)
-    centre = [float(focus["lat"].iloc[-1]), float(focus["lon"].iloc[-1])] if len(focus) else None
-    st_folium(offline_map(estate_base_map(place, basemap=common.basemap())), key=MAP, height=common.MAP_HEIGHT,
-              use_container_width=True, returned_objects=["last_object_clicked", "last_clicked"],
-              feature_group_to_add=[offline_map(g) for g in layers], on_change=_on_map_click,
-              layer_control=folium.LayerControl(collapsed=True), center=centre, zoom=16 if centre else None)
-    st.checkbox("Map clicks add to the selection", key="classify_add_clicks")
+        how, note = state.get(MOVE_HOW) or ("clicked on the map", "")
+        where = located_point(lon, lat, place=place)
+        tags = service.reposition_tags(lon, lat, place=place)
+        away = f" — **{distance_m(site['lon'], site['lat'], lon, lat):,.0f} m** from where it is now" \
+            if located else ""
+        areas = [f"{label} {common.md(tags.get(key))}" for key, label in
+                 (("ward_name", "ward"), ("lsoa_code", "LSOA"), ("neighbourhood", place.neighbourhood_term))
+                 if tags.get(key)]
+        st.markdown(f"**Proposed:** {lat:.6f}, {lon:.6f} ({common.md(how)}){away}. "
+                    + ("Would be in " + ", ".join(areas) + "." if areas else ""))
+        if note:
+            st.info(common.md(note))
+        if not where.inside:
+            st.warning(common.md(where.note))
+    st.text_input("Reason for the new position (required)", key="classify_move_reason",
+                  placeholder="e.g. Checked on site; the register's postcode is the sorting office's")
+    buttons = st.columns(2)
+    buttons[0].button("Save position", key="classify_save_position", type="primary", on_click=_save_position,
+                      args=(str(site.name),), disabled=not state.get(MOVE))
+    buttons[1].button("Cancel the move", key="classify_move_cancel", on_click=_stop_moving)
+
+
+def _move_map(site: pd.Series) -> None:
+    """The move map: outlines, neighbours, the postcode's centre, the site now and the proposed point."""
+    site_id = str(site.name)
+    located = pd.notna(site.get("lat")) and pd.notna(site.get("lon"))
+    postcode = None
+    if isinstance(site.get("postcode"), str) and site.get("postcode"):
+        try:
+            unit = parse_location(site["postcode"], place=place)
+        except LocationError:
+            unit = None
+        if unit is not None and unit.kind == "postcode":
+            away = distance_m(site["lon"], site["lat"], unit.lon, unit.lat) if located else 0.0
+            postcode = (site["postcode"], unit.lat, unit.lon, away)
+    proposed = None
+    if state.get(MOVE):
+        lon, lat = state[MOVE]
+        proposed = (lat, lon, distance_m(site["lon"], site["lat"], lon, lat) if located else 0.0)
+    neighbours = whole.nearby_sites(site_id, within_m=300, most=25)
+    layers = move_layers({"lat": site.get("lat"), "lon": site.get("lon"), "name": site.get("name"),
+                          "status": site.get("status")}, neighbours, postcode=postcode, proposed=proposed)
+    around = [(site.get("lat"), site.get("lon"))] if located else []
+    around += [(postcode[1], postcode[2])] if postcode else []
+    around += [tuple(state[MOVE_CENTRE])] if state.get(MOVE_CENTRE) else []
+    # The nearest few neighbours in view too: they are what the person recognises.
+    around += list(zip(neighbours["lat"], neighbours["lon"], strict=True))[:4] if located else []
+    st_folium(offline_map(move_base_map(place, around=around, basemap=move_basemap())), key=MOVE_MAP,
+              height=common.MAP_HEIGHT, use_container_width=True,
+              returned_objects=["last_clicked", "last_object_clicked"],
+              feature_group_to_add=[offline_map(g) for g in layers], on_change=_on_move_map_click,
+              layer_control=folium.LayerControl(collapsed=True))
+    st.caption("Outlines: wards (dashed grey) and LSOAs (purple). Labelled dots: sites within 300 m (by status); "
+               "purple square: the centre of the site's postcode unit; ringed: the site now; pink: the proposed point.")
+
+
+table_column, map_column = st.columns([2, 3] if moving_id is not None else [1, 1], gap="medium")
+if moving_id is not None:
+    moving_site = everything.set_index("site_id").loc[moving_id]
+    with table_column:
+        _move_panel(moving_site)
+    with map_column:
+        _move_map(moving_site)
+else:
+    with table_column:
+        st.dataframe(table, key=TABLE, on_select=_on_table_select, selection_mode="multi-row", hide_index=True,
+                     height=common.MAP_HEIGHT - 40, width="stretch", placeholder="–", column_config=COLUMN_CONFIG)
+    with map_column:
+        focus = shown[shown["site_id"].isin(selected) & shown["lat"].notna()]
+        layers = building_layers(shown, by="status", id_column="site_id", selected=selected)
+        centre = [float(focus["lat"].iloc[-1]), float(focus["lon"].iloc[-1])] if len(focus) else None
+        st_folium(offline_map(estate_base_map(place, basemap=common.basemap())), key=MAP, height=common.MAP_HEIGHT,
+                  use_container_width=True, returned_objects=["last_object_clicked", "zoom"],
+                  feature_group_to_add=[offline_map(g) for g in layers], on_change=_on_map_click,
+                  layer_control=folium.LayerControl(collapsed=True), center=centre, zoom=16 if centre else None)
+        choice = [i for i in state.get(CHOICE, []) if i in visible_ids]
+        if len(choice) > 1:
+            names = shown.set_index("site_id").loc[choice, "name"]
+            labels = {i: f"{names[i] if isinstance(names[i], str) else '(no name)'} · {i}" for i in choice}
+            labels["__all__"] = f"All {len(choice)} of them"
+            st.radio(f"{len(choice)} sites are drawn where you clicked: which one?", list(labels), index=None,
+                     key="classify_choice", format_func=labels.get, on_change=_on_choice)
+        st.checkbox("Map clicks add to the selection", key="classify_add_clicks")
+with map_column:
+    if can_edit and len(selected) == 1:
+        st.toggle("Move this site: type where it is or click the map", key="classify_moving",
+                  help="Shows the site among its neighbours, its postcode's centre and the ward and LSOA outlines")
 
 st.divider()
 action_column, detail_column = st.columns([1, 1], gap="large")
-can_edit = _auth.may("override")  # the store refuses a viewer's write anyway; this only hides the controls
 with action_column:
     st.subheader("Set status")
     if not can_edit:
@@ -339,14 +481,5 @@ with detail_column:
                              format_func=near_labels.get)
                 st.button("Merge", key="classify_merge", on_click=_merge, args=(site_id,))
         precision = site.get("geocode_precision")
-        with st.expander(f"Position: {common.md(precision if isinstance(precision, str) else 'unknown')} precision",
-                         expanded=bool(state.get("classify_moving"))):
-            st.toggle("Move this site: click the map where it really is", key="classify_moving")
-            if state.get(MOVE):
-                lon, lat = state[MOVE]
-                tags = service.reposition_tags(lon, lat, place=place)
-                st.markdown(f"New position **{lat:.6f}, {lon:.6f}** — {common.md(tags.get('ward_name') or 'outside')}"
-                            f", {common.md(tags.get('neighbourhood') or place.name + ' boundary: outside')}")
-            st.text_input("Reason for the new position", key="classify_move_reason")
-            st.button("Save position", key="classify_save_position", on_click=_save_position, args=(site_id,),
-                      disabled=not state.get(MOVE))
+        st.caption(f"Position: {common.md(precision if isinstance(precision, str) else 'unknown')} precision. "
+                   "To move the site, switch on **Move this site** under the map.")

@@ -28,7 +28,7 @@ with map_column:
     layers = [offline_map(g) for g in building_layers(shown, by="status", id_column="site_id",
                                                       selected=[selected] if selected else [])]
     result = st_folium(base, key="estate_map", height=common.MAP_HEIGHT, use_container_width=True,
-                       returned_objects=["last_object_clicked"], feature_group_to_add=layers,
+                       returned_objects=["last_object_clicked", "zoom"], feature_group_to_add=layers,
                        layer_control=folium.LayerControl(collapsed=True))
     st.caption("One marker per site, coloured by the site's status. Click a site for its occupants and records. "
                "Layers (top right): one per status, and boundaries — neighbourhoods, PCN footprints, wards and the "
@@ -37,7 +37,8 @@ with map_column:
 clicked = (result or {}).get("last_object_clicked")
 if clicked and clicked != st.session_state.get("estate_map_last_click"):
     st.session_state["estate_map_last_click"] = clicked
-    here = buildings_at(shown, clicked["lat"], clicked["lng"])
+    # Every site drawn within a few pixels of the clicked one at this zoom, the clicked one first.
+    here = buildings_at(shown, clicked["lat"], clicked["lng"], zoom=(result or {}).get("zoom"))
     if len(here):
         st.session_state["estate_map_here"] = here["site_id"].tolist()
         st.session_state["estate_map_selected"] = here["site_id"].iloc[0]
@@ -53,6 +54,6 @@ with detail_column:
     else:
         if len(here_ids) > 1:
             names = whole.sites.set_index("site_id").loc[here_ids, "name"].fillna("(no name)")
-            st.radio(f"{len(here_ids)} sites at this point", here_ids, key="estate_map_selected",
-                     format_func=lambda i: f"{names[i]} · {i}")
+            st.radio(f"{len(here_ids)} sites are drawn where you clicked: which one?", here_ids,
+                     key="estate_map_selected", format_func=lambda i: f"{names[i]} · {i}")
         common.show_site(whole, st.session_state["estate_map_selected"], where=place)

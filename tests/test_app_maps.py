@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import folium
+import numpy as np
 import pandas as pd
 import pytest
 import streamlit_folium
@@ -287,3 +288,51 @@ def test_building_layers_split_by_any_column_in_the_frame_order(estate: pd.DataF
         points = next(iter(group._children.values()))
         ids = [row[3] for row in points.rows]
         assert ids == [i for i in located["building_id"].astype("str") if i in set(ids)]
+
+
+def test_a_click_offers_the_buildings_drawn_within_a_few_pixels_at_that_zoom(estate: pd.DataFrame) -> None:
+    located = estate[estate["lat"].notna()].drop_duplicates(["lat", "lon"])
+    # Two buildings 20-40 m apart (on the grid), nobody else within 400 m of the first.
+    east, north = located["easting"].to_numpy(), located["northing"].to_numpy()
+    gaps = np.hypot(east[:, None] - east[None, :], north[:, None] - north[None, :])
+    crowd = (gaps < 400).sum(axis=1)
+    pairs = [(i, j) for i, j in zip(*np.nonzero((gaps > 20) & (gaps < 40)), strict=True) if crowd[i] == 2]
+    first, second = pairs[0]
+    a, b = located.iloc[first], located.iloc[second]
+
+    # Zoom 12 (~23 m a pixel here): one blob, both offered, the clicked one first.
+    here = buildings_at(located, a["lat"], a["lon"], zoom=12)
+    assert here["building_id"].tolist() == [a["building_id"], b["building_id"]]
+    # Zoom 18 (~0.36 m a pixel): 20-40 m is 55-110 px, well apart: only the clicked one.
+    assert buildings_at(located, a["lat"], a["lon"], zoom=18)["building_id"].tolist() == [a["building_id"]]
+    # Without a zoom, as before: the point only.
+    assert buildings_at(located, a["lat"], a["lon"])["building_id"].tolist() == [a["building_id"]]
+
+
+def test_the_move_map_draws_its_context_escaped_and_uses_configured_tiles() -> None:
+    from estates.maps.move import move_base_map, move_basemap, move_layers
+    from geo.place import load_place
+
+    neighbours = pd.DataFrame({"lat": [53.4592, float("nan")], "lon": [-2.2870, -2.29], "name": [HOSTILE, "x"],
+                               "status": ["key", "core"], "away_m": [42.4, 10.0]})
+    groups = move_layers({"lat": 53.4590, "lon": -2.2875, "name": "Town {{ 7*7 }} Hall", "status": "core"},
+                         neighbours, postcode=("M32 0TH", 53.458999, -2.287483, 1.2),
+                         proposed=(53.4600, -2.2880, 119.0))
+    m = move_base_map(load_place())
+    for group in groups:
+        group.add_to(m)
+    folium.LayerControl().add_to(m)
+    html = offline_map(m).get_root().render()
+
+    assert [g.layer_name for g in groups] == ["Sites nearby (1)", "Postcode centre", "Now", "Proposed"]
+    for kind in ("neighbour", "postcode", "current", "proposed"):
+        assert f"estates-move-{kind}" in html
+    assert "<script>alert" not in html
+    assert "Now: Town \\u0026#123;\\u0026#123; 7*7 \\u0026#125;\\u0026#125; Hall" in html  # braces inert for Jinja
+    assert "Town 49 Hall" not in html
+    for label in ("42 m", "M32 0TH centre", "119 m from now", "LSOA outlines"):
+        assert label in html
+    assert external_asset_urls(html) == []
+    assert move_basemap({}) is NO_BASEMAP
+    env = {BASEMAP_URL_ENV: "https://tiles.internal.example/{z}/{x}/{y}.png", BASEMAP_ATTRIBUTION_ENV: "© OSM"}
+    assert move_basemap(env).url == env[BASEMAP_URL_ENV]

@@ -58,6 +58,7 @@ from geo.projection import BNG
 __all__ = [
     "BASEMAP_ATTRIBUTION_ENV",
     "BASEMAP_URL_ENV",
+    "CLICK_PIXELS",
     "DISPLAY_CACHE_DIR",
     "IMD_COLOURS",
     "NO_BASEMAP",
@@ -106,6 +107,9 @@ _CLUSTER_COLOUR = "#00796B"
 _PAIR_COLOUR = "#6A3D9A"
 _COORD_DECIMALS = 6  # ~0.1 m: enough to give a click back its building
 _DISPLAY_TOLERANCE_M = 8.0
+#: How close on screen (pixels) another site must be drawn to a clicked one to be offered as a choice: two markers
+#: of :data:`_BUILDING_RADIUS_PX` this close overlap.
+CLICK_PIXELS = 2 * _BUILDING_RADIUS_PX
 
 
 def escape_text(value: object) -> str:
@@ -894,11 +898,14 @@ def building_layers(
     return groups
 
 
-def buildings_at(buildings: pd.DataFrame, lat: float, lng: float, *, tolerance_deg: float = 2e-6) -> pd.DataFrame:
+def buildings_at(buildings: pd.DataFrame, lat: float, lng: float, *, tolerance_deg: float = 2e-6,
+                 zoom: float | None = None, pixels: float = CLICK_PIXELS) -> pd.DataFrame:
     """The buildings drawn at a clicked point (``st_folium``'s ``last_object_clicked``).
 
     A click on a circle marker reports the marker's own position, so this finds exactly the buildings drawn
-    there — one, or several that share a location (e.g. practices in one health centre).
+    there — one, or several that share a location (e.g. practices in one health centre). Given the map's zoom, it
+    also finds the buildings drawn within ``pixels`` of that point on screen, whose markers overlap the clicked one:
+    the person may have meant any of them (at borough zoom two sites 28 m apart are one blob).
 
     Parameters
     ----------
@@ -908,14 +915,35 @@ def buildings_at(buildings: pd.DataFrame, lat: float, lng: float, *, tolerance_d
         The clicked object's position.
     tolerance_deg
         How far (degrees, ~0.2 m by default) a building may be from the point.
+    zoom
+        The map's zoom level when it was clicked (``st_folium``'s ``zoom``); None: the point only.
+    pixels
+        With ``zoom``: how far on screen (Web Mercator pixels at that zoom) a building may be drawn from the point.
 
     Returns
     -------
     pandas.DataFrame
-        The matching rows (possibly none), in the frame's order.
+        The matching rows (possibly none): in the frame's order without ``zoom``; with it, nearest on screen first
+        (ties in the frame's order).
     """
     near = ((buildings["lat"] - lat).abs() <= tolerance_deg) & ((buildings["lon"] - lng).abs() <= tolerance_deg)
-    return buildings[near.fillna(False).to_numpy(dtype=bool)]
+    if zoom is None:
+        return buildings[near.fillna(False).to_numpy(dtype=bool)]
+    x, y = _screen_pixels(buildings["lon"].to_numpy(dtype=float), buildings["lat"].to_numpy(dtype=float), zoom)
+    x0, y0 = _screen_pixels(np.array([float(lng)]), np.array([float(lat)]), zoom)
+    away = np.hypot(x - x0[0], y - y0[0])
+    hits = near.fillna(False).to_numpy(dtype=bool) | (away <= pixels)
+    order = np.argsort(np.where(hits, away, np.inf), kind="stable")[: int(hits.sum())]
+    return buildings.iloc[order]
+
+
+def _screen_pixels(lon: np.ndarray, lat: np.ndarray, zoom: float) -> tuple[np.ndarray, np.ndarray]:
+    """Web Mercator pixel coordinates at a zoom level, as Leaflet draws them (256-pixel tiles)."""
+    scale = 256.0 * 2.0 ** float(zoom)
+    clipped = np.radians(np.clip(lat, -85.0511, 85.0511))
+    x = (lon + 180.0) / 360.0 * scale
+    y = (1.0 - np.log(np.tan(clipped) + 1.0 / np.cos(clipped)) / math.pi) / 2.0 * scale
+    return x, y
 
 
 def colocation_layers(
