@@ -30,6 +30,7 @@ from geo.online import OnlineSettings, load_online_settings
 from pages import _auth
 from pages import _common as common
 from pages._facts import section as facts_section
+from pages._tables import show_table
 
 UPLOAD = "data_upload"  # {"id", "path", "name"} of the uploaded file saved to a temporary folder
 PREVIEW = "data_preview"  # the ingest result of the upload, before anything is written
@@ -59,7 +60,7 @@ metrics[3].metric("Need attention", f"{int(counts['needs_attention'].sum()):,}")
 metrics[4].metric("Rejected rows", f"{len(rejected):,}")
 
 st.subheader("Registers loaded")
-st.dataframe(counts, hide_index=True, width="stretch", column_config={
+show_table(counts, column_config={
     "partner": "Partner", "partner_type": "Type", "source_file": "File", "rows": "Rows", "accepted": "Accepted",
     "warned": "With warnings", "rejected": "Rejected", "located": "Located", "needs_attention": "Need attention",
     "historic": st.column_config.CheckboxColumn("Out-of-date source")})
@@ -69,7 +70,7 @@ attention = attention_rows(everything, rejected)
 st.markdown(f"**{len(attention):,}** rows: rejected (kept with their load, never part of the estate, e.g. not "
             "located) or accepted with warnings (e.g. only located to a postcode district). Send each partner its "
             "rows to fix, then load the corrected file again: its rejected rows are replaced.")
-st.dataframe(attention, hide_index=True, width="stretch", height=300)
+show_table(attention, height=300)
 st.download_button("Download as CSV", neutralise_formulas(attention).to_csv(index=False).encode("utf-8-sig"),
                    file_name="rows_needing_attention.csv", mime="text/csv")
 
@@ -100,8 +101,7 @@ def preview_counts(result: IngestResult) -> None:
 
 def preview_rows(result: IngestResult, columns: tuple[str, ...] = PREVIEW_COLUMNS) -> None:
     """The rows an ingest would load, with their outcome and reasons."""
-    st.dataframe(result.records[[c for c in columns if c in result.records]], hide_index=True, width="stretch",
-                 height=260)
+    show_table(result.records[[c for c in columns if c in result.records]], height=260)
 
 
 def write_to_store(result: IngestResult, partner: str, file_name: str, *, key: str) -> bool:
