@@ -26,8 +26,8 @@ pages = [
     st.Page(HERE / "estate_map.py", title="Estate map", icon=":material/map:", default=True),
     st.Page(HERE / "classify.py", title="Classify", icon=":material/fact_check:", url_path="classify"),
     st.Page(HERE / "matches.py", title="Matches", icon=":material/join:", url_path="matches"),
-    st.Page(HERE / "locality.py", title=f"{place.pilot_neighbourhood} locality", icon=":material/location_on:",
-            url_path="locality"),
+    st.Page(HERE / "locality.py", title=f"{place.pilot_neighbourhood} {place.neighbourhood_term}",
+            icon=":material/location_on:", url_path="locality"),
     st.Page(HERE / "profiles.py", title="Profiles", icon=":material/bar_chart:", url_path="profiles"),
     st.Page(HERE / "data.py", title="Data", icon=":material/dataset:", url_path="data"),
 ]

@@ -21,7 +21,7 @@ from pages._tables import show_table
 
 place = common.place()
 if not boundaries.has_neighbourhoods(place):  # a place built without the council's ward grouping (docs/places.md)
-    st.title(f"{place.name} localities")
+    st.title(f"{place.name} {place.neighbourhood_term}s")
     st.info(f"{place.name} has no neighbourhood layer: it was built without the council's ward → neighbourhood "
             "file, and none is invented. Rebuild the place with `--neighbourhoods FILE`; meanwhile the estate map "
             "and the area profiles (by PCN and ward) work as usual.")
@@ -30,7 +30,7 @@ everything = common.estate().records
 hoods = sorted(boundaries.neighbourhood_definition(place)["neighbourhood"].dropna().unique())
 term = place.neighbourhood_term
 
-st.title(f"{place.name} localities")
+st.title(f"{place.name} {term}s")
 controls = st.columns([2, 2, 3])
 default = hoods.index(place.pilot_neighbourhood) if place.pilot_neighbourhood in hoods else 0
 hood = controls[0].selectbox(term.capitalize(), hoods, index=default, key="locality_neighbourhood")
