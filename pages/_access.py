@@ -106,8 +106,9 @@ def access_section(place: Place, estate: pd.DataFrame, neighbourhood: str) -> No
                                        key="access_detour", help="Multiplies straight-line distances to "
                                        "approximate walking (1 = straight line; 1.2–1.4 is typical in towns)"))
     closing = bool(chosen) or (surplus and (sites["status"] == "surplus").any())
-    analysis = access_analysis(estate, kind, closed=chosen, close_surplus=surplus, hub=hub if closing else None,
-                               detour_factor=detour, neighbourhood=neighbourhood, place=place)
+    with st.spinner("Working out each resident's nearest sites…"):
+        analysis = access_analysis(estate, kind, closed=chosen, close_surplus=surplus, hub=hub if closing else None,
+                                   detour_factor=detour, neighbourhood=neighbourhood, place=place)
     tables = access_tables(analysis)
     reach = tables["by_imd_decile"]
     residents = float(reach["residents"].sum())

@@ -173,7 +173,8 @@ job: IngestJob | None = state.get(ONLINE_JOB)
 if job is not None and job.state in ("failed", "cancelled"):
     state.pop(ONLINE_JOB)
     if job.state == "failed":
-        state[ONLINE_NOTE] = ("error", f"Cannot load this register: {common.md(job.error)}")
+        state[ONLINE_NOTE] = ("error", f"Cannot load this register: {common.md(job.error)} Correct the file, or "
+                                       "preview it again with online lookups off; nothing was written.")
     else:
         state[ONLINE_NOTE] = ("info", f"Preview of {common.md(job.file_name)} cancelled; nothing was written.")
     job = None
@@ -206,7 +207,8 @@ try:
     raw = read_register(path)
     recognised = recognise_columns(raw.frame.columns)
 except (RegisterError, ColumnMappingError) as exc:
-    st.error(f"This file cannot be read: {common.md(exc)}")
+    st.error(f"This file cannot be read: {common.md(exc)} Save it again as CSV (UTF-8), Excel, GeoJSON or "
+             "GeoPackage with the column names in one row, then upload it again.")
     st.stop()
 st.markdown(f"**{len(raw):,}** rows read as {raw.format.upper()}" +
             (f"; {common.md('; '.join(raw.notes))}" if raw.notes else ""))
@@ -240,7 +242,8 @@ try:
 except ValueError as exc:
     online_settings = None
     st.error(f"Online lookups are unavailable: their settings ({common.md('ESTATES_ONLINE_…')} environment "
-             f"variables) cannot be read: {common.md(exc)}")
+             f"variables) cannot be read: {common.md(exc)} Ask the administrator to correct them "
+             "(docs/online_geocoding.md); offline geocoding works meanwhile.")
 # Both services switched off in the settings is how an admin rules lookups out altogether.
 online_possible = online_settings is not None and (online_settings.use_postcodes_io or online_settings.use_nominatim)
 switched_on = st.toggle("Look up missing locations online", key="data_online",
@@ -263,7 +266,8 @@ if st.button("Preview the load", key="data_preview_button", disabled=not partner
             result = ingest_register(path, partner=partner, partner_type=partner_type, mapping=overrides or None,
                                      place=place)
         except IngestError as exc:
-            st.error(f"Cannot load this register: {common.md(exc)}")
+            st.error(f"Cannot load this register: {common.md(exc)} Correct the file or the column mapping above, "
+                     "then press *Preview the load* again; nothing was written.")
             st.stop()
     state[PREVIEW] = {"result": result, "partner": partner, "file": state[UPLOAD]["name"]}
 

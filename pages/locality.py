@@ -113,13 +113,11 @@ access_section(place, everything, hood)
 
 st.subheader("Estate by partner and status")
 breakdown = estate_breakdown(area)
-left, right = st.columns([3, 2])
-with left:
-    show_table(breakdown, column_config={"partner": "Partner"})
-with right:
-    show_bar_chart(bar_chart(breakdown[breakdown["partner"] != "total"], category="partner", values=list(STATUSES),
-                             title="Buildings", colours=STATUS_COLOURS, legend_title="Status"),
-                   key="locality_partner_chart")
+# One under the other, each the page's width: the names and every column stay whole.
+show_table(breakdown, column_config={"partner": st.column_config.Column("Partner", width="large")})
+show_bar_chart(bar_chart(breakdown[breakdown["partner"] != "total"], category="partner", values=list(STATUSES),
+                         title="Buildings", colours=STATUS_COLOURS, legend_title="Status"),
+               key="locality_partner_chart")
 
 with st.expander(f"Deprivation of {hood}'s LSOAs"):
     show_table(area_lsoas("neighbourhood", hood, place=place).drop(columns="area"))

@@ -29,7 +29,7 @@ with st.spinner("Working out population and deprivation…"):
     profiles = area_profiles(shown, kind, place=place)
 
 show_table(profiles, column_config={
-    "area": kinds[kind][:-1] if kind == "neighbourhood" else "PCN",
+    "area": st.column_config.Column(kinds[kind][:-1] if kind == "neighbourhood" else "PCN", width=260),
     "population": st.column_config.NumberColumn("Residents", format="%,.0f"),
     "lsoas": "LSOAs",
     "imd_score": st.column_config.NumberColumn("IMD score", format="%.1f",
@@ -64,7 +64,7 @@ mine = shown[shown[column].astype("object") == area]
 left, right = st.columns([3, 2])
 with left:
     st.markdown(f"**Estate of {common.md(area)} by partner and status**")
-    show_table(estate_breakdown(mine), column_config={"partner": "Partner"})
+    show_table(estate_breakdown(mine), column_config={"partner": st.column_config.Column("Partner", width="large")})
 with right:
     st.markdown(f"**Deprivation of {common.md(area)}'s LSOAs**")
     lsoas = area_lsoas(kind, area, place=place).drop(columns="area")
