@@ -35,6 +35,9 @@ __all__ = [
     "mapping_table",
     "missing_partner_types",
     "register_counts",
+    "ColumnDisplay",
+    "column_label",
+    "table_columns",
 ]
 
 def building_record(store: Store, building_id: str) -> dict[str, Any]:
@@ -452,3 +455,121 @@ def _joined_because(records: pd.DataFrame, pairs: pd.DataFrame | None) -> dict[s
             because[str(row.building_id_b)].append(f"{text} — with {row.building_id_a}")
     return {i: "; ".join(v) for i, v in because.items()}
 
+
+
+# ------------------------------------------------------------------------------------------------ tables
+
+# Columns of the analysis tables (profiles, co-location, access, overlap) in people's words; the record fields use
+# _LABELS above (the details panel's words), except where a table says it shorter.
+_TABLE_LABELS: dict[str, str] = {
+    "area": "Area", "population": "Residents", "residents": "Residents", "lsoas": "LSOAs", "imd_score": "IMD score",
+    "imd_rank": "IMD rank (1 = most deprived)", "imd_decile": "IMD decile (1 = most deprived)",
+    "most_deprived_20pct_population": "Residents in England's most deprived 20 %",
+    "most_deprived_20pct_share": "Share in most deprived 20 %", "most_deprived_lsoa": "Most deprived LSOA",
+    "most_deprived_decile": "Its IMD decile", "buildings": "Buildings", "partners": "Partners",
+    "gia_m2": "Floor area (m²)", "gia_recorded": "With floor area", "total": "Total",
+    "buildings_per_10k_residents": "Buildings per 10,000 residents", "key": "Key", "core": "Core",
+    "surplus": "Surplus", "needs data": "Needs data", "needs_data": "Needs data", "rank": "Rank",
+    "hub_name": "Around", "partner_count": "Partners", "site_count": "Sites", "radius_m": "Radius (m)",
+    "distance_m": "Distance (m)", "surplus_name": "Surplus building", "surplus_partner": "Its partner",
+    "surplus_use": "Its use", "surplus_gia_m2": "Its floor area (m²)", "key_name": "Nearest key building",
+    "key_partner": "Key building's partner", "keys_within": "Key buildings within reach", "area_ha": "Area (ha)",
+    "is_sliver": "Sliver", "pcn_name": "PCN", "pcn_code": "PCN code", "lsoa_population": "LSOA residents",
+    "record_id": "Record id", "building_id": "Record id", "site_id": "Site id", "facility_id": "Site id",
+    "cluster_id": "Cluster id", "hub_building_id": "Hub record id", "surplus_building_id": "Surplus record id",
+    "key_building_id": "Key record id", "source_row": "Row", "median_m": "Median distance (m)",
+    "mean_m": "Mean distance (m)", "p90_m": "90th percentile distance (m)", "record_count": "Records",
+    "buildings_without_gia_m2": "Buildings without floor area", "partner_types": "Partner types",
+}
+
+#: Columns counting people: shown as whole numbers (an apportioned 190.7499… residents is "191").
+_PEOPLE = frozenset({"population", "residents", "lsoa_population", "registered_patients", "patients",
+                     "most_deprived_20pct_population"})
+#: Codes and ordinals: whole numbers without a thousands separator.
+_CODES = frozenset({"uprn", "source_row", "imd_decile", "most_deprived_decile", "version", "rank"})
+#: Identifier columns: kept in a table, after the columns people read.
+_ID_SUFFIXES = ("_id", "_ids")
+
+
+@dataclass(frozen=True)
+class ColumnDisplay:
+    """How a table shows one column.
+
+    Attributes
+    ----------
+    name
+        The column.
+    label
+        Its heading, in people's words.
+    number_format
+        For a number column: a printf-style format (``"%,.0f"``: whole, thousands separated) or ``"percent"`` (a
+        share 0–1 shown as a percentage); None for text or a column shown as it is.
+    is_id
+        An internal identifier (shown after the other columns).
+    """
+
+    name: str
+    label: str
+    number_format: str | None
+    is_id: bool
+
+
+def column_label(name: str) -> str:
+    """A column's heading in people's words (``imd_rank`` → "IMD rank (1 = most deprived)", ``distance_m`` →
+    "Distance (m)", an unknown ``some_thing`` → "Some thing")."""
+    if name in _TABLE_LABELS:
+        return _TABLE_LABELS[name]
+    if name in _LABELS:
+        return _LABELS[name]
+    text, unit = name, ""
+    for suffix, shown in (("_m2", "m²"), ("_ha", "ha"), ("_km", "km"), ("_m", "m"), ("_pct", "%")):
+        if name.endswith(suffix):
+            text, unit = name[: -len(suffix)], f" ({shown})"
+            break
+    words = text.replace("_", " ").strip()
+    return (words[:1].upper() + words[1:] + unit) if words else name
+
+
+def _number_format(name: str, values: pd.Series) -> str | None:
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        return None
+    if name in _CODES:
+        return "%d"
+    if "share" in name:
+        return "percent"
+    if name in _PEOPLE or name.endswith(("_population", "_residents", "_patients")) or name.startswith("residents"):
+        return "%,.0f"
+    if name in ("lat", "lon", "hub_lat", "hub_lon") or name.endswith(("_lat", "_lon")):
+        return "%.5f"
+    if name.endswith("_ha"):
+        return "%,.1f"
+    if name.endswith("_km"):
+        return "%,.2f"
+    if name.endswith(("_m", "_m2")) or name in ("easting", "northing", "imd_rank"):
+        return "%,.0f"
+    if name in ("imd_score",) or name.endswith("_score"):
+        return "%.1f"
+    if pd.api.types.is_integer_dtype(values):
+        return "%,d"
+    finite = pd.to_numeric(values, errors="coerce").dropna()
+    if len(finite) and bool((finite == finite.round()).all()):
+        return "%,.0f"
+    return "%,.2f"
+
+
+def table_columns(frame: pd.DataFrame) -> list[ColumnDisplay]:
+    """How a table shows each column of ``frame``, in the order to show them: the columns people read first (in
+    ``frame``'s order), internal identifiers last.
+
+    Parameters
+    ----------
+    frame
+        Any table the app shows.
+
+    Returns
+    -------
+    list of ColumnDisplay
+    """
+    shown = [ColumnDisplay(str(c), column_label(str(c)), _number_format(str(c), frame[c]),
+                           str(c).endswith(_ID_SUFFIXES) or str(c) == "record_id") for c in frame.columns]
+    return [c for c in shown if not c.is_id] + [c for c in shown if c.is_id]

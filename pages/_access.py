@@ -27,6 +27,7 @@ from estates.maps._offline import offline_map
 from estates.maps.access import access_layers
 from geo.place import Place
 from pages import _common as common
+from pages._tables import show_table
 
 __all__ = ["CLOSURE_COLUMNS", "access_section", "closure_view"]
 
@@ -105,8 +106,9 @@ def access_section(place: Place, estate: pd.DataFrame, neighbourhood: str) -> No
                                        key="access_detour", help="Multiplies straight-line distances to "
                                        "approximate walking (1 = straight line; 1.2–1.4 is typical in towns)"))
     closing = bool(chosen) or (surplus and (sites["status"] == "surplus").any())
-    analysis = access_analysis(estate, kind, closed=chosen, close_surplus=surplus, hub=hub if closing else None,
-                               detour_factor=detour, neighbourhood=neighbourhood, place=place)
+    with st.spinner("Working out each resident's nearest sites…"):
+        analysis = access_analysis(estate, kind, closed=chosen, close_surplus=surplus, hub=hub if closing else None,
+                                   detour_factor=detour, neighbourhood=neighbourhood, place=place)
     tables = access_tables(analysis)
     reach = tables["by_imd_decile"]
     residents = float(reach["residents"].sum())
@@ -141,9 +143,8 @@ def access_section(place: Place, estate: pd.DataFrame, neighbourhood: str) -> No
     left, right = st.columns(2)
     with left:
         st.markdown("**Reach by IMD decile**")
-        st.dataframe(reach[["imd_decile", "residents", "share_within_400_m", "share_within_800_m",
-                            "share_within_1600_m", "median_m", "p90_m"]], hide_index=True, width="stretch",
-                     column_config={
+        show_table(reach[["imd_decile", "residents", "share_within_400_m", "share_within_800_m",
+                          "share_within_1600_m", "median_m", "p90_m"]], column_config={
                          "imd_decile": "IMD decile",
                          "residents": st.column_config.NumberColumn("Residents", format="%,.0f"),
                          "share_within_400_m": st.column_config.NumberColumn("≤ 400 m", format="percent"),
@@ -154,8 +155,8 @@ def access_section(place: Place, estate: pd.DataFrame, neighbourhood: str) -> No
     with right:
         st.markdown("**Access gap: LSOAs ranked by deprivation × distance**")
         gap = tables["gap"].head(GAP_TOP)
-        st.dataframe(gap[["rank", "lsoa_name", "imd_decile", "residents", "mean_m", "share_within_800_m"]],
-                     hide_index=True, width="stretch", column_config={
+        show_table(gap[["rank", "lsoa_name", "imd_decile", "residents", "mean_m", "share_within_800_m"]],
+                   column_config={
                          "rank": "Rank", "lsoa_name": "LSOA", "imd_decile": "IMD decile",
                          "residents": st.column_config.NumberColumn("Residents", format="%,.0f"),
                          "mean_m": st.column_config.NumberColumn("Mean distance (m)", format="%,.0f"),

@@ -21,6 +21,7 @@ from estates.maps import NO_BASEMAP, Basemap, configured_basemaps
 from estates.service import Estate, LiveEstate, load_registers, store_revision, store_target
 from estates.store import Store, open_store
 from geo.place import Place, available_places, choose_place, load_place
+from pages import _tables
 
 __all__ = [
     "FILTER_KEYS",
@@ -290,7 +291,7 @@ def show_details(record: dict[str, object], *, where: Place, sections: Sequence[
                 st.markdown(md(section.rows[0][1]))
             continue
         with st.expander(section.title, expanded=section.title in ("Record", "Classification")):
-            st.dataframe(section.frame(), hide_index=True, width="stretch")
+            _tables.show_table(section.frame())
 
 
 def show_site(whole: Estate, site_id: str, *, where: Place, records: bool = True) -> None:
@@ -323,10 +324,10 @@ def show_site(whole: Estate, site_id: str, *, where: Place, records: bool = True
                                    explanation=explanation)
     for section in sections:
         with st.expander(section.title, expanded=True):
-            st.dataframe(section.frame(), hide_index=True, width="stretch")
+            _tables.show_table(section.frame())
     if records:
         st.markdown(f"**Register records on this site** ({len(table):,})")
-        st.dataframe(table, hide_index=True, width="stretch")
+        _tables.show_table(table)
 
 
 

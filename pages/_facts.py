@@ -144,7 +144,8 @@ def section(everything: pd.DataFrame) -> None:
         try:
             preview = preview_import(store, io.BytesIO(uploaded.getvalue()), rules, file_name=name)
         except ValueError as exc:
-            st.error(f"This file cannot be read: {common.md(exc)}")
+            st.error(f"This file cannot be read: {common.md(exc)} Upload the workbook as the partner returned it "
+                     "(.xlsx, sheets and headings unchanged); nothing was written.")
             return
         state[PREVIEW] = {"id": uploaded.file_id, "preview": preview}
     preview = state[PREVIEW]["preview"]

@@ -26,8 +26,9 @@ pages = [
     st.Page(HERE / "estate_map.py", title="Estate map", icon=":material/map:", default=True),
     st.Page(HERE / "classify.py", title="Classify", icon=":material/fact_check:", url_path="classify"),
     st.Page(HERE / "matches.py", title="Matches", icon=":material/join:", url_path="matches"),
-    st.Page(HERE / "locality.py", title=f"{place.pilot_neighbourhood} locality" if place.pilot_neighbourhood
-            else "Localities", icon=":material/location_on:", url_path="locality"),
+    st.Page(HERE / "locality.py", title=f"{place.pilot_neighbourhood} {place.neighbourhood_term}"
+            if place.pilot_neighbourhood else f"{place.neighbourhood_term.capitalize()}s",
+            icon=":material/location_on:", url_path="locality"),
     st.Page(HERE / "profiles.py", title="Profiles", icon=":material/bar_chart:", url_path="profiles"),
     st.Page(HERE / "data.py", title="Data", icon=":material/dataset:", url_path="data"),
     st.Page(HERE / "changes.py", title="What changed", icon=":material/history:", url_path="changes"),

@@ -30,6 +30,7 @@ from geo.online import OnlineSettings, load_online_settings
 from pages import _auth
 from pages import _common as common
 from pages._facts import section as facts_section
+from pages._tables import show_table
 
 UPLOAD = "data_upload"  # {"id", "path", "name"} of the uploaded file saved to a temporary folder
 PREVIEW = "data_preview"  # the ingest result of the upload, before anything is written
@@ -59,7 +60,7 @@ metrics[3].metric("Need attention", f"{int(counts['needs_attention'].sum()):,}")
 metrics[4].metric("Rejected rows", f"{len(rejected):,}")
 
 st.subheader("Registers loaded")
-st.dataframe(counts, hide_index=True, width="stretch", column_config={
+show_table(counts, column_config={
     "partner": "Partner", "partner_type": "Type", "source_file": "File", "rows": "Rows", "accepted": "Accepted",
     "warned": "With warnings", "rejected": "Rejected", "located": "Located", "needs_attention": "Need attention",
     "historic": st.column_config.CheckboxColumn("Out-of-date source")})
@@ -69,7 +70,7 @@ attention = attention_rows(everything, rejected)
 st.markdown(f"**{len(attention):,}** rows: rejected (kept with their load, never part of the estate, e.g. not "
             "located) or accepted with warnings (e.g. only located to a postcode district). Send each partner its "
             "rows to fix, then load the corrected file again: its rejected rows are replaced.")
-st.dataframe(attention, hide_index=True, width="stretch", height=300)
+show_table(attention, height=300)
 st.download_button("Download as CSV", neutralise_formulas(attention).to_csv(index=False).encode("utf-8-sig"),
                    file_name="rows_needing_attention.csv", mime="text/csv")
 
@@ -100,8 +101,7 @@ def preview_counts(result: IngestResult) -> None:
 
 def preview_rows(result: IngestResult, columns: tuple[str, ...] = PREVIEW_COLUMNS) -> None:
     """The rows an ingest would load, with their outcome and reasons."""
-    st.dataframe(result.records[[c for c in columns if c in result.records]], hide_index=True, width="stretch",
-                 height=260)
+    show_table(result.records[[c for c in columns if c in result.records]], height=260)
 
 
 def write_to_store(result: IngestResult, partner: str, file_name: str, *, key: str) -> bool:
@@ -173,7 +173,8 @@ job: IngestJob | None = state.get(ONLINE_JOB)
 if job is not None and job.state in ("failed", "cancelled"):
     state.pop(ONLINE_JOB)
     if job.state == "failed":
-        state[ONLINE_NOTE] = ("error", f"Cannot load this register: {common.md(job.error)}")
+        state[ONLINE_NOTE] = ("error", f"Cannot load this register: {common.md(job.error)} Correct the file, or "
+                                       "preview it again with online lookups off; nothing was written.")
     else:
         state[ONLINE_NOTE] = ("info", f"Preview of {common.md(job.file_name)} cancelled; nothing was written.")
     job = None
@@ -206,7 +207,8 @@ try:
     raw = read_register(path)
     recognised = recognise_columns(raw.frame.columns)
 except (RegisterError, ColumnMappingError) as exc:
-    st.error(f"This file cannot be read: {common.md(exc)}")
+    st.error(f"This file cannot be read: {common.md(exc)} Save it again as CSV (UTF-8), Excel, GeoJSON or "
+             "GeoPackage with the column names in one row, then upload it again.")
     st.stop()
 st.markdown(f"**{len(raw):,}** rows read as {raw.format.upper()}" +
             (f"; {common.md('; '.join(raw.notes))}" if raw.notes else ""))
@@ -240,7 +242,8 @@ try:
 except ValueError as exc:
     online_settings = None
     st.error(f"Online lookups are unavailable: their settings ({common.md('ESTATES_ONLINE_…')} environment "
-             f"variables) cannot be read: {common.md(exc)}")
+             f"variables) cannot be read: {common.md(exc)} Ask the administrator to correct them "
+             "(docs/online_geocoding.md); offline geocoding works meanwhile.")
 # Both services switched off in the settings is how an admin rules lookups out altogether.
 online_possible = online_settings is not None and (online_settings.use_postcodes_io or online_settings.use_nominatim)
 switched_on = st.toggle("Look up missing locations online", key="data_online",
@@ -263,7 +266,8 @@ if st.button("Preview the load", key="data_preview_button", disabled=not partner
             result = ingest_register(path, partner=partner, partner_type=partner_type, mapping=overrides or None,
                                      place=place)
         except IngestError as exc:
-            st.error(f"Cannot load this register: {common.md(exc)}")
+            st.error(f"Cannot load this register: {common.md(exc)} Correct the file or the column mapping above, "
+                     "then press *Preview the load* again; nothing was written.")
             st.stop()
     state[PREVIEW] = {"result": result, "partner": partner, "file": state[UPLOAD]["name"]}
 

@@ -21,7 +21,8 @@ counts = status_counts(shown)
 st.markdown(whole.caption() + ". " + common.count_caption(shown, len(whole.sites)) + " — " +
             " · ".join(f"{status} **{count:,}**" for status, count in counts.items()))
 
-map_column, detail_column = st.columns([3, 2], gap="medium")
+# The map takes the page's whole width; a site's details follow below it, where their tables have room too.
+map_column, detail_column = st.container(), st.container()
 selected = st.session_state.get("estate_map_selected")
 with map_column:
     base = offline_map(estate_base_map(place, basemap=common.basemap(), show=("neighbourhoods",)))
@@ -48,7 +49,7 @@ with detail_column:
     known = set(whole.sites["site_id"])
     here_ids = [i for i in st.session_state.get("estate_map_here", []) if i in known]
     if not selected or selected not in known:
-        st.info("Click a site on the map to see everything known about it: its occupants, every register record "
+        st.info("Click a site on the map to see here everything known about it: its occupants, every register record "
                 "and why it is on this site, how precisely it is located, its areas and deprivation, and why it "
                 "has its status.")
     else:

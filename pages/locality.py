@@ -16,10 +16,12 @@ from estates.schema import STATUSES
 from geo import boundaries
 from pages import _common as common
 from pages._access import access_section
+from pages._charts import bar_chart, show_bar_chart
+from pages._tables import show_table
 
 place = common.place()
 if not boundaries.has_neighbourhoods(place):  # a place built without the council's ward grouping (docs/places.md)
-    st.title(f"{place.name} localities")
+    st.title(f"{place.name} {place.neighbourhood_term}s")
     st.info(f"{place.name} has no neighbourhood layer: it was built without the council's ward → neighbourhood "
             "file, and none is invented. Rebuild the place with `--neighbourhoods FILE`; meanwhile the estate map "
             "and the area profiles (by PCN and ward) work as usual.")
@@ -28,7 +30,7 @@ everything = common.estate().records
 hoods = sorted(boundaries.neighbourhood_definition(place)["neighbourhood"].dropna().unique())
 term = place.neighbourhood_term
 
-st.title(f"{place.name} localities")
+st.title(f"{place.name} {term}s")
 controls = st.columns([2, 2, 3])
 default = hoods.index(place.pilot_neighbourhood) if place.pilot_neighbourhood in hoods else 0
 hood = controls[0].selectbox(term.capitalize(), hoods, index=default, key="locality_neighbourhood")
@@ -88,7 +90,7 @@ if clusters.empty:
 else:
     view = clusters[["rank", "hub_name", "partner_count", "buildings", "partners", "surplus", "key", "gia_m2",
                      "radius_m", "lsoa_name", "imd_decile", "imd_rank"]]
-    st.dataframe(view, hide_index=True, width="stretch", placeholder="–", column_config={
+    show_table(view, placeholder="–", column_config={
         "rank": "Rank", "hub_name": "Around", "partner_count": "Partners", "buildings": "Buildings",
         "partners": "Whose", "surplus": "Surplus", "key": "Key",
         "gia_m2": st.column_config.NumberColumn("Floor area (m²)", format="%,.0f"),
@@ -97,29 +99,25 @@ else:
     chosen = st.selectbox("Buildings of cluster", clusters["rank"].tolist(), key="locality_cluster",
                           format_func=lambda r: f"#{r}: around {clusters.set_index('rank').loc[r, 'hub_name']}")
     cluster_id = clusters.set_index("rank").loc[chosen, "cluster_id"]
-    st.dataframe(members[members["cluster_id"] == cluster_id].drop(columns="cluster_id"), hide_index=True,
-                 width="stretch", column_config={"distance_m": st.column_config.NumberColumn(
-                     "Distance to hub (m)", format="%.0f")})
+    show_table(members[members["cluster_id"] == cluster_id].drop(columns="cluster_id"), column_config={
+        "distance_m": st.column_config.NumberColumn("Distance to hub (m)", format="%,.0f")})
 
 st.subheader("Surplus buildings near key ones")
 if pairs.empty:
     st.info(f"No surplus building within {distance:,} m of a key building here.")
 else:
-    st.dataframe(pairs[["rank", "surplus_name", "surplus_partner", "surplus_use", "key_name", "distance_m",
-                        "keys_within", "lsoa_name", "imd_decile"]], hide_index=True, width="stretch",
-                 column_config={"distance_m": st.column_config.NumberColumn("Distance (m)", format="%.0f")})
+    show_table(pairs[["rank", "surplus_name", "surplus_partner", "surplus_use", "key_name", "distance_m",
+                      "keys_within", "lsoa_name", "imd_decile"]])
 
 access_section(place, everything, hood)
 
 st.subheader("Estate by partner and status")
 breakdown = estate_breakdown(area)
-left, right = st.columns([3, 2])
-left.dataframe(breakdown, hide_index=True, width="stretch", column_config={
-    "gia_m2": st.column_config.NumberColumn("Floor area (m²)", format="%,.0f"),
-    "gia_recorded": "With floor area"})
-chart = breakdown[breakdown["partner"] != "total"].set_index("partner")[list(STATUSES)]
-right.bar_chart(chart, horizontal=True, color=[STATUS_COLOURS[s] for s in STATUSES], height=420)
+# One under the other, each the page's width: the names and every column stay whole.
+show_table(breakdown, column_config={"partner": st.column_config.Column("Partner", width="large")})
+show_bar_chart(bar_chart(breakdown[breakdown["partner"] != "total"], category="partner", values=list(STATUSES),
+                         title="Buildings", colours=STATUS_COLOURS, legend_title="Status"),
+               key="locality_partner_chart")
 
 with st.expander(f"Deprivation of {hood}'s LSOAs"):
-    st.dataframe(area_lsoas("neighbourhood", hood, place=place).drop(columns="area"), hide_index=True,
-                 width="stretch")
+    show_table(area_lsoas("neighbourhood", hood, place=place).drop(columns="area"))

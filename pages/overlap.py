@@ -19,6 +19,7 @@ from geo import boundaries
 from geo.overlap import DEFAULT_SLIVER_HA, overlap_pieces
 from geo.place import Place
 from pages import _common as common
+from pages._tables import show_table
 
 place = common.place()
 if not boundaries.has_neighbourhoods(place):  # a place built without the council's ward grouping (docs/places.md)
@@ -113,7 +114,7 @@ for tab, (key, table) in zip(tabs, tables.items(), strict=True):
 
 st.subheader("Pieces")
 piece_table = pd.DataFrame(with_estate.drop(columns="geometry"))
-st.dataframe(piece_table, hide_index=True, width="stretch", column_config={
+show_table(piece_table, column_config={
     "area_ha": st.column_config.NumberColumn("Area (ha)", format="%,.1f"),
     "share_of_neighbourhood_area": st.column_config.NumberColumn("of neighbourhood", format="percent"),
     "share_of_pcn_area": st.column_config.NumberColumn("of PCN", format="percent"),
@@ -123,8 +124,8 @@ st.dataframe(piece_table, hide_index=True, width="stretch", column_config={
     "gia_m2": st.column_config.NumberColumn("Floor area (m²)", format="%,.0f"),
 })
 with st.expander("Buildings by piece: status and partner"):
-    st.dataframe(buildings_by_piece(shown, pieces), hide_index=True, width="stretch")
-    st.dataframe(buildings_by_piece(shown, pieces, by="partner"), hide_index=True, width="stretch")
+    show_table(buildings_by_piece(shown, pieces))
+    show_table(buildings_by_piece(shown, pieces, by="partner"))
 
 st.subheader("Downloads")
 st.caption("Each file is built when you click. Maps and files carry the data attribution; spreadsheet formulas in "

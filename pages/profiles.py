@@ -11,6 +11,8 @@ from estates.maps import STATUS_COLOURS
 from estates.schema import STATUSES
 from geo import boundaries
 from pages import _common as common
+from pages._charts import bar_chart, show_bar_chart
+from pages._tables import show_table
 
 place = common.place()
 everything = common.estate().records
@@ -31,8 +33,8 @@ st.markdown(common.count_caption(shown, len(everything), what="buildings counted
 with st.spinner("Working out population and deprivation…"):
     profiles = area_profiles(shown, kind, place=place)
 
-st.dataframe(profiles, hide_index=True, width="stretch", column_config={
-    "area": kinds[kind][:-1] if kind == "neighbourhood" else "PCN",
+show_table(profiles, column_config={
+    "area": st.column_config.Column(kinds[kind][:-1] if kind == "neighbourhood" else "PCN", width=260),
     "population": st.column_config.NumberColumn("Residents", format="%,.0f"),
     "lsoas": "LSOAs",
     "imd_score": st.column_config.NumberColumn("IMD score", format="%.1f",
@@ -47,17 +49,18 @@ st.dataframe(profiles, hide_index=True, width="stretch", column_config={
 })
 
 charts = st.columns(3)
-by_area = profiles.set_index("area")
 with charts[0]:
     st.markdown("**Buildings by status**")
-    st.bar_chart(by_area[list(STATUSES)], color=[STATUS_COLOURS[s] for s in STATUSES], horizontal=True, height=300)
+    show_bar_chart(bar_chart(profiles, category="area", values=list(STATUSES), title="Buildings",
+                             colours=STATUS_COLOURS, legend_title="Status"), key="profiles_status_chart")
 with charts[1]:
-    st.markdown("**Residents in England's most deprived 20 % (%)**")
-    share = (by_area[["most_deprived_20pct_share"]] * 100).rename(columns={"most_deprived_20pct_share": "%"})
-    st.bar_chart(share, horizontal=True, height=300, color="#54278f")
+    st.markdown("**Residents in England's most deprived 20 %**")
+    show_bar_chart(bar_chart(profiles, category="area", values="most_deprived_20pct_share", percent=True,
+                             title="Share of residents", colours="#54278f"), key="profiles_deprived_chart")
 with charts[2]:
-    st.markdown("**Recorded floor area (m²)**")
-    st.bar_chart(by_area[["gia_m2"]], horizontal=True, height=300, color="#2166AC")
+    st.markdown("**Recorded floor area**")
+    show_bar_chart(bar_chart(profiles, category="area", values="gia_m2", title="Floor area (m²)",
+                             colours="#2166AC"), key="profiles_floor_chart")
 
 st.subheader("One area in detail")
 area = st.selectbox("Area", profiles["area"].tolist(), key="profiles_area")
@@ -66,12 +69,10 @@ mine = shown[shown[column].astype("object") == area]
 left, right = st.columns([3, 2])
 with left:
     st.markdown(f"**Estate of {common.md(area)} by partner and status**")
-    st.dataframe(estate_breakdown(mine), hide_index=True, width="stretch", column_config={
-        "gia_m2": st.column_config.NumberColumn("Floor area (m²)", format="%,.0f"),
-        "gia_recorded": "With floor area"})
+    show_table(estate_breakdown(mine), column_config={"partner": st.column_config.Column("Partner", width="large")})
 with right:
     st.markdown(f"**Deprivation of {common.md(area)}'s LSOAs**")
     lsoas = area_lsoas(kind, area, place=place).drop(columns="area")
-    st.dataframe(lsoas, hide_index=True, width="stretch", height=320)
+    show_table(lsoas, height=320)
 st.caption("Population: ONS mid-2024 estimates; deprivation: IMD 2019 (MHCLG) by LSOA, each LSOA counted in the "
            "area its representative point falls in; floor area only where the register records it.")

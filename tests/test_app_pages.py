@@ -24,7 +24,7 @@ TOWN_HALL_UPRN = "10091813602"
 PAGES = {
     "estate_map": ("estate_map.py", "Trafford estate map"),
     "classify": ("classify.py", "Classify sites"),
-    "locality": ("locality.py", "Trafford localities"),
+    "locality": ("locality.py", "Trafford neighbourhoods"),
     "profiles": ("profiles.py", "Area profiles"),
     "data": ("data.py", "Data: partner registers"),
 }

@@ -2,7 +2,7 @@
 
 The geography is :mod:`geo.access` (resident points, nearest facility, reach by area, the access gap, closures).
 This module only picks the *facilities* from the estate and puts the pieces together for the CLI, the exports and
-the North locality page, so all three show the same tables.
+the North neighbourhood page, so all three show the same tables.
 
 **Facilities of a kind** (:func:`facility_points`): the sites (``site_id``; a record with none is its own site) with
 at least one record of the kind that is located, current and precisely placed (as

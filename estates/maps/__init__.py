@@ -715,7 +715,9 @@ def estate_base_map(
     m.get_root().header.add_child(_MapStyle(), name="estates_css")
     layers = _add_boundaries(m, place, show=show, focus=focus)
     Legend(status_legend_html(), position="topleft").add_to(m)
-    Legend(imd_legend_html(), position="bottomleft", layer=layers["imd"]).add_to(m)
+    # Bottom right, stacked above the attribution (Leaflet puts a later bottom control above the earlier ones): at
+    # the bottom left the wrapped attribution covered "10 (least deprived)" on narrower maps.
+    Legend(imd_legend_html(), position="bottomright", layer=layers["imd"]).add_to(m)
     whole, per_neighbourhood = _extents(place)
     if focus is None:
         (south, west), (north, east) = whole

@@ -87,7 +87,7 @@ def test_choosing_a_kind_and_a_site_shows_rings_gap_and_the_closure_table_and_it
     missing: list[str] = []
     page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
     page.goto(app_url)
-    page.get_by_role("link", name="North locality").click()
+    page.get_by_role("link", name="North neighbourhood").click()
     page.get_by_text("Access to sites", exact=True).wait_for(timeout=90_000)
     wait_until_idle(page, timeout_ms=60_000)
 

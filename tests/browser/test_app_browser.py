@@ -200,6 +200,6 @@ def test_a_deep_link_as_first_visit_after_a_start_gets_the_whole_app(page, modul
         report = assert_map_rendered(page, "app_deep_link", console=console_log)
 
         assert page.get_by_label("Search name, postcode or UPRN").count() == 1
-        assert page.get_by_role("link", name="North locality").count() == 1
+        assert page.get_by_role("link", name="North neighbourhood").count() == 1
         assert page.get_by_role("link", name="common").count() == 0  # no bare pages-folder menu
         assert _wait_markers(report.frame, _located(_estate(module_store).sites)) > 700
