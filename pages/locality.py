@@ -16,6 +16,7 @@ from estates.schema import STATUSES
 from geo import boundaries
 from pages import _common as common
 from pages._access import access_section
+from pages._downloads import map_downloads
 
 place = common.place()
 if not boundaries.has_neighbourhoods(place):  # a place built without the council's ward grouping (docs/places.md)
@@ -77,6 +78,7 @@ layers = [*building_layers(area), *colocation_layers(clusters, pairs)]
 st_folium(offline_map(estate_base_map(place, basemap=common.basemap(), show=("neighbourhoods", "imd"), focus=hood)),
           key="locality_map", height=common.MAP_HEIGHT, use_container_width=True, returned_objects=[],
           feature_group_to_add=[offline_map(g) for g in layers], layer_control=folium.LayerControl(collapsed=True))
+map_downloads(area, title=f"{place.name} localities", filters=filters, area=("neighbourhood", hood), name="locality")
 
 st.subheader("Co-location opportunities")
 st.markdown(f"Clusters of buildings of two or more partners (on two or more sites) within **{distance:,} m** of a "

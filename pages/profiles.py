@@ -10,6 +10,7 @@ from estates.analysis.profiles import area_lsoas, area_profiles, estate_breakdow
 from estates.maps import STATUS_COLOURS
 from estates.schema import STATUSES
 from pages import _common as common
+from pages._downloads import map_downloads
 
 place = common.place()
 everything = common.estate().records
@@ -70,3 +71,4 @@ with right:
     st.dataframe(lsoas, hide_index=True, width="stretch", height=320)
 st.caption("Population: ONS mid-2024 estimates; deprivation: IMD 2019 (MHCLG) by LSOA, each LSOA counted in the "
            "area its representative point falls in; floor area only where the register records it.")
+map_downloads(mine, title=f"{place.name} area profile", filters=filters, area=(kind, area), name="profile")
