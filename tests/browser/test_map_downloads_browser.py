@@ -90,7 +90,8 @@ def test_overlap_filtered_to_north_downloads_a_north_png_and_pdf(
     page.get_by_role("option", name="North", exact=True).click()
     page.keyboard.press("Escape")
     wait_until_idle(page, timeout_ms=60_000)
-    page.get_by_text("Filters: Neighbourhood: North").first.wait_for(timeout=30_000)
+    # The download row (the last thing on the page) has been drawn again for North.
+    page.get_by_text(re.compile(r"^\d+ sites in North — filters: Neighbourhood: North")).wait_for(timeout=60_000)
     wait_until_idle(page, timeout_ms=60_000)
 
     with page.expect_download(timeout=120_000) as png_download:
