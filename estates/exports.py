@@ -51,13 +51,18 @@ from geo.projection import BNG, WGS84
 
 if TYPE_CHECKING:
     from estates.analysis.access import AccessAnalysis
+    from estates.analysis.filters import Filters
 
 __all__ = [
     "ACCESS_FORMATS",
     "EXPORT_FORMATS",
     "EXPORT_KINDS",
+    "VIEW_FORMATS",
     "export_sites",
+    "export_view",
     "site_list",
+    "view_export_bytes",
+    "view_filename",
     "MIME_TYPES",
     "PLAIN_TABLE_FORMATS",
     "TABLE_FORMATS",
@@ -633,6 +638,7 @@ def export_overlap(
     place: Place | None = None,
     sliver_ha: float | None = None,
     buildings: pd.DataFrame | None = None,
+    filters: Filters | None = None,
 ) -> list[Path]:
     """Export the neighbourhood × PCN overlap analysis.
 
@@ -653,6 +659,9 @@ def export_overlap(
         (default :data:`geo.overlap.DEFAULT_SLIVER_HA`).
     buildings
         The estate (default: :func:`estates.estate.current_estate`).
+    filters
+        The filters that chose ``buildings``: the ``png``/``pdf`` map names them in its subtitle (the geography,
+        and so the extent, stays the whole place).
 
     Returns
     -------
@@ -677,15 +686,15 @@ def export_overlap(
     target, fmt, is_folder = resolve_output(path, fmt, folder_ok=True)
     sliver = DEFAULT_SLIVER_HA if sliver_ha is None else float(sliver_ha)
     data = _overlap(place, sliver, buildings)
-    return _write_files(_overlap_writers(data, target, fmt, is_folder), force=force)
+    return _write_files(_overlap_writers(data, target, fmt, is_folder, filters=filters), force=force)
 
 
 def _pieces_table(data: _Overlap) -> pd.DataFrame:
     return pd.DataFrame(data.pieces.drop(columns="geometry"))
 
 
-def _overlap_writers(data: _Overlap, target: Path, fmt: str,
-                     is_folder: bool) -> list[tuple[Path, Callable[[Path], None]]]:
+def _overlap_writers(data: _Overlap, target: Path, fmt: str, is_folder: bool, *,
+                     filters: Filters | None = None) -> list[tuple[Path, Callable[[Path], None]]]:
     from estates.analysis.overlap import buildings_by_piece, floor_area_missing_matrix, tidy_matrices
 
     notes = method_notes(data.place, sliver_ha=data.sliver_ha, pieces=data.pieces, buildings=data.buildings)
@@ -700,7 +709,7 @@ def _overlap_writers(data: _Overlap, target: Path, fmt: str,
     if fmt == "html":
         return [(target, lambda p: _write_html(data, p, title=None))]
     if fmt in ("png", "pdf"):
-        return [(target, lambda p: _write_static(data, p, fmt, title=None))]
+        return [(target, lambda p: _write_static(data, p, fmt, title=None, filters=filters))]
     if fmt == "gpkg":
         return [(target, lambda p: _write_gpkg(_gpkg_layers(data), p))]
     if fmt == "geojson":
@@ -728,10 +737,12 @@ def _write_html(data: _Overlap, path: Path, *, title: str | None) -> None:
     path.write_text(m.get_root().render(), encoding="utf-8")
 
 
-def _write_static(data: _Overlap, path: Path, fmt: str, *, title: str | None) -> None:
+def _write_static(data: _Overlap, path: Path, fmt: str, *, title: str | None, filters: Filters | None = None,
+                  fit: bool = False) -> None:
     from estates.maps.static import overlap_figure, render_figure
 
-    figure = overlap_figure(data.pieces, data.buildings, place=data.place, sliver_ha=data.sliver_ha, title=title)
+    figure = overlap_figure(data.pieces, data.buildings, place=data.place, sliver_ha=data.sliver_ha, title=title,
+                            filters=filters, fit=fit)
     render_figure(figure, path, fmt=fmt)
 
 
@@ -743,6 +754,7 @@ def export_buildings(
     buildings: pd.DataFrame | None = None,
     place: Place | None = None,
     sliver_ha: float | None = None,
+    filters: Filters | None = None,
 ) -> list[Path]:
     """Export the tagged, classified estate: one row (or point) per building.
 
@@ -760,6 +772,9 @@ def export_buildings(
         The place (default: the current place).
     sliver_ha
         Sliver threshold of the pieces drawn under the buildings on maps.
+    filters
+        The filters that chose ``buildings`` (the app's sidebar): the ``png``/``pdf`` map names them under its title
+        and is fitted to their neighbourhoods, PCNs and wards.
 
     Returns
     -------
@@ -783,7 +798,7 @@ def export_buildings(
     if fmt == "html":
         writer: Callable[[Path], None] = lambda p: _write_html(data, p, title=title)  # noqa: E731
     elif fmt in ("png", "pdf"):
-        writer = lambda p: _write_static(data, p, fmt, title=title)  # noqa: E731
+        writer = lambda p: _write_static(data, p, fmt, title=title, filters=filters, fit=True)  # noqa: E731
     elif fmt == "gpkg":
         writer = lambda p: _write_gpkg(_gpkg_layers(data), p)  # noqa: E731
     elif fmt == "geojson":
@@ -900,6 +915,7 @@ def export_bytes(
     place: Place | None = None,
     sliver_ha: float | None = None,
     buildings: pd.DataFrame | None = None,
+    filters: Filters | None = None,
 ) -> ExportFile:
     """Build an export in memory (written to a private temporary folder, read back, removed).
 
@@ -911,6 +927,9 @@ def export_bytes(
         One of :data:`EXPORT_FORMATS` (``csv`` of ``overlap`` is the single long table).
     place, sliver_ha, buildings
         As :func:`export_overlap`.
+    filters
+        The filters that chose ``buildings``: the ``png``/``pdf`` maps name them in the subtitle; the buildings map
+        is fitted to their area (:func:`export_buildings`).
 
     Returns
     -------
@@ -926,9 +945,10 @@ def export_bytes(
         path = Path(scratch) / name
         if kind == "sites":
             export_sites(fmt, path, place=place, sliver_ha=sliver_ha)
+        elif kind == "overlap":
+            export_overlap(fmt, path, place=place, sliver_ha=sliver_ha, buildings=buildings, filters=filters)
         else:
-            exporter = export_overlap if kind == "overlap" else export_buildings
-            exporter(fmt, path, place=place, sliver_ha=sliver_ha, buildings=buildings)
+            export_buildings(fmt, path, place=place, sliver_ha=sliver_ha, buildings=buildings, filters=filters)
         return ExportFile(name=name, mime=MIME_TYPES[fmt], data=path.read_bytes())
 
 
@@ -1088,3 +1108,133 @@ def table_bytes(frame: pd.DataFrame, fmt: str, *, kind: str, sheet: str = "rows"
         path = Path(scratch) / name
         export_table(frame, fmt, path, sheet=sheet)
         return ExportFile(name=name, mime=MIME_TYPES[fmt], data=path.read_bytes())
+
+
+# ------------------------------------------------------------------------------------------------ a page's view
+
+#: Formats of :func:`export_view`: the map (print and interactive) and the data behind it.
+VIEW_FORMATS: tuple[str, ...] = ("png", "pdf", "html", "csv", "xlsx", "geojson", "gpkg")
+
+
+def _view_notes(sites: pd.DataFrame, *, place: Place, title: str, filters: Filters | None,
+                area: tuple[str, str] | None) -> pd.DataFrame:
+    from estates.maps._view import subtitle_text, view_area, view_title
+
+    heading = view_title(title, place=place, area=view_area(filters, area))
+    notes = [("title", heading),
+             ("view", subtitle_text(filters, shown=len(sites),
+                                    unlocated=int(pd.to_numeric(sites["lat"], errors="coerce").isna().sum()))),
+             ("generated", date.today().isoformat()),
+             ("sites", "One row per site (one physical property): its status (a person's decision, else the "
+                       "rules'), occupant organisations and register records. The rows are exactly the sites the "
+                       "page showed with these filters.")]
+    notes += [("attribution", line) for line in place.attribution]
+    return pd.DataFrame(notes, columns=["topic", "note"])
+
+
+def export_view(
+    fmt: str | None,
+    path: str | os.PathLike[str],
+    *,
+    sites: pd.DataFrame,
+    place: Place | None = None,
+    title: str | None = None,
+    filters: Filters | None = None,
+    area: tuple[str, str] | None = None,
+    paper: str = "A4",
+    force: bool = False,
+) -> list[Path]:
+    """Export what a map page shows: its sites as a print map, an offline HTML map, or their data.
+
+    Parameters
+    ----------
+    fmt
+        One of :data:`VIEW_FORMATS`; ``None``: from ``path``'s extension.
+    path
+        The file to write.
+    sites
+        The sites the page shows (after its filters): the map's markers and the data's rows, exactly.
+    place
+        The place (default: the current place).
+    title
+        The page's title (default "<place> estate: sites by status"); the area's name is added.
+    filters
+        The filters that chose ``sites``: named in the title/subtitle (maps) and the notes (XLSX); their
+        neighbourhoods, PCNs and wards set the maps' extent.
+    area
+        The page's own area, e.g. ``("neighbourhood", "North")``.
+    paper
+        ``A4`` or ``A3`` landscape (``png``/``pdf``).
+    force
+        Overwrite an existing file.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The file written.
+
+    Notes
+    -----
+    ``png``/``pdf``: :func:`estates.maps.static.sites_figure` (PNG at 200 dpi); ``html``:
+    :func:`estates.maps.sites.sites_map`, every asset inlined, with a scale bar; ``csv``: the site list
+    (:func:`site_list`); ``xlsx``: sheets ``sites`` and ``notes`` (title, filters, date, attribution);
+    ``geojson``/``gpkg``: site points (sites without a location have no geometry; layer ``sites``).
+    """
+    target, fmt, _ = resolve_output(path, fmt, folder_ok=False)
+    if fmt not in VIEW_FORMATS:
+        raise ExportError(f"map exports are {', '.join(VIEW_FORMATS)}, not {fmt}")
+    place = place if place is not None else load_place()
+    title = title or f"{place.name} estate: sites by status"
+    table = site_list(sites)
+    if fmt in ("png", "pdf"):
+        def writer(p: Path) -> None:
+            from estates.maps.static import render_figure, sites_figure
+
+            render_figure(sites_figure(sites, place=place, title=title, filters=filters, area=area, paper=paper),
+                          p, fmt=fmt)
+    elif fmt == "html":
+        def writer(p: Path) -> None:
+            from estates.maps.sites import sites_map
+
+            m = sites_map(sites, place=place, title=title, filters=filters, area=area)
+            p.write_text(m.get_root().render(), encoding="utf-8")
+    elif fmt == "gpkg":
+        writer = lambda p: _write_gpkg([("sites", to_geodataframe(table))], p)  # noqa: E731
+    elif fmt == "geojson":
+        writer = lambda p: _write_geojson(to_geodataframe(table), p)  # noqa: E731
+    elif fmt == "csv":
+        writer = lambda p: _write_csv(table, p, bom=True)  # noqa: E731
+    else:
+        notes = _view_notes(sites, place=place, title=title, filters=filters, area=area)
+        writer = lambda p: _write_xlsx([("sites", table), ("notes", notes)], p)  # noqa: E731
+    return _write_files([(target, writer)], force=force)
+
+
+def view_filename(name: str, fmt: str, *, area: tuple[str, str] | None = None, place: Place | None = None) -> str:
+    """The download name of a page's export, e.g. ``trafford-locality-north.png`` (always a safe file name)."""
+    stem = name if area is None else f"{name}-{area[1]}"
+    return export_filename(safe_filename(stem.lower().replace(" ", "-")), fmt, place=place)
+
+
+def view_export_bytes(
+    fmt: str,
+    *,
+    sites: pd.DataFrame,
+    name: str = "map",
+    place: Place | None = None,
+    title: str | None = None,
+    filters: Filters | None = None,
+    area: tuple[str, str] | None = None,
+    paper: str = "A4",
+) -> ExportFile:
+    """:func:`export_view` in memory, for a download button (name from :func:`view_filename`)."""
+    if fmt not in VIEW_FORMATS:
+        raise ExportError(f"map exports are {', '.join(VIEW_FORMATS)}, not {fmt}")
+    from estates.maps._view import view_area
+
+    place = place if place is not None else load_place()
+    filename = view_filename(name, fmt, area=view_area(filters, area), place=place)
+    with tempfile.TemporaryDirectory(prefix="estates-export-") as scratch:
+        path = Path(scratch) / filename
+        export_view(fmt, path, sites=sites, place=place, title=title, filters=filters, area=area, paper=paper)
+        return ExportFile(name=filename, mime=MIME_TYPES[fmt], data=path.read_bytes())

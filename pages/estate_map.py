@@ -11,6 +11,7 @@ from estates.maps import building_layers, buildings_at, estate_base_map
 from estates.maps._offline import offline_map
 from estates.sites import status_counts
 from pages import _common as common
+from pages._downloads import map_downloads
 
 place = common.place()
 whole = common.estate()
@@ -58,3 +59,4 @@ with detail_column:
             st.radio(f"{len(here_ids)} sites are drawn where you clicked: which one?", here_ids,
                      key="estate_map_selected", format_func=lambda i: f"{names[i]} · {i}")
         common.show_site(whole, st.session_state["estate_map_selected"], where=place)
+map_downloads(shown, title=f"{place.name} estate map", filters=common.current_filters(), name="estate-map")

@@ -17,6 +17,7 @@ from geo import boundaries
 from pages import _common as common
 from pages._access import access_section
 from pages._charts import bar_chart, show_bar_chart
+from pages._downloads import map_downloads
 from pages._tables import show_table
 
 place = common.place()
@@ -79,6 +80,7 @@ layers = [*building_layers(area), *colocation_layers(clusters, pairs)]
 st_folium(offline_map(estate_base_map(place, basemap=common.basemap(), show=("neighbourhoods", "imd"), focus=hood)),
           key="locality_map", height=common.MAP_HEIGHT, use_container_width=True, returned_objects=[],
           feature_group_to_add=[offline_map(g) for g in layers], layer_control=folium.LayerControl(collapsed=True))
+map_downloads(area, title=f"{place.name} localities", filters=filters, area=("neighbourhood", hood), name="locality")
 
 st.subheader("Co-location opportunities")
 st.markdown(f"Clusters of buildings of two or more partners (on two or more sites) within **{distance:,} m** of a "

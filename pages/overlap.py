@@ -19,6 +19,7 @@ from geo import boundaries
 from geo.overlap import DEFAULT_SLIVER_HA, overlap_pieces
 from geo.place import Place
 from pages import _common as common
+from pages._downloads import map_downloads
 from pages._tables import show_table
 
 place = common.place()
@@ -71,7 +72,7 @@ def _heatmap(table: pd.DataFrame, view: str, *, decimals: int) -> object:
 
 def _downloader(kind: str, fmt: str, sliver_ha: float, buildings: pd.DataFrame) -> object:
     def make() -> bytes:
-        return export_bytes(kind, fmt, place=place, sliver_ha=sliver_ha, buildings=buildings).data
+        return export_bytes(kind, fmt, place=place, sliver_ha=sliver_ha, buildings=buildings, filters=filters).data
 
     return make
 
@@ -142,3 +143,4 @@ for kind, heading in (("overlap", "Overlap analysis"), ("buildings", "Buildings"
 st.caption("Method: geometry in British National Grid; residents are ONS mid-2024 LSOA estimates spread by area and "
            "scaled to each ward's ONS total; registered patients are counted where the practice sits; floor area "
            "only where a register gives one. See docs/overlap.md.")
+map_downloads(shown, title=f"{place.name} estate: sites by status", filters=filters, name="overlap")

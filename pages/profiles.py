@@ -12,6 +12,7 @@ from estates.schema import STATUSES
 from geo import boundaries
 from pages import _common as common
 from pages._charts import bar_chart, show_bar_chart
+from pages._downloads import map_downloads
 from pages._tables import show_table
 
 place = common.place()
@@ -76,3 +77,4 @@ with right:
     show_table(lsoas, height=320)
 st.caption("Population: ONS mid-2024 estimates; deprivation: IMD 2019 (MHCLG) by LSOA, each LSOA counted in the "
            "area its representative point falls in; floor area only where the register records it.")
+map_downloads(mine, title=f"{place.name} area profile", filters=filters, area=(kind, area), name="profile")

@@ -11,6 +11,7 @@ from estates.analysis.overlap import MATRICES
 from estates.service import load_registers
 from estates.store import open_store
 from geo.overlap import overlap_matrix, overlap_pieces
+from pages._downloads import DOWNLOAD_LABELS
 
 PAGE = Path(__file__).resolve().parent.parent / "pages" / "overlap.py"
 
@@ -50,8 +51,9 @@ def test_overlap_page_renders_the_map_matrices_and_downloads(page: AppTest) -> N
     buildings = heatmaps[list(MATRICES).index("buildings")]
     assert buildings.loc["Total", "Total"] == 979 - 108  # every record but the 108 in no piece (issue 17)
     labels = {button.label for button in page.get("download_button")}
-    assert labels == {"HTML map", "PNG", "PDF", "GeoPackage", "GeoJSON", "CSV", "Excel"}
-    assert len(page.get("download_button")) == 14
+    # The overlap and buildings exports, and the map download row every map page shares (pages/_downloads.py).
+    assert labels == {"HTML map", "PNG", "PDF", "GeoPackage", "GeoJSON", "CSV", "Excel", *DOWNLOAD_LABELS.values()}
+    assert len(page.get("download_button")) == 14 + len(DOWNLOAD_LABELS)
 
 
 def test_share_views_and_sliver_threshold(page: AppTest) -> None:

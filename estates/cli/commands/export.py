@@ -1,7 +1,9 @@
-"""``python -m estates export overlap|buildings|sites --format FMT --out PATH``: maps, layers and tables.
+"""``python -m estates export overlap|buildings|sites|map --format FMT --out PATH``: maps, layers and tables.
 
 ``overlap``: the neighbourhood × PCN overlap analysis; ``buildings``: the register records with their ``site_id``;
-``sites``: one row per site (status, occupants, records). Read from the store — nothing runs the registers again
+``sites``: one row per site (status, occupants, records); ``map``: the app's map downloads for the sites the filters
+choose (``--neighbourhood North --status surplus``), exactly as a page gives them (estates.exports.export_view).
+Read from the store — nothing runs the registers again
 while a store holds the estate. Formats: html (standalone offline map), png/pdf (print map), gpkg (QGIS), geojson
 (RFC 7946), csv, xlsx — see docs/overlap.md.
 """
@@ -11,11 +13,24 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from estates.cli import Handler, UserError, command
-from estates.exports import EXPORT_FORMATS, EXPORT_KINDS, export_buildings, export_overlap, export_sites, resolve_output
+from estates.exports import (
+    EXPORT_FORMATS,
+    EXPORT_KINDS,
+    VIEW_FORMATS,
+    export_buildings,
+    export_overlap,
+    export_sites,
+    export_view,
+    resolve_output,
+)
 from geo.overlap import DEFAULT_SLIVER_HA
-from geo.place import load_place
+from geo.place import Place, load_place
+
+if TYPE_CHECKING:
+    from estates.service import Estate
 
 
 def _sliver(text: str) -> float:
@@ -31,9 +46,10 @@ def _sliver(text: str) -> float:
 @command("export", help="Export the neighbourhood × PCN overlap analysis or the classified estate "
                         "(html, png, pdf, gpkg, geojson, csv, xlsx).")
 def configure(parser: argparse.ArgumentParser) -> Handler:
-    parser.add_argument("what", choices=EXPORT_KINDS,
+    parser.add_argument("what", choices=(*EXPORT_KINDS, "map"),
                         help="overlap: neighbourhood × PCN pieces and matrices; buildings: the register records; "
-                             "sites: one row per site")
+                             "sites: one row per site; map: the sites the filters choose, as the app's map downloads "
+                             f"({', '.join(VIEW_FORMATS)})")
     parser.add_argument("--format", dest="fmt", choices=EXPORT_FORMATS,
                         help="output format (default: from --out's extension)")
     parser.add_argument("--out", type=Path, required=True, metavar="PATH",
@@ -46,6 +62,11 @@ def configure(parser: argparse.ArgumentParser) -> Handler:
     parser.add_argument("--all-places", action="store_true",
                         help="sites or buildings of every place the store holds (e.g. Greater Manchester), with a "
                              "place column; tables only (csv, xlsx, gpkg, geojson)")
+    chosen = parser.add_argument_group("map: which sites (as the app's sidebar filters; repeat an option for several)")
+    for option, field in _FILTER_OPTIONS.items():
+        chosen.add_argument(f"--{option}", dest=field, action="append", default=[], metavar="NAME")
+    chosen.add_argument("--search", default="", metavar="TEXT", help="part of a name, a postcode start, a UPRN")
+    chosen.add_argument("--paper", choices=("A4", "A3"), default="A4", help="print size of png/pdf (landscape)")
     return run
 
 
@@ -75,6 +96,12 @@ def _all_places(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``export map`` option → field of :class:`estates.analysis.filters.Filters`.
+_FILTER_OPTIONS: dict[str, str] = {"partner": "partners", "partner-type": "partner_types", "status": "statuses",
+                                   "neighbourhood": "neighbourhoods", "pcn": "pcns", "ward": "wards",
+                                   "holding": "holding_types"}
+
+
 def run(args: argparse.Namespace) -> int:
     from estates.estate import current_sites
 
@@ -89,7 +116,9 @@ def run(args: argparse.Namespace) -> int:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"cannot read the store ({reason}); check ESTATES_DATABASE_URL, or use --no-store for "
                         "the rules' statuses") from None
-    if args.what == "sites":
+    if args.what == "map":
+        written = _export_map(args, estate, place)
+    elif args.what == "sites":
         written = export_sites(args.fmt, args.out, force=args.force, place=place, sliver_ha=args.sliver_ha,
                                sites=estate.sites)
     else:
@@ -99,3 +128,20 @@ def run(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def _export_map(args: argparse.Namespace, estate: Estate, place: Place) -> list[Path]:
+    from estates.analysis.filters import Filters, filter_options, filter_sites
+
+    filters = Filters().replace(search=args.search, **{f: tuple(getattr(args, f)) for f in _FILTER_OPTIONS.values()})
+    options = filter_options(estate.records)
+    for option, field in _FILTER_OPTIONS.items():
+        unknown = [v for v in getattr(filters, field) if v not in options[field]]
+        if unknown:
+            raise UserError(f"--{option} {unknown[0]!r} is not in the estate (choose from: "
+                            f"{', '.join(options[field][:12])}{' …' if len(options[field]) > 12 else ''})")
+    sites = filter_sites(estate, filters)
+    written = export_view(args.fmt, args.out, sites=sites, place=place, filters=filters, paper=args.paper,
+                         force=args.force)
+    print(f"{len(sites):,} sites" + (f" ({filters.describe()})" if filters.active else ""))
+    return written
