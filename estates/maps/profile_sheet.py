@@ -54,7 +54,7 @@ from geo import boundaries
 from geo.place import Place, load_place
 from geo.projection import BNG, to_bng
 
-__all__ = ["PROFILE_FORMATS", "ProfileFigures", "UnknownAreaError", "export_profile", "profile_areas",
+__all__ = ["PROFILE_FORMATS", "ProfileFigures", "UnknownAreaError", "check_area", "export_profile", "profile_areas",
            "profile_figures", "profile_sheet"]
 
 #: Formats :func:`export_profile` writes.
@@ -111,7 +111,8 @@ def profile_areas(area_kind: AreaKind, *, place: Place | None = None) -> list[st
     return [str(name) for name in _area_names(area_kind, place)]
 
 
-def _check_area(area_kind: AreaKind, area_name: str, place: Place) -> None:
+def check_area(area_kind: AreaKind, area_name: str, place: Place) -> None:
+    """Raise :class:`UnknownAreaError` (listing the areas there are) unless the place has this area."""
     names = profile_areas(area_kind, place=place)
     if area_name in names:
         return
@@ -236,7 +237,7 @@ def profile_figures(
         When the place has no such area (the message lists the areas there are).
     """
     place = place if place is not None else load_place()
-    _check_area(area_kind, area_name, place)
+    check_area(area_kind, area_name, place)
     column = AREA_KINDS[area_kind]
     records = estate.records
     records = records[records[column].astype("object") == area_name]

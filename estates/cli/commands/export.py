@@ -1,4 +1,7 @@
-"""``python -m estates export overlap|buildings|sites --format FMT --out PATH``: maps, layers and tables.
+"""``python -m estates export overlap|buildings|sites|profile --format FMT --out PATH``: maps, layers and tables.
+
+``profile --neighbourhood NAME`` / ``--pcn NAME``: the one-page profile of an area (pdf or png,
+:mod:`estates.maps.profile_sheet`).
 
 ``overlap``: the neighbourhood × PCN overlap analysis; ``buildings``: the register records with their ``site_id``;
 ``sites``: one row per site (status, occupants, records). Read from the store — nothing runs the registers again
@@ -15,7 +18,7 @@ from pathlib import Path
 from estates.cli import Handler, UserError, command
 from estates.exports import EXPORT_FORMATS, EXPORT_KINDS, export_buildings, export_overlap, export_sites, resolve_output
 from geo.overlap import DEFAULT_SLIVER_HA
-from geo.place import load_place
+from geo.place import Place, load_place
 
 
 def _sliver(text: str) -> float:
@@ -31,9 +34,12 @@ def _sliver(text: str) -> float:
 @command("export", help="Export the neighbourhood × PCN overlap analysis or the classified estate "
                         "(html, png, pdf, gpkg, geojson, csv, xlsx).")
 def configure(parser: argparse.ArgumentParser) -> Handler:
-    parser.add_argument("what", choices=EXPORT_KINDS,
+    parser.add_argument("what", choices=(*EXPORT_KINDS, "profile"),
                         help="overlap: neighbourhood × PCN pieces and matrices; buildings: the register records; "
-                             "sites: one row per site")
+                             "sites: one row per site; profile: one-page profile of an area (pdf, png)")
+    area = parser.add_mutually_exclusive_group()
+    area.add_argument("--neighbourhood", metavar="NAME", help="profile: the neighbourhood to profile")
+    area.add_argument("--pcn", metavar="NAME", help="profile: the PCN (footprint) to profile")
     parser.add_argument("--format", dest="fmt", choices=EXPORT_FORMATS,
                         help="output format (default: from --out's extension)")
     parser.add_argument("--out", type=Path, required=True, metavar="PATH",
@@ -46,10 +52,29 @@ def configure(parser: argparse.ArgumentParser) -> Handler:
     return run
 
 
+def _check_profile_area(args: argparse.Namespace, place: Place) -> None:
+    """The area a profile is for, checked before the estate is read (an unknown one lists the valid ones)."""
+    from estates.maps.profile_sheet import UnknownAreaError, check_area, profile_areas
+
+    if not (args.neighbourhood or args.pcn):
+        hoods = profile_areas("neighbourhood", place=place)
+        pcns = "; ".join(profile_areas("pcn", place=place))
+        choices = f"--neighbourhood ({'; '.join(hoods)}) or " if hoods else ""
+        raise UserError(f"export profile needs an area: {choices}--pcn ({pcns})")
+    try:
+        check_area("pcn" if args.pcn else "neighbourhood", args.pcn or args.neighbourhood, place)
+    except UnknownAreaError as exc:
+        raise UserError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     from estates.estate import current_sites
 
     place = load_place()
+    if args.what == "profile":
+        _check_profile_area(args, place)
+    elif args.neighbourhood or args.pcn:
+        raise UserError("--neighbourhood and --pcn are for 'export profile'")
     # Check the path and format before the estate is read.
     resolve_output(args.out, args.fmt, folder_ok=args.what == "overlap")
     try:
@@ -58,7 +83,13 @@ def run(args: argparse.Namespace) -> int:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"cannot read the store ({reason}); check ESTATES_DATABASE_URL, or use --no-store for "
                         "the rules' statuses") from None
-    if args.what == "sites":
+    if args.what == "profile":
+        from estates.maps.profile_sheet import export_profile
+
+        kind = "pcn" if args.pcn else "neighbourhood"
+        written = export_profile(args.fmt, args.out, force=args.force, place=place, estate=estate, area_kind=kind,
+                                 area_name=args.pcn or args.neighbourhood)
+    elif args.what == "sites":
         written = export_sites(args.fmt, args.out, force=args.force, place=place, sliver_ha=args.sliver_ha,
                                sites=estate.sites)
     else:
