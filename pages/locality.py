@@ -16,6 +16,7 @@ from estates.schema import STATUSES
 from geo import boundaries
 from pages import _common as common
 from pages._access import access_section
+from pages._profile_sheet import profile_downloads
 
 place = common.place()
 if not boundaries.has_neighbourhoods(place):  # a place built without the council's ward grouping (docs/places.md)
@@ -64,6 +65,7 @@ metrics[4].metric("Surplus", f"{int(profile['surplus']):,}")
 metrics[5].metric("Floor area (m²)", f"{profile['gia_m2']:,.0f}",
                   help=f"Gross internal area of the {int(profile['gia_recorded'])} buildings whose register "
                        "records it.")
+profile_downloads(place, common.estate(), area_kind="neighbourhood", area_name=hood, filters=common.current_filters())
 
 with st.spinner("Finding co-location opportunities…"):
     clusters, members = colocation_clusters(area, distance_m=distance, include_historic=include_historic,

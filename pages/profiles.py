@@ -10,6 +10,7 @@ from estates.analysis.profiles import area_lsoas, area_profiles, estate_breakdow
 from estates.maps import STATUS_COLOURS
 from estates.schema import STATUSES
 from pages import _common as common
+from pages._profile_sheet import profile_downloads
 
 place = common.place()
 everything = common.estate().records
@@ -56,6 +57,7 @@ with charts[2]:
 
 st.subheader("One area in detail")
 area = st.selectbox("Area", profiles["area"].tolist(), key="profiles_area")
+profile_downloads(place, common.estate(), area_kind=kind, area_name=area, filters=filters)
 column = "neighbourhood" if kind == "neighbourhood" else "pcn_name"
 mine = shown[shown[column].astype("object") == area]
 left, right = st.columns([3, 2])
