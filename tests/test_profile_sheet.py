@@ -223,3 +223,11 @@ def test_cli_writes_the_profile_pdf_and_refuses_unknown_areas(tmp_path: Path) ->
     assert len(stockport.stderr.strip().splitlines()) == 1
     assert "no neighbourhood layer" in stockport.stderr
     assert "Victoria PCN" in stockport.stderr
+
+
+def test_the_pages_helper_leaves_matplotlib_out_of_the_app_start() -> None:
+    code = "import sys, pages._profile_sheet; print('matplotlib' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
