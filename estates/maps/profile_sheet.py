@@ -19,9 +19,17 @@ The page holds, top to bottom:
 
 The area's estate is the register records tagged to it (by their own point), after any filters; its sites are the
 sites those records are on. Everything is drawn on one :class:`matplotlib.figure.Figure` (no ``pyplot``) in
-British National Grid, with the decorations of :mod:`estates.maps.static`. Each part has a ``gid`` (``title``,
-``date``, ``map``, ``legend``, ``imd-legend``, ``scale-bar``, ``north-arrow``, ``headline``, ``breakdown``,
-``colocation``, ``sources``, ``attribution``) so tests and callers can find it.
+British National Grid, with the decorations of :mod:`estates.maps.static`. Each part has a ``gid`` so tests and
+callers can find it: ``title``, ``date``, ``subtitle``; the ``map`` axes (``sites-<status>``, ``cluster``,
+``cluster-label``, ``scale-bar``, ``north-arrow``); ``legend`` and ``legend-lines`` (sites), ``imd-legend``;
+``headline-label`` / ``-value`` / ``-note``; the ``breakdown`` axes (``breakdown-total``, ``breakdown-count``),
+``breakdown-title`` / ``-note`` / ``-legend``; ``colocation`` (the table), ``colocation-title`` / ``-note``;
+``sources`` and ``attribution``.
+
+The layout is worked out bottom up on the A4 page: the footer, the co-location table and the chart take the height
+their (measured, wrapped) text needs, and the map row the rest; when the page is full the table lists fewer
+clusters (never under three) before the map shrinks. Text is wrapped by its measured width in matplotlib's font,
+so nothing runs off the page or into its neighbour (tested on the real areas).
 """
 
 from __future__ import annotations
