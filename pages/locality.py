@@ -18,6 +18,7 @@ from pages import _common as common
 from pages._access import access_section
 from pages._charts import bar_chart, show_bar_chart
 from pages._downloads import map_downloads
+from pages._profile_sheet import profile_downloads
 from pages._tables import show_table
 
 place = common.place()
@@ -67,6 +68,7 @@ metrics[4].metric("Surplus", f"{int(profile['surplus']):,}")
 metrics[5].metric("Floor area (m²)", f"{profile['gia_m2']:,.0f}",
                   help=f"Gross internal area of the {int(profile['gia_recorded'])} buildings whose register "
                        "records it.")
+profile_downloads(place, common.estate(), area_kind="neighbourhood", area_name=hood, filters=common.current_filters())
 
 with st.spinner("Finding co-location opportunities…"):
     clusters, members = colocation_clusters(area, distance_m=distance, include_historic=include_historic,

@@ -13,6 +13,7 @@ from geo import boundaries
 from pages import _common as common
 from pages._charts import bar_chart, show_bar_chart
 from pages._downloads import map_downloads
+from pages._profile_sheet import profile_downloads
 from pages._tables import show_table
 
 place = common.place()
@@ -65,6 +66,7 @@ with charts[2]:
 
 st.subheader("One area in detail")
 area = st.selectbox("Area", profiles["area"].tolist(), key="profiles_area")
+profile_downloads(place, common.estate(), area_kind=kind, area_name=area, filters=filters)
 column = "neighbourhood" if kind == "neighbourhood" else "pcn_name"
 mine = shown[shown[column].astype("object") == area]
 left, right = st.columns([3, 2])

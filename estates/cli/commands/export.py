@@ -1,4 +1,7 @@
-"""``python -m estates export overlap|buildings|sites|map --format FMT --out PATH``: maps, layers and tables.
+"""``python -m estates export overlap|buildings|sites|map|profile --format FMT --out PATH``: maps, layers and tables.
+
+``profile --neighbourhood NAME`` / ``--pcn NAME``: the one-page profile of an area (pdf or png,
+:mod:`estates.maps.profile_sheet`).
 
 ``overlap``: the neighbourhood × PCN overlap analysis; ``buildings``: the register records with their ``site_id``;
 ``sites``: one row per site (status, occupants, records); ``map``: the app's map downloads for the sites the filters
@@ -46,10 +49,11 @@ def _sliver(text: str) -> float:
 @command("export", help="Export the neighbourhood × PCN overlap analysis or the classified estate "
                         "(html, png, pdf, gpkg, geojson, csv, xlsx).")
 def configure(parser: argparse.ArgumentParser) -> Handler:
-    parser.add_argument("what", choices=(*EXPORT_KINDS, "map"),
+    parser.add_argument("what", choices=(*EXPORT_KINDS, "map", "profile"),
                         help="overlap: neighbourhood × PCN pieces and matrices; buildings: the register records; "
                              "sites: one row per site; map: the sites the filters choose, as the app's map downloads "
-                             f"({', '.join(VIEW_FORMATS)})")
+                             f"({', '.join(VIEW_FORMATS)}); profile: one-page profile of one --neighbourhood or --pcn "
+                             "(pdf, png)")
     parser.add_argument("--format", dest="fmt", choices=EXPORT_FORMATS,
                         help="output format (default: from --out's extension)")
     parser.add_argument("--out", type=Path, required=True, metavar="PATH",
@@ -102,12 +106,34 @@ _FILTER_OPTIONS: dict[str, str] = {"partner": "partners", "partner-type": "partn
                                    "holding": "holding_types"}
 
 
+def _check_profile_area(args: argparse.Namespace, place: Place) -> None:
+    """The area a profile is for, checked before the estate is read (an unknown one lists the valid ones)."""
+    from estates.maps.profile_sheet import UnknownAreaError, check_area, profile_areas
+
+    if len(args.neighbourhoods) + len(args.pcns) != 1:
+        hoods = profile_areas("neighbourhood", place=place)
+        pcns = "; ".join(profile_areas("pcn", place=place))
+        choices = f"--neighbourhood ({'; '.join(hoods)}) or " if hoods else ""
+        raise UserError(f"export profile needs one area: {choices}--pcn ({pcns})")
+    try:
+        check_area(*_profile_area(args), place)
+    except UnknownAreaError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _profile_area(args: argparse.Namespace) -> tuple[str, str]:
+    """(kind, name) of the one area ``export profile`` is for (:func:`_check_profile_area` checked there is one)."""
+    return ("pcn", args.pcns[0]) if args.pcns else ("neighbourhood", args.neighbourhoods[0])
+
+
 def run(args: argparse.Namespace) -> int:
     from estates.estate import current_sites
 
     if args.all_places:
         return _all_places(args)
     place = load_place()
+    if args.what == "profile":
+        _check_profile_area(args, place)
     # Check the path and format before the estate is read.
     resolve_output(args.out, args.fmt, folder_ok=args.what == "overlap")
     try:
@@ -118,6 +144,12 @@ def run(args: argparse.Namespace) -> int:
                         "the rules' statuses") from None
     if args.what == "map":
         written = _export_map(args, estate, place)
+    elif args.what == "profile":
+        from estates.maps.profile_sheet import export_profile
+
+        kind, name = _profile_area(args)
+        written = export_profile(args.fmt, args.out, force=args.force, place=place, estate=estate, area_kind=kind,
+                                 area_name=name)
     elif args.what == "sites":
         written = export_sites(args.fmt, args.out, force=args.force, place=place, sliver_ha=args.sliver_ha,
                                sites=estate.sites)
