@@ -68,7 +68,7 @@ def test_north_profile_says_what_the_profiles_compute(estate: Estate) -> None:
     sites = estate.sites[estate.sites["site_id"].isin(records["site_id"])]
     assert _texts(fig, "title") == ["North neighbourhood, Trafford"]
     assert _texts(fig, "date") == ["Profile at 5 December 2026"]
-    assert "North locality place-based pilot" in _texts(fig, "subtitle")[0]
+    assert "place-based pilot: Old Trafford & Stretford" in _texts(fig, "subtitle")[0]
     values = _texts(fig, "headline-value")
     assert values == [f"{expected['population']:,.0f}", f"{expected['lsoas']:,}", f"{expected['imd_score']:.1f}",
                       f"{expected['most_deprived_20pct_share']:.0%}", f"{len(sites):,}",

@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 #: Page → the name its download row was given (file names and widget keys).
-PAGES = {"Estate map": "estate-map", "North locality": "locality", "Profiles": "profile", "Overlap": "overlap"}
+PAGES = {"Estate map": "estate-map", "North neighbourhood": "locality", "Profiles": "profile", "Overlap": "overlap"}
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The North locality page's one-page profile download in headless Chromium, every outside host blocked: the PDF
+"""The North neighbourhood page's one-page profile download in headless Chromium, every outside host blocked: the PDF
 is made when pressed, downloads, is one A4 page and says the area's name and its headline figures."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def app_url(module_store: Path) -> Iterator[str]:
 def test_north_locality_downloads_its_one_page_profile(page: Page, app_url: str, module_store: Path,
                                                        console_log: ConsoleLog) -> None:
     page.goto(app_url)
-    page.get_by_role("link", name="North locality").click()
+    page.get_by_role("link", name="North neighbourhood").click()
     button = page.get_by_role("button", name="One-page profile (PDF)")
     button.wait_for(timeout=90_000)
     wait_until_idle(page, timeout_ms=60_000)
