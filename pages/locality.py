@@ -82,7 +82,8 @@ layers = [*building_layers(area), *colocation_layers(clusters, pairs)]
 st_folium(offline_map(estate_base_map(place, basemap=common.basemap(), show=("neighbourhoods", "imd"), focus=hood)),
           key="locality_map", height=common.MAP_HEIGHT, use_container_width=True, returned_objects=[],
           feature_group_to_add=[offline_map(g) for g in layers], layer_control=folium.LayerControl(collapsed=True))
-map_downloads(area, title=f"{place.name} localities", filters=filters, area=("neighbourhood", hood), name="locality")
+map_downloads(area, title=f"{place.name} estate: sites by status", filters=filters, area=("neighbourhood", hood),
+              name="locality")
 
 st.subheader("Co-location opportunities")
 st.markdown(f"Clusters of buildings of two or more partners (on two or more sites) within **{distance:,} m** of a "
