@@ -958,7 +958,8 @@ def reposition_tags(lon: float, lat: float, *, place: Place | None = None) -> di
 
 def reposition_site(store: Store, site_id: str, lon: float, lat: float, *, reason: str, actor: str,
                     expected: Mapping[str, int] | None = None, place: Place | None = None) -> dict[str, int]:
-    """Move a site (each of its records) to a point placed by hand; its areas are tagged again.
+    """Move a site (each of its records, as one change: one undo) to a point placed by hand; its areas are tagged
+    again.
 
     Returns
     -------
@@ -967,8 +968,7 @@ def reposition_site(store: Store, site_id: str, lon: float, lat: float, *, reaso
     """
     versions = _site_versions(store, [site_id], expected)
     tags = reposition_tags(lon, lat, place=place if place is not None else _place(_place_for(store, site_id, None)))
-    return {i: store.reposition(i, lon, lat, reason=reason, actor=actor, expected_version=v, tags=tags)
-            for i, v in sorted(versions.items())}
+    return store.bulk_reposition(versions, lon, lat, reason=reason, actor=actor, tags=tags)
 
 
 # ------------------------------------------------------------------------------------------------ what changed

@@ -207,3 +207,23 @@ def test_downloads_neutralise_formulas_and_keep_words(changed, tmp_path):
     sheet = openpyxl.load_workbook(book)["What changed"]
     reasons = [row[10] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert reasons == ['\'=HYPERLINK("http://x.example","y")']
+
+
+def test_moving_a_site_of_several_records_is_one_change_and_one_undo(store_path: Path):
+    with open_store(store_path) as store:
+        estate = read_estate(store)
+        town_hall = resolve_site(estate, TOWN_HALL)
+        records = estate.site_records(town_hall)["building_id"].astype(str).tolist()
+        before = estate.records.set_index("building_id").loc[records, ["lon", "lat"]].astype(float)
+        site = estate.sites.set_index("site_id").loc[town_hall]
+        reposition_site(store, town_hall, float(site["lon"]) + 0.001, float(site["lat"]), reason="the entrance",
+                        actor="alice")
+        moved = read_estate(store).records.set_index("building_id").loc[records, "lon"].astype(float)
+        feed = change_feed(store, kinds=["moved"])
+        assert len(records) == 3
+        assert len(feed) == 1
+        assert feed.iloc[0][["Sites", "Records"]].tolist() == [1, 3]
+        undo_latest(store, town_hall, actor="alice")
+        after = read_estate(store).records.set_index("building_id").loc[records, ["lon", "lat"]].astype(float)
+    assert (moved.round(7) == round(float(site["lon"]) + 0.001, 7)).all()
+    pd.testing.assert_frame_equal(after, before)  # every record back where it was, not one of three

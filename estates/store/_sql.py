@@ -1239,6 +1239,13 @@ class SqlStore(Store):
         self, building_id: str, lon: float, lat: float, *, reason: str, actor: str, expected_version: int,
         tags: Mapping[str, Any] | None = None,
     ) -> int:
+        return self.bulk_reposition({building_id: expected_version}, lon, lat, reason=reason, actor=actor,
+                                    tags=tags)[building_id]
+
+    def bulk_reposition(
+        self, expected_versions: Mapping[str, int], lon: float, lat: float, *, reason: str, actor: str,
+        tags: Mapping[str, Any] | None = None,
+    ) -> dict[str, int]:
         reason = _require_reason(reason)
         lon, lat = float(lon), float(lat)
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
@@ -1253,43 +1260,54 @@ class SqlStore(Store):
             if key != k:
                 outside_name = k
             new_tags[key] = clean_value(v, tag_types[key], k)
-        expected = {building_id: _require_version(expected_version, building_id)}
-        self._authorise(actor, "reposition", [building_id])
+        expected = {str(i): _require_version(v, str(i)) for i, v in expected_versions.items()}
+        if not expected:
+            return {}
+        self._authorise(actor, "reposition", sorted(expected))
         # Grid coordinates come with the tags (the caller projects; the store only persists): none given, none kept.
         easting, northing = new_tags.pop("easting", None), new_tags.pop("northing", None)
         position = {"lon": lon, "lat": lat, "easting": easting, "northing": northing,
                     "geocode_method": "manual", "geocode_precision": "high", "geocode_issue": "",
                     "position_source": "manual"}
         at, change_id = now_utc(), uuid.uuid4().hex
-        key = {"building_id": building_id}
+        unplaced = False
         with self._tx(write=True) as cur:
             self._lock_and_check(cur, expected)
-            prior = self._fetch(cur, BUILDINGS, [*position, *new_tags, "place"], key)
-            assert prior is not None
-            if outside_name and outside_name != "outside_place":  # the building's own place's flag, nothing else
-                if prior["place"] is not None and outside_name != f"outside_{prior['place']}":
-                    raise ValueError(f"building {building_id} is in {prior['place']!r}: its flag is "
-                                     f"'outside_{prior['place']}', not {outside_name!r}")
-                if prior["place"] is None:
-                    self._outside_key(outside_name)
+            priors = {}
+            for building_id in sorted(expected):
+                prior = self._fetch(cur, BUILDINGS, [*position, *new_tags, "place"], {"building_id": building_id})
+                assert prior is not None
+                if outside_name and outside_name != "outside_place":  # the building's own place's flag only
+                    if prior["place"] is not None and outside_name != f"outside_{prior['place']}":
+                        raise ValueError(f"building {building_id} is in {prior['place']!r}: its flag is "
+                                         f"'outside_{prior['place']}', not {outside_name!r}")
+                    if prior["place"] is None:
+                        self._outside_key(outside_name)
+                priors[building_id] = prior
             versions = self._bump(cur, expected, actor, at)
-            self._write_values(cur, BUILDINGS, {**position, **new_tags}, key)
-            audit = [self._audit_row(
-                change_id, building_id, at, actor, "reposition", "position", point_text(prior["lon"], prior["lat"]),
-                point_text(lon, lat), reason, restore=self._restore(BUILDINGS, key, {k: prior[k] for k in position}))]
-            audit += [
-                self._audit_row(change_id, building_id, at, actor, "reposition",
-                                outside_name if k == "outside_place" and outside_name else self._external(k),
-                                display(prior[k]), display(v), reason,
-                                restore=self._restore(BUILDINGS, key, {k: prior[k]}))
-                for k, v in new_tags.items() if prior[k] != v
-            ]
+            audit = []
+            # One change for every building moved together (a site's records): one row in the feed, one undo.
+            for building_id, prior in priors.items():
+                key = {"building_id": building_id}
+                self._write_values(cur, BUILDINGS, {**position, **new_tags}, key)
+                audit.append(self._audit_row(
+                    change_id, building_id, at, actor, "reposition", "position",
+                    point_text(prior["lon"], prior["lat"]), point_text(lon, lat), reason,
+                    restore=self._restore(BUILDINGS, key, {k: prior[k] for k in position})))
+                audit += [
+                    self._audit_row(change_id, building_id, at, actor, "reposition",
+                                    outside_name if k == "outside_place" and outside_name else self._external(k),
+                                    display(prior[k]), display(v), reason,
+                                    restore=self._restore(BUILDINGS, key, {k: prior[k]}))
+                    for k, v in new_tags.items() if prior[k] != v
+                ]
+                unplaced = unplaced or prior["place"] is None
             self._append_audit(cur, audit)
-            if prior["place"] is None and outside_name != "outside_place":
+            if unplaced and outside_name != "outside_place":
                 self._remember_outside(cur, outside_name)
-        if outside_name and outside_name != "outside_place" and prior["place"] is None:
+        if outside_name and outside_name != "outside_place" and unplaced:
             self._outside_name = outside_name
-        return versions[building_id]
+        return versions
 
     def undo(self, building_id: str, *, actor: str, expected_version: int, reason: str | None = None) -> int:
         expected = {building_id: _require_version(expected_version, building_id)}

@@ -541,6 +541,23 @@ class Store(abc.ABC):
         Re-ingest keeps a manual position and its tags.
         """
 
+    @abc.abstractmethod
+    def bulk_reposition(
+        self,
+        expected_versions: Mapping[str, int],
+        lon: float,
+        lat: float,
+        *,
+        reason: str,
+        actor: str,
+        tags: Mapping[str, Any] | None = None,
+    ) -> dict[str, int]:
+        """Move several buildings to one point as **one change** (a site's records: one feed row, one undo).
+
+        As :meth:`reposition` for each building, all or nothing; ``expected_versions`` as
+        :meth:`bulk_set_status`. Returns ``{building_id: new version}``.
+        """
+
     # ------------------------------------------------------------------ history
     @abc.abstractmethod
     def history(self, building_id: str) -> list[AuditEntry]:
