@@ -283,6 +283,8 @@ def _data(page, url: str, out: Path) -> None:  # noqa: ANN001
 
 
 def _overlap(page, url: str, out: Path) -> None:  # noqa: ANN001
+    from tests.browser.harness import choose_option
+
     # 6. Overlap: the map, then the pieces table.
     page.goto(url + "overlap")
     page.get_by_text("Pieces", exact=True).wait_for(timeout=60_000)
@@ -296,17 +298,7 @@ def _overlap(page, url: str, out: Path) -> None:  # noqa: ANN001
     page.evaluate("() => { const b = document.querySelector('[data-testid=\"stExpandSidebarButton\"]');"
                   " (b && b.tagName !== 'BUTTON' ? b.querySelector('button') : b)?.click(); }")
     page.wait_for_timeout(800)
-    box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(has_text="Neighbourhood")
-    for _attempt in range(5):  # a click while Streamlit redraws the widget may not open it
-        box.locator("input").click()
-        try:
-            page.get_by_role("option", name="North", exact=True).wait_for(state="visible", timeout=5_000)
-            break
-        except Exception:  # noqa: BLE001 - Playwright's TimeoutError: try again
-            page.keyboard.press("Escape")
-    page.get_by_role("option", name="North", exact=True).click()
-    page.keyboard.press("Escape")
-    _idle(page)
+    choose_option(page, "Neighbourhood", "North", within='[data-testid="stSidebar"]', exact=True)
     page.get_by_text("sites in North — filters: Neighbourhood: North").wait_for(timeout=60_000)
     _idle(page)
     _download(page, "overlap_download_png", out / "export_overlap_north.png")

@@ -117,6 +117,14 @@ def _set_extent(ax: Axes, extent: tuple[float, float, float, float]) -> None:
     _north_arrow(ax)
 
 
+def _footer(fig: Figure, notes: list[str], place: Place) -> None:
+    """The notes beside the legend (the grid last) and the attribution along the foot of a print map."""
+    fig.text(0.74, 0.2, "\n".join([*notes, "Grid: British National Grid (EPSG:27700)."]), fontsize=8,
+             color="#444444", va="bottom")
+    fig.text(0.02, 0.02, attribution_text(place), fontsize=7, color="#333333", va="bottom", wrap=True,
+             gid="attribution")
+
+
 def _date_stamp(fig: Figure, made: date | None) -> None:
     """"Made 5 December 2026" in the bottom-right corner."""
     from datetime import date as _date
@@ -239,10 +247,7 @@ def overlap_figure(
         notes.append(f"{slivers} sliver pieces ({size}, boundary mismatch)\nnot drawn; kept in every total.")
     if not_shown:
         notes.append(f"{not_shown} buildings without a location not shown.")
-    notes.append("Grid: British National Grid (EPSG:27700).")
-    fig.text(0.74, 0.2, "\n".join(notes), fontsize=8, color="#444444", va="bottom")
-    fig.text(0.02, 0.02, attribution_text(place), fontsize=7, color="#333333", va="bottom", wrap=True,
-             gid="attribution")
+    _footer(fig, notes, place)
     if filters is not None or made is not None:
         _date_stamp(fig, made)
     return fig
@@ -482,9 +487,6 @@ def sites_figure(
         notes.append(f"{unlocated:,} sites without a location are not drawn.")
     if beyond:
         notes.append(f"{beyond:,} sites outside {place.name} lie beyond this view.")
-    notes.append("Grid: British National Grid (EPSG:27700).")
-    fig.text(0.74, 0.2, "\n".join(notes), fontsize=8, color="#444444", va="bottom")
-    fig.text(0.02, 0.02, attribution_text(place), fontsize=7, color="#333333", va="bottom", wrap=True,
-             gid="attribution")
+    _footer(fig, notes, place)
     _date_stamp(fig, made)
     return fig

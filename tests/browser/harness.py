@@ -366,6 +366,43 @@ def search_estate(page: Page, text: str) -> None:
     wait_until_idle(page)
 
 
+def choose_option(page: Page, label: str, option: str, *, widget: str = "stMultiSelect",
+                  within: str = "", exact: bool = False, timeout_ms: float = 60_000) -> None:
+    """Open a select box (the last one labelled ``label``), pick ``option`` exactly and wait for the rerun.
+
+    Parameters
+    ----------
+    page : playwright.sync_api.Page
+        A page of a Streamlit app.
+    label : str
+        Text of the widget's label.
+    option : str
+        Text the option contains (all of its text with ``exact``).
+    widget : str, default "stMultiSelect"
+        The widget's ``data-testid`` (``stSelectbox`` for a select box).
+    within : str, default ""
+        A CSS selector to look in first, e.g. ``[data-testid="stSidebar"]``.
+    exact : bool, default False
+        Match the option's whole text (``North``, not ``North Trafford PCN``).
+    timeout_ms : float, default 60000
+        How long the rerun the choice starts may take.
+    """
+    box = page.locator(f'{within} [data-testid="{widget}"]'.strip()).filter(has_text=label).last
+    choice = (page.get_by_role("option", name=option, exact=True) if exact
+              else page.get_by_role("option").filter(has_text=option)).first
+    for _attempt in range(5):  # a click while Streamlit redraws the widget may not open it
+        box.locator("input").click()
+        try:
+            choice.wait_for(state="visible", timeout=5_000)
+            break
+        except Exception:  # noqa: BLE001 - Playwright's TimeoutError: try again
+            page.keyboard.press("Escape")
+            wait_until_idle(page, timeout_ms=60_000)
+    choice.click()
+    page.keyboard.press("Escape")
+    wait_until_idle(page, timeout_ms=timeout_ms)
+
+
 @dataclass(frozen=True)
 class MapReport:
     """What :func:`assert_map_rendered` found.

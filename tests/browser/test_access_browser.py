@@ -22,7 +22,7 @@ from estates.service import read_estate
 from estates.store import open_store
 from pages._access import closure_view
 
-from .harness import ARTIFACTS_DIR, ConsoleLog, run_streamlit, wait_until_idle
+from .harness import ARTIFACTS_DIR, ConsoleLog, choose_option, run_streamlit, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -66,20 +66,7 @@ def _wait_count(frame: Frame, name: str, count: int, timeout_s: float = 30) -> i
 
 
 def _choose(page: Page, widget: str, label: str, option: str) -> None:
-    """Open a select box (the one labelled ``label``), pick ``option`` and wait for the rerun."""
-    box = page.locator(f'[data-testid="{widget}"]').filter(has_text=label).last
-    choice = page.get_by_role("option").filter(has_text=option).first
-    for _attempt in range(5):  # a click while Streamlit redraws the widget may not open it
-        box.locator("input").click()
-        try:
-            choice.wait_for(state="visible", timeout=5_000)
-            break
-        except Exception:  # noqa: BLE001 - Playwright's TimeoutError: try again
-            page.keyboard.press("Escape")
-            wait_until_idle(page, timeout_ms=60_000)
-    choice.click()
-    page.keyboard.press("Escape")
-    wait_until_idle(page, timeout_ms=60_000)
+    choose_option(page, label, option, widget=widget)
 
 
 def test_choosing_a_kind_and_a_site_shows_rings_gap_and_the_closure_table_and_its_export(

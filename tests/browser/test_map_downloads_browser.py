@@ -20,7 +20,7 @@ from playwright.sync_api import Locator, Page
 from estates.maps import STATUS_COLOURS
 from pages._downloads import DOWNLOAD_LABELS
 
-from .harness import ARTIFACTS_DIR, ConsoleLog, run_streamlit, wait_until_idle
+from .harness import ARTIFACTS_DIR, ConsoleLog, choose_option, run_streamlit, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -79,17 +79,7 @@ def test_overlap_filtered_to_north_downloads_a_north_png_and_pdf(
     page.goto(app_url)
     page.get_by_text("estate map").first.wait_for(timeout=90_000)
     _open(page, "Overlap")
-    box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(has_text="Neighbourhood")
-    for _attempt in range(5):  # a click while Streamlit redraws the widget may not open it
-        box.locator("input").click()
-        try:
-            page.get_by_role("option", name="North", exact=True).wait_for(state="visible", timeout=5_000)
-            break
-        except Exception:  # noqa: BLE001 - Playwright's TimeoutError: try again
-            page.keyboard.press("Escape")
-    page.get_by_role("option", name="North", exact=True).click()
-    page.keyboard.press("Escape")
-    wait_until_idle(page, timeout_ms=60_000)
+    choose_option(page, "Neighbourhood", "North", within='[data-testid="stSidebar"]', exact=True)
     # The download row (the last thing on the page) has been drawn again for North.
     page.get_by_text(re.compile(r"^\d+ sites in North — filters: Neighbourhood: North")).wait_for(timeout=60_000)
     wait_until_idle(page, timeout_ms=60_000)

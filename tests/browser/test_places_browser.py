@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Frame, Page
+from playwright.sync_api import Frame
 
 from estates.service import read_estate
 from estates.store import open_store
 from geo import boundaries
 from geo.place import load_place
 
-from .harness import assert_map_rendered, run_streamlit, wait_until_idle
+from .harness import assert_map_rendered, choose_option, run_streamlit
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -30,21 +30,6 @@ _CENTRE_JS = "() => { const c = window.map.getBounds().getCenter(); return [c.la
 def app_url(module_store: Path) -> Iterator[str]:
     with run_streamlit(APP, env={"ESTATES_DATABASE_URL": str(module_store)}) as url:
         yield url
-
-
-def _choose(page: Page, label: str, option: str) -> None:
-    """Open the sidebar select box labelled ``label`` and pick ``option``."""
-    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
-    choice = page.get_by_role("option").filter(has_text=option).first
-    for _attempt in range(5):  # a click while Streamlit redraws the widget may not open it
-        box.locator("input").click()
-        try:
-            choice.wait_for(state="visible", timeout=5_000)
-            break
-        except Exception:  # noqa: BLE001 - Playwright's TimeoutError: try again
-            page.keyboard.press("Escape")
-            wait_until_idle(page, timeout_ms=60_000)
-    choice.click()
 
 
 def _markers_become(frame: Frame, wanted: set[str], timeout_s: float = 60) -> set[str]:
@@ -77,8 +62,9 @@ def test_switching_place_fits_the_map_to_the_new_borough_and_shows_its_sites(pag
     assert _markers_become(report.frame, trafford) == trafford
     assert _inside(report.frame.evaluate(_CENTRE_JS), "trafford")
 
-    _choose(page, "Place", "Stockport")
-    wait_until_idle(page, timeout_ms=180_000)  # first start of Stockport: its registers are loaded into the store
+    # First start of Stockport: its registers are loaded into the store.
+    choose_option(page, "Place", "Stockport", widget="stSelectbox", within='[data-testid="stSidebar"]',
+                  timeout_ms=180_000)
     page.get_by_role("heading", name="Stockport estate map").wait_for(timeout=120_000)
     stockport = _located(module_store, "stockport")
     assert len(stockport) > 30
