@@ -392,6 +392,8 @@ def choose_option(page: Page, label: str, option: str, *, widget: str = "stMulti
               else page.get_by_role("option").filter(has_text=option)).first
     for _attempt in range(5):  # a click while Streamlit redraws the widget may not open it
         box.locator("input").click()
+        box.locator("input").fill("")
+        box.locator("input").press_sequentially(option)  # a long list draws only the options in view
         try:
             choice.wait_for(state="visible", timeout=5_000)
             break

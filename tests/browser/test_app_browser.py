@@ -21,7 +21,14 @@ from estates.maps import STATUS_COLOURS
 from estates.service import read_estate, resolve_site
 from estates.store import open_store
 
-from .harness import ARTIFACTS_DIR, assert_map_rendered, run_streamlit, search_estate, wait_until_idle
+from .harness import (
+    ARTIFACTS_DIR,
+    assert_map_rendered,
+    choose_option,
+    run_streamlit,
+    search_estate,
+    wait_until_idle,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -74,6 +81,20 @@ def _wait_markers(frame: Frame, count: int, timeout_s: float = 30) -> int:
     return seen
 
 
+def _frame_with_markers(page, count: int, timeout_s: float = 30) -> Frame | None:  # noqa: ANN001
+    """The map frame showing ``count`` building markers, once one does (None if none does in time)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for frame in page.frames:
+            try:
+                if frame.evaluate(_MARKERS_JS) == count:
+                    return frame
+            except Exception:  # noqa: BLE001, S112 - a frame navigated or detached while we looked
+                continue
+        page.wait_for_timeout(200)
+    return None
+
+
 def _click_building(frame: Frame, building_id: str) -> None:
     point = frame.evaluate(_POINT_JS, building_id)
     assert point is not None, f"{building_id} is not on the map"
@@ -96,8 +117,10 @@ def test_map_pages_open_and_draw_every_building_offline(page, app_url, module_st
     # One marker per site on the estate map and Classify; the locality page draws the records of its area.
     expected = _located(estate.sites if path != "locality" else records[records["neighbourhood"] == "North"])
 
-    assert _wait_markers(report.frame, expected) == expected
-    assert report.frame.evaluate(_PAINTED_JS) > 1000
+    # The locality page has a second map further down (access to sites): look at the one with the buildings.
+    frame = _frame_with_markers(page, expected) or report.frame
+    assert _wait_markers(frame, expected) == expected
+    assert frame.evaluate(_PAINTED_JS) > 1000
     assert report.iframe_box["height"] >= 500
     assert report.frame.locator(".leaflet-control-layers").count() == 1
     assert "Crown copyright" in report.frame.locator(".leaflet-control-attribution").inner_text()
@@ -203,3 +226,54 @@ def test_a_deep_link_as_first_visit_after_a_start_gets_the_whole_app(page, modul
         assert page.get_by_role("link", name="North neighbourhood").count() == 1
         assert page.get_by_role("link", name="common").count() == 0  # no bare pages-folder menu
         assert _wait_markers(report.frame, _located(_estate(module_store).sites)) > 700
+
+
+def _hub_overrides(store_path: Path, partner: str) -> list[str | None]:
+    with open_store(store_path) as store:
+        rows = store.buildings()
+    return [None if v is None or v != v else v for v in rows.loc[rows["partner"] == partner, "override_status"]]
+
+
+def test_bulk_status_starts_unchosen_asks_to_confirm_and_undoes_in_one_step(page, app_url, module_store, console_log):
+    hubs = "Trafford community hubs"
+    sites = _estate(module_store).sites
+    hub_sites = sites[sites["partners"].astype("string").str.contains(hubs, regex=False, na=False)]
+    page.goto(app_url + "classify")
+    page.get_by_text("Classify sites", exact=True).wait_for(timeout=60_000)
+    choose_option(page, "Partner", hubs, within=".st-key-filter_partners", exact=True)
+    page.get_by_text("All 6 in the table").click(timeout=60_000)
+    wait_until_idle(page)
+
+    # No status is chosen: nothing in the control is active and Save cannot be pressed.
+    status = page.locator(".st-key-classify_status")
+    assert status.locator('[role="radio"][aria-checked="true"]').count() == 0
+    assert page.get_by_role("button", name="Save status").is_disabled()
+
+    status.get_by_text("core", exact=True).click()
+    page.get_by_label("Reason (required, kept in the audit trail)").fill("Hubs are commissioned services")
+    wait_until_idle(page)
+    page.get_by_text("What will change:").wait_for()
+    assert status.locator('[role="radio"][aria-checked="true"]').all_inner_texts() == ["core"]  # seen when chosen
+    page.get_by_role("button", name="Save status").click()
+    page.get_by_text("Tick the box to confirm changing 6 sites").wait_for(timeout=30_000)
+    assert _hub_overrides(module_store, hubs) == [None] * 6  # refused until confirmed: nothing written
+
+    page.get_by_text("I confirm: change 6 sites to 'core'").click()
+    wait_until_idle(page)
+    page.get_by_role("button", name="Save status").click()
+    page.get_by_text("Saved: 6 sites set to 'core' (one change: one undo reverses it).").wait_for(timeout=30_000)
+    assert _hub_overrides(module_store, hubs) == ["core"] * 6
+    with open_store(module_store) as store:
+        rows = store.buildings()
+        log = store.audit_log(building_ids=rows.loc[rows["partner"] == hubs, "building_id"])
+    assert log.loc[log["action"] == "override", "change_id"].nunique() == 1  # one change
+
+    # One site selected on the map: its Undo reverses the whole bulk change.
+    report = assert_map_rendered(page, "app_classify_bulk", console=console_log)
+    assert _wait_markers(report.frame, 6) == 6
+    _click_building(report.frame, str(hub_sites["site_id"].iloc[0]))
+    page.get_by_text("Selected sites (1)").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Undo the latest change").click()
+    page.get_by_text("Undone").first.wait_for(timeout=30_000)
+    assert _hub_overrides(module_store, hubs) == [None] * 6  # every site of the change, in one undo
+    page.screenshot(path=ARTIFACTS_DIR / "app_classify_bulk_undone.png")
