@@ -390,10 +390,11 @@ def choose_option(page: Page, label: str, option: str, *, widget: str = "stMulti
     box = page.locator(f'{within} [data-testid="{widget}"]'.strip()).filter(has_text=label).last
     choice = (page.get_by_role("option", name=option, exact=True) if exact
               else page.get_by_role("option").filter(has_text=option)).first
-    for _attempt in range(5):  # a click while Streamlit redraws the widget may not open it
+    for attempt in range(5):  # a click while Streamlit redraws the widget may not open it
         box.locator("input").click()
-        box.locator("input").fill("")
-        box.locator("input").press_sequentially(option)  # a long list draws only the options in view
+        if attempt % 2:  # a long list draws only the options in view: type to bring it into view
+            box.locator("input").fill("")
+            box.locator("input").press_sequentially(option)
         try:
             choice.wait_for(state="visible", timeout=5_000)
             break

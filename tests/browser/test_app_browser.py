@@ -250,6 +250,7 @@ def test_bulk_status_starts_unchosen_asks_to_confirm_and_undoes_in_one_step(page
     assert page.get_by_role("button", name="Save status").is_disabled()
 
     status.get_by_text("core", exact=True).click()
+    wait_until_idle(page)
     page.get_by_label("Reason (required, kept in the audit trail)").fill("Hubs are commissioned services")
     wait_until_idle(page)
     page.get_by_text("What will change:").wait_for()

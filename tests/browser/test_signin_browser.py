@@ -172,9 +172,12 @@ def test_editor_classification_is_recorded_with_their_identity(page: Page, app_u
     page.get_by_text(f"Signed in as {EDITOR} (editor)").wait_for()
     search_estate(page, TOWN_HALL_UPRN)
     page.get_by_text("All 1 in the table").click()
+    wait_until_idle(page)  # each choice reruns the page: the next click must land on the redrawn widget
     page.locator('[data-testid="stButtonGroup"]').get_by_text("surplus", exact=True).click()
+    wait_until_idle(page)
     reason = "Vacant since 2024; decided by the estates lead (sign-in browser test)"
     page.get_by_label("Reason (required, kept in the audit trail)").fill(reason)
+    wait_until_idle(page)
     page.get_by_role("button", name="Save status").click()
     page.get_by_text("Saved: 1 site set to 'surplus'").wait_for(timeout=30_000)
     assert page.locator('[data-testid="stFileUploader"]').count() == 0
