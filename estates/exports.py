@@ -63,6 +63,7 @@ __all__ = [
     "site_list",
     "view_export_bytes",
     "view_filename",
+    "profile_filename",
     "MIME_TYPES",
     "PLAIN_TABLE_FORMATS",
     "TABLE_FORMATS",
@@ -1214,6 +1215,11 @@ def view_filename(name: str, fmt: str, *, area: tuple[str, str] | None = None, p
     """The download name of a page's export, e.g. ``trafford-locality-north.png`` (always a safe file name)."""
     stem = name if area is None else f"{name}-{area[1]}"
     return export_filename(safe_filename(stem.lower().replace(" ", "-")), fmt, place=place)
+
+
+def profile_filename(area_name: str, fmt: str, *, place: Place | None = None) -> str:
+    """The download name of an area's one-page profile, e.g. ``trafford-north-profile.pdf`` (a safe file name)."""
+    return view_filename(f"{area_name} profile", fmt, place=place)
 
 
 def view_export_bytes(

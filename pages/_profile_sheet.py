@@ -12,6 +12,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from estates.analysis.filters import Filters
+from estates.exports import MIME_TYPES, profile_filename
 from estates.service import Estate
 from geo.place import Place
 
@@ -21,12 +22,10 @@ __all__ = ["profile_downloads"]
 def _maker(estate: Estate, place: Place, kind: str, name: str, filters: Filters | None, fmt: str
            ) -> Callable[[], bytes]:
     def make() -> bytes:
-        from estates.maps.profile_sheet import profile_sheet
-        from estates.maps.static import render_figure
+        from estates.maps.profile_sheet import profile_export_bytes
 
-        figure = profile_sheet(estate, place=place, area_kind=kind, area_name=name,  # type: ignore[arg-type]
-                               filters=filters)
-        return render_figure(figure, fmt=fmt)
+        return profile_export_bytes(fmt, estate=estate, place=place, area_kind=kind,  # type: ignore[arg-type]
+                                    area_name=name, filters=filters).data
 
     return make
 
@@ -50,13 +49,12 @@ def profile_downloads(place: Place, estate: Estate, *, area_kind: str, area_name
     """
     if area_name is None:
         return
-    slug = "".join(c if c.isalnum() else "-" for c in area_name.lower()).strip("-")
     columns = st.columns([1, 1, 3])
     for column, fmt in zip(columns, ("pdf", "png"), strict=False):
         column.download_button(f"One-page profile ({fmt.upper()})",
                                data=_maker(estate, place, area_kind, area_name, filters, fmt),
-                               file_name=f"{place.slug}-{slug}-profile.{fmt}",
-                               mime="application/pdf" if fmt == "pdf" else "image/png",
+                               file_name=profile_filename(area_name, fmt, place=place),
+                               mime=MIME_TYPES[fmt],
                                key=f"profile_sheet_{area_kind}_{fmt}", icon=":material/download:",
                                on_click="ignore", width="stretch",
                                help="A4 page for a board paper: map of sites over deprivation, headline figures, "

@@ -53,7 +53,7 @@ from matplotlib.textpath import TextToPath
 from estates.analysis.colocation import DEFAULT_DISTANCE_M, colocation_clusters
 from estates.analysis.filters import Filters, filter_buildings
 from estates.analysis.profiles import AREA_KINDS, AreaKind, _area_names, area_profiles, estate_breakdown
-from estates.exports import ExportError, _write_files, resolve_output
+from estates.exports import MIME_TYPES, ExportError, ExportFile, _write_files, profile_filename, resolve_output
 from estates.maps import IMD_COLOURS, STATUS_COLOURS, attribution_text
 from estates.maps.static import _north_arrow, _scale_bar, render_figure
 from estates.schema import STATUSES
@@ -62,7 +62,8 @@ from geo import boundaries
 from geo.place import Place, load_place
 from geo.projection import BNG, to_bng
 
-__all__ = ["PROFILE_FORMATS", "ProfileFigures", "UnknownAreaError", "check_area", "export_profile", "profile_areas",
+__all__ = ["PROFILE_FORMATS", "ProfileFigures", "UnknownAreaError", "check_area", "export_profile",
+           "profile_export_bytes", "profile_areas",
            "profile_figures", "profile_sheet"]
 
 #: Formats :func:`export_profile` writes.
@@ -810,3 +811,21 @@ def export_profile(
         raise ExportError(str(exc)) from None
     data = render_figure(figure, fmt=fmt)
     return _write_files([(target, lambda partial: partial.write_bytes(data))], force=force)
+
+
+def profile_export_bytes(
+    fmt: str,
+    *,
+    estate: Estate,
+    area_kind: AreaKind,
+    area_name: str,
+    place: Place | None = None,
+    filters: Filters | None = None,
+) -> ExportFile:
+    """:func:`export_profile` in memory, for a download button (name from :func:`estates.exports.profile_filename`)."""
+    if fmt not in PROFILE_FORMATS:
+        raise ExportError(f"a profile is written as {' or '.join(PROFILE_FORMATS)}, not {fmt}")
+    place = place if place is not None else load_place()
+    figure = profile_sheet(estate, place=place, area_kind=area_kind, area_name=area_name, filters=filters)
+    return ExportFile(name=profile_filename(area_name, fmt, place=place), mime=MIME_TYPES[fmt],
+                      data=render_figure(figure, fmt=fmt))
