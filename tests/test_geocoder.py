@@ -119,3 +119,12 @@ def test_grid_numbers_with_thousands_separators_or_spaces_are_read(separator):
     out = geocode(frame, x="x", y="y")
     assert out["geocode_method"].iloc[0] == "coordinates_bng"
     assert (out["easting"].iloc[0], out["northing"].iloc[0]) == (381009.0, 395846.0)
+
+
+def test_one_unreadable_grid_number_is_missing_and_the_others_are_read():
+    # Trafford Town Hall's grid numbers twice; the second row's easting is text no reader takes as a number.
+    frame = pd.DataFrame({"x": ["381009", "38l009", "381,009"], "y": ["395846", "395846", "395 846"]}, dtype="str")
+    out = geocode(frame, x="x", y="y")
+    assert out["geocode_method"].tolist() == ["coordinates_bng", "none", "coordinates_bng"]
+    assert out["easting"].iloc[[0, 2]].tolist() == [381009.0, 381009.0]
+    assert np.isnan(out["easting"].iloc[1])
