@@ -101,10 +101,14 @@ def test_filters_by_person_date_partner_neighbourhood_and_kind(changed):
     assert {"alice", "bob", "carol", "ingest", "rules"} <= set(everything["Who"])
     assert everything["When"].is_monotonic_decreasing
     assert set(_feed(path, people=["alice"])["Change"]) == {"status set", "moved"}
-    today = datetime.now(LOCAL_TIME).date()
-    assert len(_feed(path, since=today, until=today, people=["alice"])) == 2
-    assert _feed(path, until=today - timedelta(days=1)).empty  # nothing before today in this store
-    assert _feed(path, since=today + timedelta(days=1)).empty
+    # The days the store's changes were made on (two when the fixture ran across midnight), not "today".
+    alice_days = _feed(path, people=["alice"])["When"].dt.date
+    assert len(_feed(path, since=alice_days.min(), until=alice_days.max(), people=["alice"])) == 2
+    assert _feed(path, since=alice_days.max() + timedelta(days=1), people=["alice"]).empty
+    first, last = everything["When"].min().date(), everything["When"].max().date()
+    assert _feed(path, until=first - timedelta(days=1)).empty  # nothing before the store's first change
+    assert _feed(path, since=last + timedelta(days=1)).empty
+    assert len(_feed(path, since=first, until=last)) == len(everything)
     council = _feed(path, partners=["Trafford libraries"], people=["alice", "bob", "carol"])
     assert "Civic offices move" in set(council["Reason"])  # the Town Hall site has the library's record
     north = _feed(path, neighbourhoods=["North"], kinds=["status set"])
