@@ -109,7 +109,8 @@ def test_a_persons_change_is_in_the_feed_links_to_its_site_and_downloads(page, a
     # Downloads: what the table shows, in CSV and Excel.
     downloads = {}
     for label, name in (("Download CSV", "feed.csv"), ("Download Excel", "feed.xlsx")):
-        with page.expect_download() as info:
+        wait_until_idle(page)  # a click landing during a rerun (the resize above, the previous download) is lost
+        with page.expect_download(timeout=60_000) as info:
             page.locator('[data-testid="stDownloadButton"]').filter(has_text=label).locator("button").click()
         info.value.save_as(tmp_path / name)
         downloads[name] = tmp_path / name
