@@ -39,7 +39,6 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -47,11 +46,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from estates._frames import is_missing
-from geo.geometry import clean_polygons
 from geo.place import Place, load_place
 from geo.projection import BNG, WGS84
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # geopandas is imported where a layer is written: a CSV export never needs it
+    import geopandas as gpd
+
     from estates.analysis.access import AccessAnalysis
     from estates.analysis.filters import Filters
 
@@ -202,6 +202,8 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 def to_geodataframe(frame: pd.DataFrame, *, lon: str = "lon", lat: str = "lat") -> gpd.GeoDataFrame:
     """Points from ``lon``/``lat`` (WGS84); rows without a location keep an empty (null) geometry."""
+    import geopandas as gpd
+
     x = pd.to_numeric(frame[lon], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     y = pd.to_numeric(frame[lat], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     geometry = gpd.points_from_xy(x, y, crs=WGS84)
@@ -434,6 +436,8 @@ def _write_xlsx(sheets: Sequence[tuple[str, pd.DataFrame]], path: Path) -> None:
 
 def _in_wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """``frame`` in WGS84 (not reprojected when it already is), polygons repaired for GDAL."""
+    from geo.geometry import clean_polygons
+
     return clean_polygons(frame if frame.crs is not None and frame.crs.equals(WGS84) else frame.to_crs(WGS84))
 
 
@@ -444,6 +448,7 @@ def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
 
 
 def _write_gpkg(layers: Sequence[tuple[str, pd.DataFrame]], path: Path) -> None:
+    import geopandas as gpd
     import pyogrio
 
     for name, frame in layers:
@@ -483,6 +488,8 @@ def write_table(frame: pd.DataFrame, path: Path, *, force: bool = False, layer: 
         elif suffix == ".xlsx":
             _write_xlsx([("rows", frame)], target)
         else:
+            import geopandas as gpd
+
             layer_frame = frame if isinstance(frame, gpd.GeoDataFrame) else to_geodataframe(frame)
             if suffix == ".geojson":
                 _write_geojson(layer_frame, target)

@@ -26,7 +26,7 @@ from geo import boundaries
 from geo._pip import PolygonIndex
 from geo.place import Place, PlaceError, load_place
 from geo.postcodes import PostcodeKind, local_authority_names, postcode_table
-from geo.projection import BNG, to_bng
+from geo.projection import to_bng
 
 __all__ = ["LA_COLUMNS", "TAG_COLUMNS", "tag", "tag_columns"]
 
@@ -51,24 +51,31 @@ class _Layer:
     attributes: pd.DataFrame  # one row per polygon, same order as the index; last row is all-missing
 
 
-def _layer(frame: pd.DataFrame, key: str, columns: dict[str, str]) -> _Layer:
-    frame = frame.sort_values(key, ignore_index=True)
-    attributes = frame[list(columns)].rename(columns=columns).convert_dtypes()
+def _layer(layer: boundaries.ProjectedLayer, key: str, columns: dict[str, str],
+           definition: pd.DataFrame | None = None) -> _Layer:
+    """``layer`` sorted by ``key``, its ``columns`` renamed; ``definition`` (joined on ``key``) adds columns."""
+    frame = layer.attributes
+    if definition is not None:
+        frame = frame.merge(definition, on=key, how="left")  # a left merge keeps the layer's row order
+    order = np.argsort(frame[key].to_numpy(dtype=object), kind="stable")
+    attributes = frame[list(columns)].iloc[order].rename(columns=columns).reset_index(drop=True).convert_dtypes()
     # The extra last row, all <NA>, is what unlocated and outside points point at.
     attributes = attributes.reindex(range(len(attributes) + 1))
-    return _Layer(PolygonIndex(frame.to_crs(BNG).geometry.values), attributes)
+    return _Layer(PolygonIndex(layer.geometry[order]), attributes)
 
 
 @lru_cache(maxsize=8)
 def _layers(place: Place) -> dict[str, _Layer]:
-    lsoa = boundaries.lsoas(place)
+    definition = boundaries.neighbourhood_definition(place)[["ward_code", "neighbourhood"]]
     return {
-        "ward": _layer(boundaries.wards(place), "ward_code",
-                       {"ward_code": "ward_code", "ward_name": "ward_name", "neighbourhood": "neighbourhood"}),
-        "lsoa": _layer(lsoa, "lsoa_code", {"lsoa_code": "lsoa_code", "lsoa_name": "lsoa_name",
-                                           "imd_rank": "imd_rank", "imd_decile": "imd_decile",
-                                           "population_2024": "lsoa_population"}),
-        "pcn": _layer(boundaries.pcn_footprints(place), "pcn_code", {"pcn_code": "pcn_code", "pcn_name": "pcn_name"}),
+        "ward": _layer(boundaries.projected(place, "wards"), "ward_code",
+                       {"ward_code": "ward_code", "ward_name": "ward_name", "neighbourhood": "neighbourhood"},
+                       definition),
+        "lsoa": _layer(boundaries.projected(place, "lsoas"), "lsoa_code",
+                       {"lsoa_code": "lsoa_code", "lsoa_name": "lsoa_name", "imd_rank": "imd_rank",
+                        "imd_decile": "imd_decile", "population_2024": "lsoa_population"}),
+        "pcn": _layer(boundaries.projected(place, "pcn_footprints"), "pcn_code",
+                      {"pcn_code": "pcn_code", "pcn_name": "pcn_name"}),
     }
 
 
@@ -78,11 +85,13 @@ def _local_authority_layer(place: Place) -> tuple[PolygonIndex, NDArray[np.objec
     if "local_authorities" not in place.layers:
         return None
     try:
-        frame = boundaries.local_authorities(place)
+        layer = boundaries.projected(place, "local_authorities")
     except PlaceError:
         return None
-    frame = frame[frame["la_code"] != place.la_code].sort_values("la_code", ignore_index=True)
-    return PolygonIndex(frame.to_crs(BNG).geometry.values), frame["la_code"].to_numpy(dtype=object)
+    codes = layer.attributes["la_code"].to_numpy(dtype=object)
+    keep = np.flatnonzero(codes != place.la_code)
+    keep = keep[np.argsort(codes[keep], kind="stable")]
+    return PolygonIndex(layer.geometry[keep]), codes[keep]
 
 
 def _postcode_authorities(frame: pd.DataFrame, place: Place, located: NDArray[np.bool_]

@@ -1,6 +1,7 @@
 """Reference layers (geo.boundaries, geo.pcn): neighbourhoods, LSOAs, PCN footprints on the real Trafford data."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from geo import boundaries
@@ -77,3 +78,60 @@ def test_pcn_derivation_is_reproducible_from_the_membership_file():
     derived = footprints.set_index("pcn_code")
     assert (derived["lsoas"] == shipped.loc[derived.index, "lsoas"]).all()
     assert np.all(assignment["share"].between(0.2, 1.0))
+
+
+def test_projected_layers_are_the_geojson_in_bng_and_come_back_from_the_cache(tmp_path, monkeypatch):
+    import shapely
+
+    from geo.place import load_place
+
+    monkeypatch.setattr(boundaries, "CACHE_DIR", tmp_path)
+    place = load_place()
+    expected = boundaries.lsoas(place).to_crs(BNG)
+    boundaries.projected.cache_clear()
+    try:
+        built = boundaries.projected(place, "lsoas")
+        assert [p.name.split("-bng-")[0] for p in tmp_path.glob("*.arrow")] == ["trafford-lsoas"]
+        boundaries.projected.cache_clear()
+        monkeypatch.setattr(boundaries, "_layer", lambda *_a: pytest.fail("read the GeoJSON although cached"))
+        cached = boundaries.projected(place, "lsoas")
+        for layer in (built, cached):
+            assert layer.attributes.equals(pd.DataFrame(expected.drop(columns="geometry")))
+            # Bit for bit: WKB carries every double as it was.
+            assert (shapely.to_wkb(layer.geometry) == shapely.to_wkb(expected.geometry.to_numpy())).all()
+            assert layer.attributes["lsoa_code"].iloc[0] == expected["lsoa_code"].iloc[0]
+    finally:
+        boundaries.projected.cache_clear()
+
+
+def test_a_damaged_projected_layer_file_is_rebuilt(tmp_path, monkeypatch):
+    from geo.place import load_place
+
+    monkeypatch.setattr(boundaries, "CACHE_DIR", tmp_path)
+    place = load_place()
+    boundaries.projected.cache_clear()
+    try:
+        wards = boundaries.projected(place, "wards")
+        (cache,) = tmp_path.glob("trafford-wards-bng-*.arrow")
+        cache.write_bytes(b"ARROW1 but not really")
+        boundaries.projected.cache_clear()
+        again = boundaries.projected(place, "wards")
+        assert again.attributes.equals(wards.attributes)
+        assert len(again.geometry) == 21
+        assert cache.read_bytes()[:6] == b"ARROW1"
+        assert cache.stat().st_size > 1000  # written again, whole
+    finally:
+        boundaries.projected.cache_clear()
+
+
+def test_a_changed_source_file_gives_a_new_cache_name(tmp_path):
+    from geo.filecache import source_digest
+
+    source = tmp_path / "wards.geojson"
+    source.write_text('{"type": "FeatureCollection", "features": []}')
+    first = source_digest([source], 1, BNG)
+    assert source_digest([source], 1, BNG) == first
+    assert source_digest([source], 2, BNG) != first  # a new format
+    source.write_text('{"type": "FeatureCollection", "features": [] }')
+    assert source_digest([source], 1, BNG) != first  # the file changed (size and time)
+    assert source_digest([tmp_path / "absent.geojson"], 1, BNG) == source_digest([], 1, BNG)

@@ -21,11 +21,13 @@ def _offline_env() -> dict[str, str]:
 
 
 def test_geocode_imports_neither_the_other_commands_nor_the_online_geocoder(tmp_path: Path):
+    # Nor geopandas or GDAL, to write a CSV: the boundary layers come from their BNG cache files (geo.boundaries).
     script = textwrap.dedent(f"""
         import sys
         from estates.cli import main
         status = main(["geocode", {str(COUNCIL)!r}, "--out", {str(tmp_path / "out.csv")!r}])
-        print(status, sorted(m for m in sys.modules if m.startswith(("estates.cli.commands.", "geo.online"))))
+        print(status, sorted(m for m in sys.modules if m.startswith(("estates.cli.commands.", "geo.online")))
+              + sorted(m for m in ("geopandas", "pyogrio") if m in sys.modules))
     """)
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
                             env=_offline_env(), timeout=120)

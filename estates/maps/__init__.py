@@ -28,7 +28,6 @@ HTML-escaped before it reaches the page.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import html
 import json
 import math
@@ -52,6 +51,7 @@ from folium.template import Template
 from estates.maps._offline import offline_map
 from estates.schema import STATUSES
 from geo import boundaries
+from geo.filecache import CACHE_DIR, source_digest, write_atomically
 from geo.place import Place, load_place
 from geo.projection import BNG
 
@@ -446,7 +446,7 @@ _BOUNDARY_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
 #: Where display versions of boundary layers (and the bounds maps fit to) are kept between runs (``var/cache``,
 #: git-ignored); unwritable: no cache. A plain file cache rather than ``st.cache_data(persist="disk")``: the map
 #: builders here also serve the CLI's exports and the tests, and ``estates`` never imports Streamlit.
-DISPLAY_CACHE_DIR: Path = Path(__file__).resolve().parents[2] / "var" / "cache"
+DISPLAY_CACHE_DIR: Path = CACHE_DIR
 #: Bump when the display format changes (simplification, properties, escaping), so old cache files are not used.
 _DISPLAY_FORMAT = 1
 
@@ -457,9 +457,7 @@ _T = TypeVar("_T")
 def _display_cache_file(place: Place, layer: str) -> Path:
     """Cache file for a layer, named by what it derives from (the place's files, sizes and times; the format)."""
     sources = [place.folder / name for name in (*place.layers.values(), place.tables["neighbourhood_wards"])]
-    stamp = repr([(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sources if p.exists()]
-                 + [_DISPLAY_FORMAT, _DISPLAY_TOLERANCE_M, layer, str(place.folder.resolve())])
-    digest = hashlib.sha256(stamp.encode("utf-8")).hexdigest()[:20]
+    digest = source_digest(sources, _DISPLAY_FORMAT, _DISPLAY_TOLERANCE_M, layer, str(place.folder.resolve()))
     return DISPLAY_CACHE_DIR / f"{place.slug}-{layer}-{digest}.json"
 
 
@@ -476,14 +474,6 @@ def _build_display(place: Place, layer: str) -> tuple[str, Bounds]:
     text = json.dumps(_for_display(frame, _BOUNDARY_SOURCES[layer][1]), separators=(",", ":"))
     west, south, east, north = (float(v) for v in frame.total_bounds)
     return text.replace("<", "\\u003c").replace(">", "\\u003e"), ((south, west), (north, east))
-
-
-def _write_cache_file(path: Path, data: bytes) -> None:
-    """Write one cache file atomically: another process reads the old file or the whole new one (``OSError``: none)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_bytes(data)
-    partial.replace(path)
 
 
 def _cached_display(place: Place, key: str, build: Callable[[], dict[str, Any]], parse: Callable[[Any], _T]) -> _T:
@@ -503,7 +493,7 @@ def _cached_display(place: Place, key: str, build: Callable[[], dict[str, Any]],
     payload = build()
     if cache is not None:
         with contextlib.suppress(OSError):
-            _write_cache_file(cache, json.dumps(payload).encode("utf-8"))
+            write_atomically(cache, json.dumps(payload).encode("utf-8"))
     return parse(payload)
 
 
