@@ -9,7 +9,8 @@ thousand distinct postcodes cost.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cached_property, lru_cache, partial
 
 import numpy as np
 import pandas as pd
@@ -120,13 +121,21 @@ class PostcodeTable:
     units
         The place's postcode table (``postcode``, ``la_code``, ``easting``, ``northing``, ``lon``, ``lat`` and,
         where the place has them, ``ward_code`` / ``lsoa_code``); kept as :attr:`units` for builders and checks.
+        A function returning it is called when :attr:`units` is first read: lookups never need it, so a command
+        that only geocodes does not read the file.
     national
         The national table (default: the installed ONSPD).
     """
 
-    def __init__(self, units: pd.DataFrame, national: NationalPostcodes | None = None) -> None:
-        self.units = units
+    def __init__(self, units: pd.DataFrame | Callable[[], pd.DataFrame],
+                 national: NationalPostcodes | None = None) -> None:
+        self._units = units
         self.national = national if national is not None else national_postcodes()
+
+    @cached_property
+    def units(self) -> pd.DataFrame:
+        """The place's postcode table."""
+        return self._units() if callable(self._units) else self._units
 
     def _rows(self, normalised: NDArray[np.object_], kind: str) -> tuple[NDArray[np.intp], PostcodeAreas | None]:
         """Row of each value in the unit table (FULL) or in the sector / district table; -1 where absent."""
@@ -211,9 +220,9 @@ class PostcodeTable:
 def postcode_table(place: Place | None = None) -> PostcodeTable:
     """The cached :class:`PostcodeTable` of a place (default: the current place)."""
     place = place if place is not None else load_place()
-    units = pd.read_csv(place.path("tables", "postcodes"), dtype={"postcode": str, "ward_code": str,
-                                                                   "lsoa_code": str, "la_code": str})
-    return PostcodeTable(units)
+    path = place.path("tables", "postcodes")  # a missing file is reported now, not at first use
+    return PostcodeTable(partial(pd.read_csv, path, dtype={"postcode": str, "ward_code": str, "lsoa_code": str,
+                                                          "la_code": str}))
 
 
 @lru_cache(maxsize=1)

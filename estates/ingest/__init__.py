@@ -21,14 +21,6 @@ import numpy as np
 import pandas as pd
 
 from estates.ingest.columns import ColumnMapping, ColumnMappingError, apply_mapping, recognise_columns
-from estates.ingest.partners import (
-    ConfigError,
-    NoRegister,
-    RegistersConfig,
-    RegisterSpec,
-    load_registers_config,
-    partner_slug,
-)
 from estates.ingest.registers import RawRegister, RegisterError, read_register
 from estates.ingest.validation import (
     ISSUE_COLUMNS,
@@ -41,9 +33,9 @@ from estates.ingest.validation import (
     summarise,
 )
 from estates.schema import FIELDS
-from estates.sites.matching import load_decisions, match_sites
 
 if TYPE_CHECKING:
+    from estates.ingest.partners import NoRegister, RegistersConfig, RegisterSpec
     from geo.online import OnlineSettings, OnlineSummary
 
 __all__ = [
@@ -148,6 +140,8 @@ def building_ids(values: pd.DataFrame, partner: str, *, source_rows: np.ndarray 
         The ids (unique within the register), and ``same_identity`` warnings for id-less rows that share the
         name, address and postcode of an earlier row (they get ``-2``, ``-3``, ...).
     """
+    from estates.ingest.partners import partner_slug  # the partner list's module (YAML) only where it is used
+
     slug = partner_slug(partner)
     index = values.index
     own = values["source_id"] if "source_id" in values else pd.Series(None, index=index, dtype=object)
@@ -526,6 +520,11 @@ def run_pipeline(
         When the partner list itself is missing or malformed. A register that cannot be read is reported in
         :attr:`PipelineResult.errors` and the run carries on.
     """
+    # Imported here: reading one register (the geocode command, the app's upload) needs neither the partner list
+    # (YAML) nor site matching (rapidfuzz).
+    from estates.ingest.partners import ConfigError, RegistersConfig, load_registers_config
+    from estates.sites.matching import load_decisions, match_sites
+
     started = time.perf_counter()
     config = config_path if isinstance(config_path, RegistersConfig) else load_registers_config(config_path)
     place = place if place is not None else config.place
