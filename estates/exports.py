@@ -357,8 +357,7 @@ def _arrow_column(values: pd.Series) -> pa.Array | pa.ChunkedArray:
         array = None
     if array is None or pa.types.is_nested(array.type):  # dicts and lists as JSON text, mixed values as text
         array = pa.array(_as_text(values), type=pa.string(), from_pandas=True)
-    if pa.types.is_dictionary(array.type):
-        array = array.dictionary_decode()
+    # Dictionary columns (categoricals) stay encoded: Arrow's CSV writer decodes them slice by slice on its threads.
     if pa.types.is_boolean(array.type):
         array = pc.if_else(array, "True", "False")
     return array

@@ -23,16 +23,21 @@ PLAIN = ["-2.5", "+44", "-1e5", "Trafford Town Hall", "a=b", ""]
 
 
 @pytest.fixture(scope="module")
-def tagged() -> pd.DataFrame:
-    """Real postcodes geocoded and tagged, one register column full of hostile and harmless text."""
+def located() -> pd.DataFrame:
+    """Real postcodes geocoded, one register column full of hostile and harmless text."""
     names = HOSTILE + PLAIN + ["=NOW()"]
     frame = pd.DataFrame({
         "name": names,
         "postcode": ["M32 0TH", "M31 4EL", "WA14 1PF", "M33 7ZF", "M41 0AA", "M16 0RA"] * 2 + ["NOT KNOWN"],
         "count": np.arange(len(names)),
     }).astype({"name": "str", "postcode": "str"})
-    place = load_place()
-    return tag(geocode(frame, postcode="postcode", place=place), place=place)
+    return geocode(frame, postcode="postcode", place=load_place())
+
+
+@pytest.fixture(scope="module")
+def tagged(located: pd.DataFrame) -> pd.DataFrame:
+    """The rows tagged."""
+    return tag(located, place=load_place())
 
 
 def test_only_trigger_cells_of_text_columns_change(tagged):
@@ -103,3 +108,17 @@ def test_csv_written_in_many_slices_keeps_every_row_in_order(tagged, tmp_path: P
     back = pd.read_csv(sliced, dtype=str, keep_default_na=False)
     assert back["name"].tolist() == ["'" + v for v in HOSTILE] + PLAIN + ["'=NOW()"]
     assert back["ward_name"].tolist() == tagged["ward_name"].fillna("").tolist()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".gpkg", ".geojson"])
+def test_categorical_tags_are_written_as_the_same_text(located, tagged, tmp_path: Path, suffix: str):
+    # The geocode command tags with categoricals (no string per row): its files must not change because of it.
+    coded = tag(located, place=load_place(), categorical=True)
+    assert isinstance(coded["ward_name"].dtype, pd.CategoricalDtype)
+    text_path, coded_path = tmp_path / f"text{suffix}", tmp_path / f"coded{suffix}"
+    write_table(tagged, text_path)
+    write_table(coded, coded_path)
+    if suffix == ".gpkg":
+        pd.testing.assert_frame_equal(gpd.read_file(coded_path), gpd.read_file(text_path))
+    else:
+        assert coded_path.read_bytes() == text_path.read_bytes()

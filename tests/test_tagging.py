@@ -89,3 +89,22 @@ def test_a_partial_postcode_straddling_the_boundary_is_flagged_and_never_claimed
     # M4 (Manchester city centre) is wholly elsewhere.
     assert bool(elsewhere["outside_trafford"]) is True
     assert elsewhere["la_code"] == "E08000003"
+
+
+def test_categorical_tags_hold_the_same_values_as_text_tags():
+    from geo.geocoder import geocode
+
+    # Inside (several wards and neighbourhoods), outside, a partial postcode, unlocated.
+    frame = pd.DataFrame({"postcode": ["M32 0TH", "M31 4EL", "WA14 1PF", "M33 7ZF", "M16 0RA", "M1 1AE", "M33 7",
+                                       "NOT KNOWN", None]})
+    located = geocode(frame, postcode="postcode")
+    text, coded = tag(located), tag(located, categorical=True)
+    assert list(coded.columns) == list(text.columns)
+    for column in ("ward_code", "ward_name", "neighbourhood", "lsoa_code", "lsoa_name", "pcn_code", "pcn_name"):
+        assert isinstance(coded[column].dtype, pd.CategoricalDtype), column
+        assert coded[column].astype(object).where(coded[column].notna(), None).tolist() == \
+            text[column].astype(object).where(text[column].notna(), None).tolist(), column
+    for column in ("imd_rank", "imd_decile", "lsoa_population", "outside_trafford"):
+        pd.testing.assert_series_equal(coded[column], text[column])
+    assert coded["neighbourhood"].tolist()[:2] == ["North", "West"]  # Stretford, Urmston
+    assert coded["ward_code"].isna().tolist()[-4:] == [True, False, True, True]  # outside, sector, unlocated

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     if online is not None:
         located = _fill_online(located, frame, postcode_column=columns["postcode"],
                                address_columns=args.address_column, settings=online.for_place(place))
-    result = tag(located, place=place)
+    result = tag(located, place=place, categorical=True)  # only written out: no string per row needed
     result["geocode_issue"] = _with_reading_notes(result["geocode_issue"], register)
     for note in register.notes:
         print(f"note: {note}")
