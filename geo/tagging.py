@@ -23,6 +23,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from geo import boundaries
+from geo._columns import text_column
 from geo._pip import PolygonIndex
 from geo.place import Place, PlaceError, load_place
 from geo.postcodes import PostcodeKind, local_authority_names, postcode_table
@@ -136,14 +137,6 @@ def _postcode_authorities(frame: pd.DataFrame, place: Place, located: NDArray[np
     return la, straddles, elsewhere
 
 
-def _categories(codes: NDArray[np.int32], vocabulary: list[str | None], index: pd.Index) -> pd.Series:
-    """A text column from per-row codes into a small vocabulary (-1 and None entries are missing), as a categorical:
-    building it costs no per-row string work, which matters at a million rows."""
-    names = pd.Index([v for v in dict.fromkeys(vocabulary) if v is not None], dtype=object)
-    recode = np.append(names.get_indexer(pd.Index(vocabulary, dtype=object)), -1).astype(np.int32)
-    return pd.Series(pd.Categorical.from_codes(recode[codes], categories=names), index=index)
-
-
 def _distinct(easting: NDArray[np.float64], northing: NDArray[np.float64]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """Codes of distinct locations (to the decimetre) and the first row of each."""
     key = np.round(easting * 10).astype(np.int64) * 20_000_000 + np.round(northing * 10).astype(np.int64)
@@ -160,7 +153,8 @@ def _take_categorical(attributes: pd.DataFrame, pos: NDArray[np.intp], index: pd
     columns = {}
     for column, values in attributes.items():
         if pd.api.types.is_string_dtype(values.dtype):
-            columns[column] = _categories(codes, [None if pd.isna(v) else str(v) for v in values.iloc[:-1]], index)
+            columns[column] = text_column(codes, [None if pd.isna(v) else str(v) for v in values.iloc[:-1]], index,
+                                          categorical=True)
         else:
             columns[column] = pd.Series(values.array.take(pos), index=index)
     return pd.DataFrame(columns, index=index)
@@ -231,8 +225,8 @@ def tag(frame: pd.DataFrame, *, place: Place | None = None, categorical: bool = 
         hit = index.locate(east[away], north[away])
         la_code[away[hit >= 0]] = [position.get(code, -1) for code in neighbour_codes[hit[hit >= 0]]]
     names = local_authority_names()
-    tags["la_code"] = _categories(la_code, vocabulary, frame.index)
-    tags["la_name"] = _categories(la_code, [names.get(code) for code in vocabulary], frame.index)
+    tags["la_code"] = text_column(la_code, vocabulary, frame.index, categorical=True)
+    tags["la_name"] = text_column(la_code, [names.get(code) for code in vocabulary], frame.index, categorical=True)
     outside = pd.array(located & ~row_inside, dtype="boolean")
     outside[~located | straddles] = pd.NA
     tags[place.outside_column] = outside

@@ -128,3 +128,22 @@ def test_one_unreadable_grid_number_is_missing_and_the_others_are_read():
     assert out["geocode_method"].tolist() == ["coordinates_bng", "none", "coordinates_bng"]
     assert out["easting"].iloc[[0, 2]].tolist() == [381009.0, 381009.0]
     assert np.isnan(out["easting"].iloc[1])
+
+
+def test_categorical_text_columns_hold_the_same_values():
+    # Repeats in different shapes (one normalised postcode, two raw ones), partial, unknown, coordinates, nothing.
+    frame = pd.DataFrame({
+        "postcode": ["m33 7zf", "M33 7ZF", "M337ZF", "M33 7", "M99 9ZZ", "", None, "BT1 1AA", "WA14 1PF"],
+        "x": [None, None, None, None, None, "-2.29", None, "338000", "0"],
+        "y": [None, None, None, None, None, "53.46", None, "374000", "0"],
+    })
+    text, coded = geocode(frame, postcode="postcode", x="x", y="y"), geocode(frame, postcode="postcode", x="x",
+                                                                              y="y", categorical=True)
+    assert list(coded.columns) == list(text.columns)
+    for column in ("postcode_normalised", "geocode_method", "geocode_precision", "geocode_issue"):
+        assert isinstance(coded[column].dtype, pd.CategoricalDtype), column
+        assert coded[column].astype(object).tolist() == text[column].astype(object).tolist(), column
+    assert coded["postcode_normalised"].tolist()[:3] == ["M33 7ZF"] * 3
+    assert list(coded["postcode_normalised"].cat.categories).count("M33 7ZF") == 1
+    pd.testing.assert_frame_equal(coded[["lon", "lat", "easting", "northing"]], text[["lon", "lat", "easting",
+                                                                                        "northing"]])

@@ -74,12 +74,14 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise UserError(f"--address-column {missing[0]!r} is not a column of {args.input}")
     frame, columns = _with_feature_geometry(frame, register, columns, forced=args.x_column is not None)
-    located = geocode(frame, postcode=columns["postcode"], x=columns["x"], y=columns["y"], place=place)
+    # Rows only written out: text columns as categoricals (no string per row), unless online lookups edit them.
+    located = geocode(frame, postcode=columns["postcode"], x=columns["x"], y=columns["y"], place=place,
+                      categorical=online is None)
     located = located.drop(columns=[c for c in _FEATURE_COLUMNS if c in located.columns])
     if online is not None:
         located = _fill_online(located, frame, postcode_column=columns["postcode"],
                                address_columns=args.address_column, settings=online.for_place(place))
-    result = tag(located, place=place, categorical=True)  # only written out: no string per row needed
+    result = tag(located, place=place, categorical=True)
     result["geocode_issue"] = _with_reading_notes(result["geocode_issue"], register)
     for note in register.notes:
         print(f"note: {note}")
@@ -130,7 +132,8 @@ def _with_reading_notes(issue: pd.Series, register: RawRegister) -> pd.Series:
     out = np.array(issue.astype(object).fillna(""), dtype=object)
     for position, reasons in notes.items():
         out[position] = "; ".join([*reasons, *([out[position]] if out[position] else [])])
-    return pd.Series(out, index=issue.index, dtype=issue.dtype)
+    return pd.Series(out, index=issue.index, dtype="category" if isinstance(issue.dtype, pd.CategoricalDtype)
+                     else issue.dtype)
 
 
 def _fill_online(located: pd.DataFrame, frame: pd.DataFrame, *, postcode_column: object | None,
@@ -152,10 +155,20 @@ def summarise(result: pd.DataFrame, *, outside_column: str) -> str:
     """Counts by geocode method and precision, and how many rows need attention."""
     lines = [f"{len(result)} rows"]
     for column in ("geocode_method", "geocode_precision"):
-        counts = result[column].value_counts()
-        lines.append(f"  by {column.removeprefix('geocode_')}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    attention = (result["geocode_issue"] != "") | result[outside_column].fillna(False).astype(bool)
-    lines.append(f"  need attention: {int(attention.sum())} "
-                 f"(not located {int((result['geocode_method'] == 'none').sum())}, "
-                 f"outside {int(result[outside_column].fillna(False).astype(bool).sum())})")
+        counts = _counts(result[column])
+        lines.append(f"  by {column.removeprefix('geocode_')}: " + ", ".join(f"{k} {v}" for k, v in counts))
+    outside = result[outside_column].fillna(False).astype(bool)
+    issue_codes, issue_values = pd.factorize(result["geocode_issue"])
+    has_issue = np.asarray([value != "" for value in issue_values] + [True])[issue_codes]  # -1 (missing): as before
+    not_located = dict(_counts(result["geocode_method"])).get("none", 0)
+    lines.append(f"  need attention: {int((has_issue | outside.to_numpy()).sum())} "
+                 f"(not located {not_located}, outside {int(outside.sum())})")
     return "\n".join(lines)
+
+
+def _counts(values: pd.Series) -> list[tuple[object, int]]:
+    """Each value and its count, most frequent first, ties in order of first appearance (text or categorical: a
+    million rows are counted through their codes)."""
+    codes, uniques = pd.factorize(values)
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    return [(uniques[i], int(counts[i])) for i in np.argsort(-counts, kind="stable")]
