@@ -122,3 +122,38 @@ def test_categorical_tags_are_written_as_the_same_text(located, tagged, tmp_path
         pd.testing.assert_frame_equal(gpd.read_file(coded_path), gpd.read_file(text_path))
     else:
         assert coded_path.read_bytes() == text_path.read_bytes()
+
+
+def test_point_wkb_is_what_shapely_writes_and_missing_locations_are_null():
+    import shapely
+
+    from estates.exports import _wkb_points
+
+    x = np.array([-2.2874833, np.nan, 1e-300, -0.0, 381009.0])
+    y = np.array([53.4590163, 53.4, np.nan, 51.5, 395846.0])
+    located = np.isfinite(x) & np.isfinite(y)
+    wkb = _wkb_points(x, y, located)
+    assert wkb.null_count == 2
+    expected = shapely.to_wkb(shapely.points(x[located], y[located]))
+    assert [v for v in wkb.to_pylist() if v is not None] == list(expected)
+    assert [v is None for v in wkb.to_pylist()] == [False, True, True, False, False]
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".geojson"])
+def test_point_layers_match_the_geodataframe_writer(tagged, tmp_path: Path, suffix: str):
+    from estates.exports import to_geodataframe
+
+    # A column with no value at all (GDAL has no null type) and rows without a location.
+    frame = tagged.assign(note=pd.Series([None] * len(tagged), dtype=object))
+    direct, via_geopandas = tmp_path / f"direct{suffix}", tmp_path / f"geopandas{suffix}"
+    write_table(frame, direct)
+    write_table(to_geodataframe(frame), via_geopandas)
+    if suffix == ".geojson":
+        assert direct.read_bytes() == via_geopandas.read_bytes()
+    else:
+        pd.testing.assert_frame_equal(gpd.read_file(direct), gpd.read_file(via_geopandas))
+    nowhere = tagged.head(2).assign(lon=np.nan, lat=np.nan)
+    write_table(nowhere, tmp_path / f"nowhere{suffix}")
+    back = gpd.read_file(tmp_path / f"nowhere{suffix}")
+    assert len(back) == 2
+    assert back.geometry.isna().all()
