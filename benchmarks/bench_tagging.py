@@ -135,9 +135,9 @@ def run_stages(path: Path) -> dict:
     place = load_place()
     frame = read_register(path).frame
     lap("read (estates.ingest.registers.read_register)")
-    located = geocode(frame, postcode="postcode", x="x", y="y", place=place)
+    located = geocode(frame, postcode="postcode", x="x", y="y", place=place, categorical=True)  # as the command
     lap("geocode (reference data included)")
-    result = tag(located, place=place)
+    result = tag(located, place=place, categorical=True)
     lap("tag (boundary layers included)")
     with tempfile.TemporaryDirectory() as tmp:
         write_table(result, Path(tmp) / "out.csv")

@@ -471,9 +471,14 @@ def _write_points(frame: pd.DataFrame, path: Path, *, driver: str, layer: str | 
     located = np.isfinite(x) & np.isfinite(y)
     attributes = _text_columns_for_layers(pd.DataFrame(frame).drop(columns="geometry", errors="ignore"))
     table = pa.Table.from_pandas(attributes, preserve_index=False)
-    for position, field in enumerate(table.schema):
-        if pa.types.is_null(field.type):  # a column with no value at all: GDAL has no null type; as pyogrio does
-            table = table.set_column(position, field.with_type(pa.string()), table.column(position).cast(pa.string()))
+    for position, field in enumerate(table.schema):  # GDAL has no null type: columns without a value as text
+        if pa.types.is_null(field.type):  # (as pyogrio's own writer does)
+            text = pa.string()
+        elif pa.types.is_dictionary(field.type) and pa.types.is_null(field.type.value_type):  # no categories
+            text = pa.dictionary(field.type.index_type, pa.string())
+        else:
+            continue
+        table = table.set_column(position, field.with_type(text), table.column(position).cast(text))
     table = table.append_column("geometry", _wkb_points(x, y, located))
     options = {"RFC7946": "YES", "WRITE_NAME": "NO"} if driver == "GeoJSON" else None
     pyogrio.write_arrow(table, path, layer=layer, driver=driver, geometry_name="geometry",

@@ -143,8 +143,9 @@ def test_point_wkb_is_what_shapely_writes_and_missing_locations_are_null():
 def test_point_layers_match_the_geodataframe_writer(tagged, tmp_path: Path, suffix: str):
     from estates.exports import to_geodataframe
 
-    # A column with no value at all (GDAL has no null type) and rows without a location.
-    frame = tagged.assign(note=pd.Series([None] * len(tagged), dtype=object))
+    # Columns with no value at all (GDAL has no null type: plain and categorical) and rows without a location.
+    frame = tagged.assign(note=pd.Series([None] * len(tagged), dtype=object),
+                          group=pd.Categorical([None] * len(tagged), categories=pd.Index([], dtype=object)))
     direct, via_geopandas = tmp_path / f"direct{suffix}", tmp_path / f"geopandas{suffix}"
     write_table(frame, direct)
     write_table(to_geodataframe(frame), via_geopandas)
