@@ -66,3 +66,18 @@ def test_the_environment_prefix_is_the_online_geocoders():
     from geo.online import ENV_PREFIX
 
     assert _ENV_PREFIX == ENV_PREFIX
+
+
+def test_commands_use_the_system_allocator_for_arrow_unless_told_otherwise(tmp_path: Path):
+    script = textwrap.dedent(f"""
+        import pyarrow
+        from estates.cli import main
+        status = main(["geocode", {str(COUNCIL)!r}, "--out", {str(tmp_path / "out.csv")!r}, "--force"])
+        print(status, pyarrow.default_memory_pool().backend_name)
+    """)
+    for environ, expected in (({}, "0 system"), ({"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}, "0 mimalloc")):
+        env = {k: v for k, v in _offline_env().items() if k != "ARROW_DEFAULT_MEMORY_POOL"} | environ
+        result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, env=env,
+                                timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == expected

@@ -7,6 +7,7 @@ readable line on stderr with exit status 2 — never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -58,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from geo.place import PlaceError
 
     args = parser.parse_args(argv)
+    _use_system_allocator()
     try:
         return handlers[args.command](args)
     except (UserError, ExportError, PlaceError, StoreError) as exc:  # StoreError: unreachable, not ours, stale …
@@ -66,3 +68,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _use_system_allocator() -> None:
+    """Arrow's buffers from the C library's allocator, unless ``ARROW_DEFAULT_MEMORY_POOL`` names one (pyarrow's
+    documented switch, :func:`pyarrow.set_memory_pool`).
+
+    Measured with ``python -m estates geocode`` on the project's 2-core VM (2026-12-06): with the bundled mimalloc a
+    million rows spent 1.7 s in the kernel (freed pages handed back to the OS and faulted in again), with the system
+    allocator 0.6-0.8 s — 3.9 s -> 3.15 s end to end, and 1.55 s -> 1.4 s at 200,000 rows, with less memory
+    (700 -> 600 MB).
+    """
+    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+        import pyarrow as pa
+
+        pa.set_memory_pool(pa.system_memory_pool())
