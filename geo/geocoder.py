@@ -177,8 +177,11 @@ def _locate_postcodes(values: pd.Series | None, n: int, place: Place | None, iss
     for i in np.flatnonzero(~u_found & (u_kind != PostcodeKind.EMPTY)):
         u_issue[i] = issues.code(_postcode_issue(uniques[i], u_norm[i], u_kind[i], table))
     take = np.where(codes < 0, m, codes)
-    return {"normalised_codes": take, "normalised_values": u_norm, "kind": u_kind[take], "found": u_found[take],
-            "xy": u_xy[take], "method": u_method[take], "issue": u_issue[take], "span": u_span[take]}
+    # Per row only what every row needs, as numbers (a million rows share a few thousand postcodes); the text of a
+    # row's postcode and its straddle note are looked up through its code where a row needs them.
+    return {"normalised_codes": take, "normalised_values": u_norm, "empty": (u_kind == PostcodeKind.EMPTY)[take],
+            "found": u_found[take], "xy": tuple(u_xy[:, k][take] for k in range(4)), "method": u_method[take],
+            "issue": u_issue[take], "span": u_span}
 
 
 def geocode(frame: pd.DataFrame, *, postcode: object | None = None, x: object | None = None,
@@ -208,21 +211,23 @@ def geocode(frame: pd.DataFrame, *, postcode: object | None = None, x: object | 
     none, high, medium, low = (PRECISIONS.index(p) for p in ("none", "high", "medium", "low"))
     issues = _Vocabulary("")
     pc = _locate_postcodes(frame[postcode] if postcode is not None else None, n, place, issues)
-    east, north, lon, lat = (pc["xy"][:, k].copy() for k in range(4))
-    method = pc["method"].copy()
+    east, north, lon, lat = pc["xy"]  # the row's own arrays (taken per row), changed below
+    method, issue = pc["method"], pc["issue"]
+
+    def row_postcode(i: int) -> str:
+        return pc["normalised_values"][pc["normalised_codes"][i]]
+
     is_unit = method == METHODS.index("postcode")
     precision = np.where(pc["found"], np.where(is_unit, medium, low), none).astype(np.int8)
-    issue = pc["issue"].copy()
     partial = pc["found"] & ~is_unit
     for i in np.flatnonzero(partial):
         level = "sector" if method[i] == METHODS.index("postcode_sector") else "district"
-        issue[i] = issues.code(f"only a partial postcode ({pc['normalised_values'][pc['normalised_codes'][i]]}); "
-                               f"located at its {level} centroid{pc['span'][i]}")
+        issue[i] = issues.code(f"only a partial postcode ({row_postcode(i)}); "
+                               f"located at its {level} centroid{pc['span'][pc['normalised_codes'][i]]}")
 
     # --- coordinates win where usable
     xs, ys = _numbers(frame, x), _numbers(frame, y)
     coord_kind = classify_coordinates(xs, ys)
-    row_postcodes = pc["normalised_values"][pc["normalised_codes"]]
     # Northern Ireland's grid numbers are Irish Grid: read as British National Grid they land near Chester.
     irish = (coord_kind == CoordinateKind.BNG) & _in_northern_ireland(pc["normalised_values"])[pc["normalised_codes"]]
     coord_kind[irish] = CoordinateKind.MISSING
@@ -258,13 +263,13 @@ def geocode(frame: pd.DataFrame, *, postcode: object | None = None, x: object | 
         for i in np.flatnonzero(grid_swapped):
             issue[i] = issues.code(
                 f"easting and northing were given the wrong way round {_format_pair(xs[i], ys[i])}: swapped, "
-                f"which puts the row {swap_gap[i]:.0f} m from its postcode {row_postcodes[i]} instead of "
+                f"which puts the row {swap_gap[i]:.0f} m from its postcode {row_postcode(i)} instead of "
                 f"{gap[i] / 1000:.1f} km")
         gap = np.hypot(east - pc_east, north - pc_north)
     # Coordinates that disagree with their own full postcode are kept (usually the better fix) but flagged.
     for i in np.flatnonzero(has_coords & pc["found"] & is_unit & (gap > DISAGREEMENT_M)):
         note = (f"coordinates are {gap[i] / 1000:.1f} km from the centroid of postcode "
-                f"{pc['normalised_values'][pc['normalised_codes'][i]]}; coordinates kept")
+                f"{row_postcode(i)}; coordinates kept")
         previous = issues.values[issue[i]]
         issue[i] = issues.code(f"{previous}; {note}" if previous else note)
 
@@ -277,10 +282,10 @@ def geocode(frame: pd.DataFrame, *, postcode: object | None = None, x: object | 
     for i in np.flatnonzero(irish):
         outcome = "postcode used" if pc["found"][i] else "not located"
         previous = issues.values[issue[i]]
-        note = (f"grid numbers {_format_pair(xs[i], ys[i])} with the Northern Ireland postcode {row_postcodes[i]} are "
+        note = (f"grid numbers {_format_pair(xs[i], ys[i])} with the Northern Ireland postcode {row_postcode(i)} are "
                 f"Irish Grid, not British National Grid; coordinates not used, {outcome}")
         issue[i] = issues.code(f"{note} ({previous})" if previous else note)
-    empty = ~has_coords & ~pc["found"] & (pc["kind"] == PostcodeKind.EMPTY) & (coord_kind != CoordinateKind.INVALID)
+    empty = ~has_coords & ~pc["found"] & pc["empty"] & (coord_kind != CoordinateKind.INVALID)
     issue[empty] = issues.code("no postcode or coordinates")
 
     index = frame.index
