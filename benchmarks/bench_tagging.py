@@ -125,12 +125,15 @@ def run_stages(path: Path) -> dict:
         stages[name] = round(now - clock, 3)
         clock = now
 
+    import pyarrow as pa
+
     from estates.exports import write_table
     from estates.ingest.registers import read_register
     from geo.geocoder import geocode
     from geo.place import load_place
     from geo.tagging import tag
 
+    pa.set_memory_pool(pa.system_memory_pool())  # as the command does (estates.cli)
     lap("imports (beyond pandas and numpy)")
     place = load_place()
     frame = read_register(path).frame
