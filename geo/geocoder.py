@@ -106,8 +106,10 @@ def _numbers(frame: pd.DataFrame, column: object | None) -> NDArray[np.float64]:
 
 
 def _in_northern_ireland(postcodes: NDArray[np.object_]) -> NDArray[np.bool_]:
-    """Normalised postcodes of the BT area (Northern Ireland, whose grid is the Irish Grid)."""
-    return np.array([isinstance(p, str) and re.match(r"BT\d", p) is not None for p in postcodes], dtype=bool)
+    """Normalised postcodes ("BT1 1AA", "" when invalid) of the BT area (Northern Ireland, whose grid is the Irish
+    Grid), through Arrow's regex kernel."""
+    found = pa_compute.match_substring_regex(pa.array(postcodes, type=pa.string()), r"^BT[0-9]")
+    return np.asarray(found.fill_null(False), dtype=bool)
 
 
 def _format_pair(x: float, y: float) -> str:

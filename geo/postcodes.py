@@ -109,6 +109,25 @@ def normalise_postcodes(values: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"postcode_normalised": normal[codes], "postcode_kind": kinds[codes]}, index=values.index)
 
 
+#: Length of the inward part of a canonical normalised value of each kind ("7ZF", "7", none).
+_INWARD = {PostcodeKind.FULL: 3, PostcodeKind.SECTOR: 1, PostcodeKind.DISTRICT: 0}
+
+
+def _pcd7(normalised: NDArray[np.object_], kind: str) -> NDArray[np.bytes_]:
+    """ONS 7-character forms of canonical normalised values of one kind — "M33 7ZF" → ``b"M33 7ZF"``, "M1 1AE" →
+    ``b"M1  1AE"``, "M33 7" → ``b"M33 7  "``, "M33" → ``b"M33    "`` — built on their bytes in a few numpy passes
+    (the outward code left-justified in four characters, then the inward part)."""
+    raw = np.asarray(normalised, dtype="S8").view(np.uint8).reshape(-1, 8)
+    length = (raw != 0).sum(axis=1)
+    inward = _INWARD[kind]
+    outward = length - (inward + 1 if inward else 0)  # the space between them is not kept
+    pcd7 = np.full((len(raw), 7), ord(" "), dtype=np.uint8)
+    pcd7[:, :4] = np.where(np.arange(4)[None, :] < outward[:, None], raw[:, :4], ord(" "))
+    if inward:
+        pcd7[:, 4:4 + inward] = raw[np.arange(len(raw))[:, None], (length - inward)[:, None] + np.arange(inward)]
+    return pcd7.view("S7").ravel()
+
+
 class PostcodeTable:
     """Unit, sector and district centroids of every GB postcode, with the place's own postcode table beside them.
 
@@ -139,15 +158,7 @@ class PostcodeTable:
 
     def _rows(self, normalised: NDArray[np.object_], kind: str) -> tuple[NDArray[np.intp], PostcodeAreas | None]:
         """Row of each value in the unit table (FULL) or in the sector / district table; -1 where absent."""
-        # Normalised values are canonical ("M33 7ZF", "M33 7", "M33"): the inward part is a fixed-length suffix.
-        values = [str(v) for v in normalised]
-        if kind == PostcodeKind.FULL:
-            pcd7 = [f"{v[:-4]:<4}{v[-3:]}" for v in values]
-        elif kind == PostcodeKind.SECTOR:
-            pcd7 = [f"{v[:-2]:<4}{v[-1:]:<3}" for v in values]
-        else:
-            pcd7 = [f"{v:<7}" for v in values]
-        keys = encode_pcd7(np.array(pcd7, dtype="S7")) if pcd7 else np.zeros(0, dtype=np.int64)
+        keys = encode_pcd7(_pcd7(normalised, kind))
         valid = keys >= 0
         if kind == PostcodeKind.FULL:
             return np.where(valid, self.national.find(keys), -1), None

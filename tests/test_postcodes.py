@@ -125,3 +125,21 @@ def _flat(table) -> dict:
         for field in ("keys", "start", "stop", "easting", "northing", "la"):
             flat[f"{name}_{field}"] = getattr(areas, field)
     return flat
+
+
+def test_ons_seven_character_forms_of_units_sectors_and_districts():
+    from geo._onspd import decode_keys, national_postcodes
+    from geo.postcodes import _pcd7
+
+    keys = np.asarray(national_postcodes().keys)
+    units = decode_keys(keys[np.random.default_rng(5).choice(len(keys), 50_000, replace=False)])
+    units += ["M1 1AE", "SW1A 1AA", "W1A 0AX", "EC1A 1BB", "B1 1AA"]  # 2-, 4- and 3-character outward codes
+    sectors = sorted({u[:-2] for u in units})
+    districts = sorted({u.split(" ")[0] for u in units})
+    for values, kind, form in ((units, PostcodeKind.FULL, lambda v: f"{v[:-4]:<4}{v[-3:]}"),
+                               (sectors, PostcodeKind.SECTOR, lambda v: f"{v[:-2]:<4}{v[-1:]:<3}"),
+                               (districts, PostcodeKind.DISTRICT, lambda v: f"{v:<7}")):
+        assert _pcd7(np.array(values, dtype=object), kind).tolist() == [form(v).encode() for v in values]
+    assert _pcd7(np.array(["M1 1AE", "SW1A 1AA"], dtype=object), PostcodeKind.FULL).tolist() == [b"M1  1AE",
+                                                                                             b"SW1A1AA"]
+    assert len(_pcd7(np.array([], dtype=object), PostcodeKind.SECTOR)) == 0
