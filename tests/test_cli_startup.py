@@ -81,3 +81,20 @@ def test_commands_use_the_system_allocator_for_arrow_unless_told_otherwise(tmp_p
                                 timeout=120)
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip().splitlines()[-1] == expected
+
+
+def test_python_m_estates_starts_numpy_without_blas_worker_threads_unless_told(tmp_path: Path):
+    script = textwrap.dedent(f"""
+        import os, runpy, sys
+        sys.argv = ["estates", "geocode", {str(COUNCIL)!r}, "--out", {str(tmp_path / "out.csv")!r}, "--force"]
+        try:
+            runpy.run_module("estates", run_name="__main__")
+        except SystemExit as exit:
+            print(exit.code, os.environ.get("OPENBLAS_NUM_THREADS"))
+    """)
+    for environ, expected in (({}, "0 1"), ({"OPENBLAS_NUM_THREADS": "2"}, "0 2")):
+        env = {k: v for k, v in _offline_env().items() if k != "OPENBLAS_NUM_THREADS"} | environ
+        result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, env=env,
+                                timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == expected
