@@ -75,12 +75,8 @@ def test_commands_use_the_system_allocator_for_arrow_unless_told_otherwise(tmp_p
         status = main(["geocode", {str(COUNCIL)!r}, "--out", {str(tmp_path / "out.csv")!r}, "--force"])
         print(status, pyarrow.default_memory_pool().backend_name)
     """)
-    for environ, expected in (({}, "0 system"), ({"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}, "0 mimalloc")):
-        env = {k: v for k, v in _offline_env().items() if k != "ARROW_DEFAULT_MEMORY_POOL"} | environ
-        result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, env=env,
-                                timeout=120)
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.strip().splitlines()[-1] == expected
+    assert _last_line(script, "ARROW_DEFAULT_MEMORY_POOL", None) == "0 system"
+    assert _last_line(script, "ARROW_DEFAULT_MEMORY_POOL", "mimalloc") == "0 mimalloc"
 
 
 def test_python_m_estates_starts_numpy_without_blas_worker_threads_unless_told(tmp_path: Path):
@@ -92,9 +88,14 @@ def test_python_m_estates_starts_numpy_without_blas_worker_threads_unless_told(t
         except SystemExit as exit:
             print(exit.code, os.environ.get("OPENBLAS_NUM_THREADS"))
     """)
-    for environ, expected in (({}, "0 1"), ({"OPENBLAS_NUM_THREADS": "2"}, "0 2")):
-        env = {k: v for k, v in _offline_env().items() if k != "OPENBLAS_NUM_THREADS"} | environ
-        result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, env=env,
-                                timeout=120)
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.strip().splitlines()[-1] == expected
+    assert _last_line(script, "OPENBLAS_NUM_THREADS", None) == "0 1"
+    assert _last_line(script, "OPENBLAS_NUM_THREADS", "2") == "0 2"
+
+
+def _last_line(script: str, variable: str, value: str | None) -> str:
+    """The last line a Python ``script`` prints, run offline with ``variable`` set to ``value`` (None: unset)."""
+    env = {k: v for k, v in _offline_env().items() if k != variable} | ({variable: value} if value else {})
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, env=env,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
