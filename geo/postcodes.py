@@ -24,6 +24,7 @@ from geo._onspd import (
     encode_pcd7,
     find_sorted,
     national_postcodes,
+    to_pcd7,
 )
 from geo.place import DATA_DIR, Place, load_place
 from geo.projection import to_wgs84
@@ -113,21 +114,6 @@ def normalise_postcodes(values: pd.Series) -> pd.DataFrame:
 _INWARD = {PostcodeKind.FULL: 3, PostcodeKind.SECTOR: 1, PostcodeKind.DISTRICT: 0}
 
 
-def _pcd7(normalised: NDArray[np.object_], kind: str) -> NDArray[np.bytes_]:
-    """ONS 7-character forms of canonical normalised values of one kind — "M33 7ZF" → ``b"M33 7ZF"``, "M1 1AE" →
-    ``b"M1  1AE"``, "M33 7" → ``b"M33 7  "``, "M33" → ``b"M33    "`` — built on their bytes in a few numpy passes
-    (the outward code left-justified in four characters, then the inward part)."""
-    raw = np.asarray(normalised, dtype="S8").view(np.uint8).reshape(-1, 8)
-    length = (raw != 0).sum(axis=1)
-    inward = _INWARD[kind]
-    outward = length - (inward + 1 if inward else 0)  # the space between them is not kept
-    pcd7 = np.full((len(raw), 7), ord(" "), dtype=np.uint8)
-    pcd7[:, :4] = np.where(np.arange(4)[None, :] < outward[:, None], raw[:, :4], ord(" "))
-    if inward:
-        pcd7[:, 4:4 + inward] = raw[np.arange(len(raw))[:, None], (length - inward)[:, None] + np.arange(inward)]
-    return pcd7.view("S7").ravel()
-
-
 class PostcodeTable:
     """Unit, sector and district centroids of every GB postcode, with the place's own postcode table beside them.
 
@@ -158,7 +144,7 @@ class PostcodeTable:
 
     def _rows(self, normalised: NDArray[np.object_], kind: str) -> tuple[NDArray[np.intp], PostcodeAreas | None]:
         """Row of each value in the unit table (FULL) or in the sector / district table; -1 where absent."""
-        keys = encode_pcd7(_pcd7(normalised, kind))
+        keys = encode_pcd7(to_pcd7(normalised, _INWARD[kind]))
         valid = keys >= 0
         if kind == PostcodeKind.FULL:
             return np.where(valid, self.national.find(keys), -1), None

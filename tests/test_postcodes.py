@@ -128,8 +128,8 @@ def _flat(table) -> dict:
 
 
 def test_ons_seven_character_forms_of_units_sectors_and_districts():
-    from geo._onspd import decode_keys, national_postcodes
-    from geo.postcodes import _pcd7
+    from geo._onspd import decode_keys, national_postcodes, to_pcd7
+    from geo.postcodes import _INWARD
 
     keys = np.asarray(national_postcodes().keys)
     units = decode_keys(keys[np.random.default_rng(5).choice(len(keys), 50_000, replace=False)])
@@ -139,7 +139,7 @@ def test_ons_seven_character_forms_of_units_sectors_and_districts():
     for values, kind, form in ((units, PostcodeKind.FULL, lambda v: f"{v[:-4]:<4}{v[-3:]}"),
                                (sectors, PostcodeKind.SECTOR, lambda v: f"{v[:-2]:<4}{v[-1:]:<3}"),
                                (districts, PostcodeKind.DISTRICT, lambda v: f"{v:<7}")):
-        assert _pcd7(np.array(values, dtype=object), kind).tolist() == [form(v).encode() for v in values]
-    assert _pcd7(np.array(["M1 1AE", "SW1A 1AA"], dtype=object), PostcodeKind.FULL).tolist() == [b"M1  1AE",
+        assert to_pcd7(np.array(values, dtype=object), _INWARD[kind]).tolist() == [form(v).encode() for v in values]
+    assert to_pcd7(np.array(["M1 1AE", "SW1A 1AA"], dtype=object), 3).tolist() == [b"M1  1AE",
                                                                                              b"SW1A1AA"]
-    assert len(_pcd7(np.array([], dtype=object), PostcodeKind.SECTOR)) == 0
+    assert len(to_pcd7(np.array([], dtype=object), 1)) == 0
