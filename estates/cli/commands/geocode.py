@@ -154,13 +154,13 @@ def _fill_online(located: pd.DataFrame, frame: pd.DataFrame, *, postcode_column:
 def summarise(result: pd.DataFrame, *, outside_column: str) -> str:
     """Counts by geocode method and precision, and how many rows need attention."""
     lines = [f"{len(result)} rows"]
-    for column in ("geocode_method", "geocode_precision"):
-        counts = _counts(result[column])
-        lines.append(f"  by {column.removeprefix('geocode_')}: " + ", ".join(f"{k} {v}" for k, v in counts))
+    counts = {column: _counts(result[column]) for column in ("geocode_method", "geocode_precision")}
+    for column, column_counts in counts.items():
+        lines.append(f"  by {column.removeprefix('geocode_')}: " + ", ".join(f"{k} {v}" for k, v in column_counts))
     outside = result[outside_column].fillna(False).astype(bool)
     issue_codes, issue_values = pd.factorize(result["geocode_issue"])
     has_issue = np.asarray([value != "" for value in issue_values] + [True])[issue_codes]  # -1 (missing): as before
-    not_located = dict(_counts(result["geocode_method"])).get("none", 0)
+    not_located = dict(counts["geocode_method"]).get("none", 0)
     lines.append(f"  need attention: {int((has_issue | outside.to_numpy()).sum())} "
                  f"(not located {not_located}, outside {int(outside.sum())})")
     return "\n".join(lines)
