@@ -390,18 +390,20 @@ def choose_option(page: Page, label: str, option: str, *, widget: str = "stMulti
     box = page.locator(f'{within} [data-testid="{widget}"]'.strip()).filter(has_text=label).last
     choice = (page.get_by_role("option", name=option, exact=True) if exact
               else page.get_by_role("option").filter(has_text=option)).first
-    for attempt in range(5):  # a click while Streamlit redraws the widget may not open it
+    for attempt in range(5):  # a click while Streamlit redraws the widget may not open it, or may close the list
         box.locator("input").click()
         if attempt % 2:  # a long list draws only the options in view: type to bring it into view
             box.locator("input").fill("")
             box.locator("input").press_sequentially(option)
         try:
             choice.wait_for(state="visible", timeout=5_000)
+            choice.click(timeout=5_000)  # a rerun between seeing the option and clicking it redraws the list
             break
         except Exception:  # noqa: BLE001 - Playwright's TimeoutError: try again
             page.keyboard.press("Escape")
             wait_until_idle(page, timeout_ms=60_000)
-    choice.click()
+    else:
+        raise AssertionError(f"could not choose {option!r} in {label!r} after 5 tries")
     page.keyboard.press("Escape")
     wait_until_idle(page, timeout_ms=timeout_ms)
 
