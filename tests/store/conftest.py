@@ -51,12 +51,15 @@ def postgres_url(postgres_server: PostgresServer | None) -> str:
 
 
 @pytest.fixture
-def restartable_postgres(postgres_server: PostgresServer | None) -> PostgresServer:
-    """The session's throwaway server, for tests that stop and restart it (not possible on a given URL)."""
+def restartable_postgres(postgres_server: PostgresServer | None) -> Iterator[PostgresServer]:
+    """The session's throwaway server, for tests that stop and restart it (not possible on a given URL); running
+    again afterwards, so a test that failed while it was down leaves the next tests a server."""
     if postgres_server is None:
         _unavailable("restart tests need the throwaway server, not ESTATES_TEST_DATABASE_URL")
     assert postgres_server is not None
-    return postgres_server
+    yield postgres_server
+    if not postgres_server.is_running():
+        postgres_server.start()
 
 
 @pytest.fixture(params=BACKENDS)

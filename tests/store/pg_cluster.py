@@ -31,10 +31,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _run(cmd: list[str], *, as_postgres: bool, check: bool = True) -> None:
+def _run(cmd: list[str], *, as_postgres: bool, check: bool = True) -> subprocess.CompletedProcess[str]:
     if as_postgres:
         cmd = ["runuser", "-u", "postgres", "--", *cmd]
-    subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=120)
+    return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=120)
 
 
 @dataclass
@@ -52,6 +52,11 @@ class PostgresServer:
         """Stop the server (``-m fast``: every session is told "terminating connection due to administrator")."""
         _run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
              as_postgres=self.as_postgres)
+
+    def is_running(self) -> bool:
+        """True while the server is up (``pg_ctl status``: 0 running, 3 not)."""
+        return _run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "status"], as_postgres=self.as_postgres,
+                    check=False).returncode == 0
 
     def start(self) -> None:
         """Start the server again on the same port."""

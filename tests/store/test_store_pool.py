@@ -173,7 +173,11 @@ def test_store_recovers_after_the_server_restarts(restartable_postgres: Postgres
         assert isinstance(error, StoreError)
         assert isinstance(error, ConnectionError)
         assert "broke" in str(error)
-        assert "nothing was saved" in str(error)
+        # A fast shutdown ends every session at once: usually the save dies waiting for the lock ("nothing was
+        # saved"); sometimes the lock holder's session ends first, the save gets to COMMIT and dies there, and then
+        # the store cannot know and says so. Which one happened is checked against the data after the restart.
+        said_nothing_saved = "nothing was saved" in str(error)
+        assert said_nothing_saved or "may or may not have been saved; reload and check" in str(error), str(error)
         lock.conn.close()
         # while it is down: a save waits pool_timeout for a connection, then says so
         with pytest.raises(DatabaseUnavailableError, match=r"no connection .* within 4 s .*nothing was saved"):
@@ -187,13 +191,19 @@ def test_store_recovers_after_the_server_restarts(restartable_postgres: Postgres
         waiting.join(_HANG_GUARD_S)
         assert waiting_out == {"value": 2}
         # the same store object, never reopened: reads and saves work again, nothing half-saved
-        assert store.building(ALLOTMENTS).version == 1
+        in_flight = store.building(ALLOTMENTS)
+        saved = [e.reason for e in store.history(ALLOTMENTS) if e.action == "override"]
+        if said_nothing_saved:
+            assert (in_flight.version, saved) == (1, [])
+        else:  # all of it or none of it: the change and its audit entry together
+            assert (in_flight.version, saved) in ((1, []), (2, ["in flight"])), (in_flight.version, saved)
+        check_audit_matches_data(store)
         assert store.building(TOWN_HALL).override_status == "core"
-        assert store.set_status(ALLOTMENTS, "surplus", reason="after the restart", actor="bob",
-                                expected_version=1) == 2
+        assert store.set_status(ALLOTMENTS, "key", reason="after the restart", actor="bob",
+                                expected_version=in_flight.version) == in_flight.version + 1
         assert _save(store, TOWN_HALL, "key", "after the restart") == 3
         assert len(store.buildings()) == 51
-        assert [e.reason for e in store.history(ALLOTMENTS) if e.action == "override"] == ["after the restart"]
+        assert [e.reason for e in store.history(ALLOTMENTS) if e.action == "override"] == [*saved, "after the restart"]
         check_audit_matches_data(store)
 
 
