@@ -92,6 +92,29 @@ def test_python_m_estates_starts_numpy_without_blas_worker_threads_unless_told(t
     assert _last_line(script, "OPENBLAS_NUM_THREADS", "2") == "0 2"
 
 
+def test_python_m_estates_leaves_its_objects_to_the_os_at_exit_with_output_and_status_as_before(tmp_path: Path):
+    out = tmp_path / "out.csv"
+    script = textwrap.dedent(f"""
+        import gc, runpy, sys
+        runs = (["geocode", {str(COUNCIL)!r}, "--out", {str(out)!r}], ["geocode", "no-such.csv", "--out", "x.csv"])
+        for argv in runs:
+            sys.argv = ["estates", *argv]
+            try:
+                runpy.run_module("estates", run_name="__main__")
+            except SystemExit as exit:
+                print("status", exit.code, "frozen", gc.get_freeze_count() > 0)
+            gc.unfreeze()
+    """)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                            env=_offline_env(), timeout=120)
+    assert result.returncode == 0, result.stderr
+    statuses = [line for line in result.stdout.splitlines() if line.startswith("status")]
+    assert statuses == ["status 0 frozen True", "status 2 frozen True"]
+    assert "wrote " in result.stdout
+    assert len(out.read_text().splitlines()) == len(COUNCIL.read_text().splitlines())
+    assert result.stderr.strip() == "error: no-such.csv: no such file"
+
+
 def _last_line(script: str, variable: str, value: str | None) -> str:
     """The last line a Python ``script`` prints, run offline with ``variable`` set to ``value`` (None: unset)."""
     env = {k: v for k, v in _offline_env().items() if k != variable} | ({variable: value} if value else {})
