@@ -140,6 +140,5 @@ def test_ons_seven_character_forms_of_units_sectors_and_districts():
                                (sectors, PostcodeKind.SECTOR, lambda v: f"{v[:-2]:<4}{v[-1:]:<3}"),
                                (districts, PostcodeKind.DISTRICT, lambda v: f"{v:<7}")):
         assert to_pcd7(np.array(values, dtype=object), _INWARD[kind]).tolist() == [form(v).encode() for v in values]
-    assert to_pcd7(np.array(["M1 1AE", "SW1A 1AA"], dtype=object), 3).tolist() == [b"M1  1AE",
-                                                                                             b"SW1A1AA"]
+    assert to_pcd7(np.array(["M1 1AE", "SW1A 1AA"], dtype=object), 3).tolist() == [b"M1  1AE", b"SW1A1AA"]
     assert len(to_pcd7(np.array([], dtype=object), 1)) == 0
