@@ -25,7 +25,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -445,7 +445,9 @@ class MapReport:
     screenshot: Path
 
 
-def _find_map_frame(page: Page, deadline: float) -> Frame | None:
+def find_map_frame(page: Page, deadline: float) -> Frame | None:
+    """The first frame of ``page`` holding a Leaflet map, waiting until ``deadline`` (``time.monotonic()``) for one;
+    ``None`` if none appears. Look again after a rerun: Streamlit may replace a component's iframe."""
     while True:
         for frame in page.frames:
             try:
@@ -526,7 +528,6 @@ def assert_map_rendered(
     deadline = time.monotonic() + timeout_ms / 1000
     ARTIFACTS_DIR.mkdir(exist_ok=True)
     screenshot = ARTIFACTS_DIR / f"{name}.png"
-    frame = _find_map_frame(page, deadline)
 
     def fail(problem: str) -> AssertionError:
         page.screenshot(path=screenshot, full_page=True)
@@ -537,8 +538,21 @@ def assert_map_rendered(
             f"screenshot: {screenshot}"
         )
 
-    if frame is None:
-        raise fail(f"no Leaflet map (.leaflet-container) in any frame of {page.url}")
+    while True:
+        frame = find_map_frame(page, deadline)
+        if frame is None:
+            raise fail(f"no Leaflet map (.leaflet-container) in any frame of {page.url}")
+        try:
+            return _measure_map(page, frame, screenshot, deadline, fail)
+        except (Error, AssertionError):
+            if not frame.is_detached() or time.monotonic() >= deadline:
+                raise
+            # A rerun replaced the map's iframe while it was measured (a page redrawn after its first run;
+            # a detached iframe has no box either): measure the map that replaced it.
+
+
+def _measure_map(page: Page, frame: Frame, screenshot: Path, deadline: float,
+                 fail: Callable[[str], AssertionError]) -> MapReport:
     iframe = frame.frame_element() if frame.parent_frame is not None else None
     iframe_box = _wait_for_box(iframe, page, deadline) if iframe else None
     if iframe is not None and not _has_area(iframe_box):

@@ -95,6 +95,15 @@ def _frame_with_markers(page, count: int, timeout_s: float = 30) -> Frame | None
     return None
 
 
+def _wait_colour(frame: Frame, building_id: str, colour: str, timeout_s: float = 30) -> str | None:
+    """The fill colour of ``building_id``'s marker once it is ``colour`` (the page reran after a save and redrew the
+    map), or as it is at the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while (seen := frame.evaluate(_COLOUR_JS, building_id)) != colour and time.monotonic() < deadline:
+        frame.page.wait_for_timeout(100)
+    return seen
+
+
 def _click_building(frame: Frame, building_id: str) -> None:
     point = frame.evaluate(_POINT_JS, building_id)
     assert point is not None, f"{building_id} is not on the map"
@@ -206,11 +215,8 @@ def test_classifying_through_the_ui_reaches_the_store_and_the_map(page, app_url,
     assert after.version == before.version + 1
     assert (entry.action, entry.actor, entry.reason, entry.to_value) == ("override", getpass.getuser(), reason, "core")
 
-    deadline = time.monotonic() + 10
-    while report.frame.evaluate(_COLOUR_JS, town_hall) != STATUS_COLOURS["core"] and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
     # The site's one marker takes the site's status.
-    assert report.frame.evaluate(_COLOUR_JS, town_hall) == STATUS_COLOURS["core"]
+    assert _wait_colour(report.frame, town_hall, STATUS_COLOURS["core"]) == STATUS_COLOURS["core"]
     assert _wait_markers(report.frame, 1) == 1
     page.screenshot(path=ARTIFACTS_DIR / "app_classify_saved.png")
 
@@ -272,7 +278,10 @@ def test_bulk_status_starts_unchosen_asks_to_confirm_and_undoes_in_one_step(page
     # One site selected on the map: its Undo reverses the whole bulk change.
     report = assert_map_rendered(page, "app_classify_bulk", console=console_log)
     assert _wait_markers(report.frame, 6) == 6
-    _click_building(report.frame, str(hub_sites["site_id"].iloc[0]))
+    hub = str(hub_sites["site_id"].iloc[0])
+    # Click once the map is the one redrawn after the save (a click on the map being replaced is lost).
+    assert _wait_colour(report.frame, hub, STATUS_COLOURS["core"]) == STATUS_COLOURS["core"]
+    _click_building(report.frame, hub)
     page.get_by_text("Selected sites (1)").wait_for(timeout=30_000)
     page.get_by_role("button", name="Undo the latest change").click()
     page.get_by_text("Undone").first.wait_for(timeout=30_000)

@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Frame
+from playwright.sync_api import Error, Frame, Page
 
 from estates.service import read_estate
 from estates.store import open_store
 from geo import boundaries
 from geo.place import load_place
 
-from .harness import assert_map_rendered, choose_option, run_streamlit
+from .harness import assert_map_rendered, choose_option, find_map_frame, run_streamlit
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -32,15 +32,24 @@ def app_url(module_store: Path) -> Iterator[str]:
         yield url
 
 
-def _markers_become(frame: Frame, wanted: set[str], timeout_s: float = 60) -> set[str]:
+def _markers_become(page: Page, wanted: set[str], timeout_s: float = 60) -> tuple[set[str], Frame | None]:
+    """The site ids on the page's map once they are ``wanted`` (or at the timeout), and the frame showing them —
+    looked up on every poll, since a rerun after switching place may replace the map's iframe."""
     deadline = time.monotonic() + timeout_s
     seen: set[str] = set()
+    frame = None
     while time.monotonic() < deadline:
-        seen = set(frame.evaluate(_IDS_JS) or [])
+        frame = find_map_frame(page, deadline)
+        try:
+            seen = set(frame.evaluate(_IDS_JS) or []) if frame else set()
+        except Error:
+            if frame is None or not frame.is_detached():
+                raise
+            continue  # replaced while we read it: read the new one
         if seen == wanted:
             break
-        frame.page.wait_for_timeout(250)
-    return seen
+        page.wait_for_timeout(250)
+    return seen, frame
 
 
 def _located(store_path: Path, slug: str) -> set[str]:
@@ -58,9 +67,10 @@ def test_switching_place_fits_the_map_to_the_new_borough_and_shows_its_sites(pag
                                                                              console_log):
     trafford = _located(module_store, "trafford")
     page.goto(app_url)
-    report = assert_map_rendered(page, "place_trafford", console=console_log)
-    assert _markers_become(report.frame, trafford) == trafford
-    assert _inside(report.frame.evaluate(_CENTRE_JS), "trafford")
+    assert_map_rendered(page, "place_trafford", console=console_log)
+    seen, frame = _markers_become(page, trafford)
+    assert seen == trafford
+    assert _inside(frame.evaluate(_CENTRE_JS), "trafford")
 
     # First start of Stockport: its registers are loaded into the store.
     choose_option(page, "Place", "Stockport", widget="stSelectbox", within='[data-testid="stSidebar"]',
@@ -68,9 +78,10 @@ def test_switching_place_fits_the_map_to_the_new_borough_and_shows_its_sites(pag
     page.get_by_role("heading", name="Stockport estate map").wait_for(timeout=120_000)
     stockport = _located(module_store, "stockport")
     assert len(stockport) > 30
-    report = assert_map_rendered(page, "place_stockport", console=console_log)
-    assert _markers_become(report.frame, stockport) == stockport  # Stockport's sites, no Trafford one
-    centre = report.frame.evaluate(_CENTRE_JS)
+    assert_map_rendered(page, "place_stockport", console=console_log)
+    seen, frame = _markers_become(page, stockport)
+    assert seen == stockport  # Stockport's sites, no Trafford one
+    centre = frame.evaluate(_CENTRE_JS)
     assert _inside(centre, "stockport")
     assert not _inside(centre, "trafford")
     assert _located(module_store, "trafford") == trafford  # Trafford's estate is kept, apart
