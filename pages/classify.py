@@ -426,8 +426,9 @@ with action_column:
             st.markdown("What will change: " + ", ".join(
                 f"**{n:,}** {common.md(old)} → {common.md(state.get('classify_status') or '?')}"
                 for old, n in before.items()))
-            st.checkbox(f"I confirm: change {scope_count:,} sites to {state.get('classify_status')!r}",
-                        key="classify_confirm")
+            if state.get("classify_status"):  # nothing to confirm until a status is chosen (not "to None")
+                st.checkbox(f"I confirm: change {scope_count:,} sites to {state.get('classify_status')!r}",
+                            key="classify_confirm")
         st.button("Save status", key="classify_save", type="primary", on_click=_save_status,
                   disabled=scope_count == 0 or not state.get("classify_status"))
 
