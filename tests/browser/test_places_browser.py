@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Error, Frame, Page
+from playwright.sync_api import Error, Page
 
 from estates.service import read_estate
 from estates.store import open_store
@@ -21,9 +21,12 @@ from .harness import assert_map_rendered, choose_option, find_map_frame, run_str
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
-_IDS_JS = """() => window.map ? Object.values(window.map._layers)
-    .filter(l => l.options && l.options.buildingId !== undefined).map(l => l.options.buildingId) : null"""
-_CENTRE_JS = "() => { const c = window.map.getBounds().getCenter(); return [c.lat, c.lng]; }"
+# The site ids on the map and the centre of its view, read together: a rerun may replace the map's iframe between
+# two reads.
+_VIEW_JS = """() => window.map ? {
+    ids: Object.values(window.map._layers).filter(l => l.options && l.options.buildingId !== undefined)
+        .map(l => l.options.buildingId),
+    centre: (c => [c.lat, c.lng])(window.map.getBounds().getCenter())} : null"""
 
 
 @pytest.fixture(scope="module")
@@ -32,24 +35,26 @@ def app_url(module_store: Path) -> Iterator[str]:
         yield url
 
 
-def _markers_become(page: Page, wanted: set[str], timeout_s: float = 60) -> tuple[set[str], Frame | None]:
-    """The site ids on the page's map once they are ``wanted`` (or at the timeout), and the frame showing them —
-    looked up on every poll, since a rerun after switching place may replace the map's iframe."""
+def _markers_become(page: Page, wanted: set[str], timeout_s: float = 60) -> tuple[set[str], list[float] | None]:
+    """The site ids on the page's map once they are ``wanted`` (or at the timeout), with the centre of the map's
+    view at that moment — read through whichever frame holds the map on each poll, since a rerun after switching
+    place may replace the map's iframe."""
     deadline = time.monotonic() + timeout_s
     seen: set[str] = set()
-    frame = None
+    centre = None
     while time.monotonic() < deadline:
         frame = find_map_frame(page, deadline)
         try:
-            seen = set(frame.evaluate(_IDS_JS) or []) if frame else set()
+            view = frame.evaluate(_VIEW_JS) if frame else None
         except Error:
             if frame is None or not frame.is_detached():
                 raise
             continue  # replaced while we read it: read the new one
+        seen, centre = (set(view["ids"]), view["centre"]) if view else (set(), None)
         if seen == wanted:
             break
         page.wait_for_timeout(250)
-    return seen, frame
+    return seen, centre
 
 
 def _located(store_path: Path, slug: str) -> set[str]:
@@ -68,9 +73,9 @@ def test_switching_place_fits_the_map_to_the_new_borough_and_shows_its_sites(pag
     trafford = _located(module_store, "trafford")
     page.goto(app_url)
     assert_map_rendered(page, "place_trafford", console=console_log)
-    seen, frame = _markers_become(page, trafford)
+    seen, centre = _markers_become(page, trafford)
     assert seen == trafford
-    assert _inside(frame.evaluate(_CENTRE_JS), "trafford")
+    assert _inside(centre, "trafford")
 
     # First start of Stockport: its registers are loaded into the store.
     choose_option(page, "Place", "Stockport", widget="stSelectbox", within='[data-testid="stSidebar"]',
@@ -79,9 +84,8 @@ def test_switching_place_fits_the_map_to_the_new_borough_and_shows_its_sites(pag
     stockport = _located(module_store, "stockport")
     assert len(stockport) > 30
     assert_map_rendered(page, "place_stockport", console=console_log)
-    seen, frame = _markers_become(page, stockport)
+    seen, centre = _markers_become(page, stockport)
     assert seen == stockport  # Stockport's sites, no Trafford one
-    centre = frame.evaluate(_CENTRE_JS)
     assert _inside(centre, "stockport")
     assert not _inside(centre, "trafford")
     assert _located(module_store, "trafford") == trafford  # Trafford's estate is kept, apart
