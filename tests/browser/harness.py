@@ -502,7 +502,8 @@ def assert_map_rendered(
     Looks for ``.leaflet-container`` in every frame, so it finds both a plain folium
     page and the map inside ``st_folium``'s iframe. A map whose script failed has no
     container; one whose iframe Streamlit never sized is 0 px high. Both fail here
-    with the iframe sizes, console errors and a screenshot path in the message.
+    with the iframe sizes, console errors and a screenshot path in the message. If a
+    rerun replaces the map's iframe while it is measured, the new one is measured.
 
     Parameters
     ----------

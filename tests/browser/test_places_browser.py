@@ -47,7 +47,7 @@ def _markers_become(page: Page, wanted: set[str], timeout_s: float = 60) -> tupl
         try:
             view = frame.evaluate(_VIEW_JS) if frame else None
         except Error:
-            if frame is None or not frame.is_detached():
+            if not frame.is_detached():
                 raise
             continue  # replaced while we read it: read the new one
         seen, centre = (set(view["ids"]), view["centre"]) if view else (set(), None)
