@@ -14,6 +14,8 @@ from functools import cached_property, lru_cache, partial
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from geo._onspd import (
@@ -104,10 +106,51 @@ def normalise_postcodes(values: pd.Series) -> pd.DataFrame:
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     normal = np.empty(len(uniques) + 1, dtype=object)
     kinds = np.empty(len(uniques) + 1, dtype=object)
-    for i, value in enumerate(uniques):
-        normal[i], kinds[i] = normalise_postcode(value)
+    distinct = uniques.to_numpy(dtype=object)
+    ascii_text = _ascii_text(distinct)
+    if ascii_text.any():
+        normal[:-1][ascii_text], kinds[:-1][ascii_text] = _normalise_ascii(distinct[ascii_text])
+    for i in np.flatnonzero(~ascii_text):  # other characters (and non-text values) one by one, as str.upper sees them
+        normal[i], kinds[i] = normalise_postcode(distinct[i])
     normal[-1], kinds[-1] = "", PostcodeKind.EMPTY  # code -1 (missing) indexes the last slot
     return pd.DataFrame({"postcode_normalised": normal[codes], "postcode_kind": kinds[codes]}, index=values.index)
+
+
+def _ascii_text(values: NDArray[np.object_]) -> NDArray[np.bool_]:
+    """Which values are strings of ASCII characters only."""
+    return np.fromiter((isinstance(v, str) and v.isascii() for v in values), dtype=bool, count=len(values))
+
+
+def _normalise_ascii(values: NDArray[np.object_]) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
+    """:func:`normalise_postcode` of ASCII strings, through Arrow's string kernels: the same steps on every value at
+    once (40,000 distinct spellings: 0.12-0.21 s one by one, 0.05 s here).
+
+    On ASCII, ``str.upper`` and Arrow's ``ascii_upper`` agree, and the characters left after removing those that
+    cannot be in a postcode are letters, digits and single spaces; non-ASCII text is left to
+    :func:`normalise_postcode`, whose ``str.upper`` turns some letters into others ("ß" into "SS").
+    """
+    text = pc.ascii_upper(pa.array(values, type=pa.string()))
+    text = pc.ascii_trim(pc.replace_substring_regex(pc.replace_substring_regex(text, "[^A-Z0-9 ]+", " "), " +", " "),
+                         " ")
+    compact = pc.replace_substring(text, " ", "")
+    full = _matches(compact, _FULL.pattern)
+    sector = ~full & _matches(text, _SECTOR_SPACED.pattern)
+    district = ~full & ~sector & _matches(compact, _DISTRICT.pattern)
+    empty = np.asarray(pc.equal(pc.binary_length(text), 0))
+    spaced = pc.binary_join_element_wise(pc.utf8_slice_codeunits(compact, 0, -3),
+                                         pc.utf8_slice_codeunits(compact, -3), " ")
+    normal = np.full(len(values), "", dtype=object)
+    for chosen, source in ((full, spaced), (sector, text), (district, compact)):
+        normal[chosen] = np.asarray(source.filter(pa.array(chosen)).to_pylist(), dtype=object)
+    kinds = np.full(len(values), PostcodeKind.INVALID, dtype=object)
+    for chosen, kind in ((empty, PostcodeKind.EMPTY), (full, PostcodeKind.FULL), (sector, PostcodeKind.SECTOR),
+                         (district, PostcodeKind.DISTRICT)):
+        kinds[chosen] = kind
+    return normal, kinds
+
+
+def _matches(text: pa.Array, pattern: str) -> NDArray[np.bool_]:
+    return np.asarray(pc.match_substring_regex(text, pattern))
 
 
 #: Length of the inward part of a canonical normalised value of each kind ("7ZF", "7", none).

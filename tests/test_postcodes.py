@@ -37,6 +37,26 @@ def test_normalise_postcodes_keeps_index_and_handles_missing():
     assert out["postcode_kind"].tolist() == ["full", "empty", "district", "invalid", "full"]
 
 
+def test_normalise_postcodes_reads_every_spelling_as_normalise_postcode_does():
+    # Real postcodes written as registers write them, each in several shapes, beside values that are not postcodes:
+    # the column's Arrow path must give each one what the one-value function gives.
+    real = _package_frame()["pcd"].dropna().sample(3_000, random_state=5).tolist()
+    spellings = [shape for code in real for shape in (
+        code, code.lower().replace(" ", ""), f" {code}. ", code.replace(" ", "  ")[:-2], code.split(" ")[0],
+        code[:-2].strip(), "-".join(code.split()), f"{code}\n", code.replace(" ", "\t"), f'"{code.lower()}"')]
+    odd = ["", " ", "\u00a0M33 7ZF", "m33 7zﬀ", "ß1 1SS", "M3ß 7ZF", "\ufeffM31", "BT1 1AA", "M33 7", "M331",
+           "Trafford Town Hall", "12345", "M", "M3", "M33 7Z", "M33 7ZFX", "M33 7ZF\udcff", None, float("nan"), 33, 7.5,
+           ("M31",)]
+    values = pd.Series(spellings + odd, dtype=object)
+    out = normalise_postcodes(values)
+    expected = [normalise_postcode(value) for value in values]
+    assert list(zip(out["postcode_normalised"], out["postcode_kind"], strict=True)) == expected
+    kinds = {kind for _, kind in expected}
+    assert kinds == {PostcodeKind.FULL, PostcodeKind.SECTOR, PostcodeKind.DISTRICT, PostcodeKind.INVALID,
+                     PostcodeKind.EMPTY}
+    assert normalise_postcodes(pd.Series(["ß1 1SS"]))["postcode_normalised"].tolist() == ["SS1 1SS"]  # str.upper
+
+
 def test_unit_sector_and_district_lookups_use_the_national_onspd_table():
     table = postcode_table()
     found, east, north, lon, lat = table.locate(np.array(["M33 7ZF", "ZZ9 9ZZ"], dtype=object), PostcodeKind.FULL)
