@@ -20,7 +20,11 @@ st.set_page_config(page_title=f"{place.name} estates", page_icon="🗺️", layo
 
 # Before any data: refuse an unsafe start, sign the person in (when configured), show who is acting.
 _auth.gate(common.store())
-common.ensure_store_ready()
+# A place's first start shows its seeding progress and a spinner while its estate is read. They go in one container
+# that every run has, so the page below keeps its place on the next run and its map is not drawn a second time.
+with st.container():
+    common.ensure_store_ready()
+    whole = common.estate()
 
 pages = [
     st.Page(HERE / "estate_map.py", title="Estate map", icon=":material/map:", default=True),
@@ -39,5 +43,5 @@ if (HERE / "overlap.py").exists():
 
 navigation = st.navigation(pages)
 common.render_place_switcher()
-common.render_sidebar(common.estate(), where=place)
+common.render_sidebar(whole, where=place)
 navigation.run()

@@ -78,6 +78,8 @@ def test_switching_place_fits_the_map_to_the_new_borough_and_shows_its_sites(pag
     assert _inside(centre, "trafford")
 
     # First start of Stockport: its registers are loaded into the store.
+    frames_drawn: list[float] = []  # when each new frame was attached
+    page.on("frameattached", lambda _: frames_drawn.append(time.monotonic()))
     choose_option(page, "Place", "Stockport", widget="stSelectbox", within='[data-testid="stSidebar"]',
                   timeout_ms=180_000)
     page.get_by_role("heading", name="Stockport estate map").wait_for(timeout=120_000)
@@ -88,4 +90,9 @@ def test_switching_place_fits_the_map_to_the_new_borough_and_shows_its_sites(pag
     assert seen == stockport  # Stockport's sites, no Trafford one
     assert _inside(centre, "stockport")
     assert not _inside(centre, "trafford")
+    # The map is drawn once: the run after the first start (no progress box then) keeps the page, and its map, where
+    # they were, rather than drawing the map again in a new frame.
+    page.wait_for_timeout(3_000)
+    assert len(frames_drawn) == 1, (f"after switching place the page drew {len(frames_drawn)} frames, "
+                                    f"{frames_drawn[-1] - frames_drawn[0]:.1f} s apart")
     assert _located(module_store, "trafford") == trafford  # Trafford's estate is kept, apart
