@@ -150,6 +150,8 @@ def _normalise_ascii(values: NDArray[np.object_]) -> tuple[NDArray[np.object_], 
 
 
 def _matches(text: pa.Array, pattern: str) -> NDArray[np.bool_]:
+    """Whether each value matches ``pattern`` through Arrow's RE2 kernel: the postcode patterns are anchored ASCII
+    character classes and counts, which RE2 and Python's ``re`` read alike."""
     return np.asarray(pc.match_substring_regex(text, pattern))
 
 
