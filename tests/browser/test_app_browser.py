@@ -109,12 +109,11 @@ def _click_building(frame: Frame, building_id: str, *, shows: str) -> None:
     """Click ``building_id``'s marker and wait for ``shows`` on the page; click again, as a person would, if a
     redraw of the map swallowed the first click (twice at most)."""
     for attempt in (1, 2):
-        point = frame.evaluate(_POINT_JS, building_id)
-        assert point is not None, f"{building_id} is not on the map"
         # Zooming in reports the new zoom to the app, whose rerun redraws the markers: click once that is done.
         wait_until_idle(frame.page)
         frame.page.wait_for_timeout(400)
         point = frame.evaluate(_POINT_JS, building_id)
+        assert point is not None, f"{building_id} is not on the map"
         frame.locator(".leaflet-container").click(position={"x": point[0], "y": point[1]})
         try:
             frame.page.get_by_text(shows).first.wait_for(timeout=15_000 if attempt == 1 else 30_000)
