@@ -75,6 +75,7 @@ __all__ = [
     "access_export_bytes",
     "access_notes",
     "building_table",
+    "check_table_target",
     "export_access",
     "export_buildings",
     "export_bytes",
@@ -504,6 +505,44 @@ def _is_geodataframe(frame: pd.DataFrame) -> bool:
     return geopandas is not None and isinstance(frame, geopandas.GeoDataFrame)
 
 
+def check_table_target(path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """Check that :func:`write_table` can write ``path``, before any work is spent on the rows.
+
+    Commands call this before reading their input, so a mistyped or existing output fails at once rather than after
+    a long geocoding run (and a second output never fails after the first was written).
+
+    Parameters
+    ----------
+    path
+        The output file; its extension names the format (``.csv``, ``.xlsx``, ``.geojson``, ``.gpkg``).
+    force
+        Whether an existing file may be overwritten.
+
+    Returns
+    -------
+    Path
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises
+    ------
+    ExportError
+        An empty name or control characters, an unknown extension, a missing parent folder, a folder where the file
+        should be, or an existing file without ``force``.
+    """
+    path = Path(path)
+    _check_path_text(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_FORMATS:
+        raise ExportError(f"{path}: unknown output format '{suffix}' (use {', '.join(TABLE_FORMATS)})")
+    if not path.parent.exists():
+        raise ExportError(f"{path.parent}: no such folder")
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder; give a file name")
+    if path.exists() and not force:
+        raise ExportError(f"{path} exists; use --force to overwrite it")
+    return path
+
+
 def write_table(frame: pd.DataFrame, path: Path, *, force: bool = False, layer: str = "rows") -> None:
     """Write ``frame`` to ``path`` in the format its extension names.
 
@@ -518,13 +557,8 @@ def write_table(frame: pd.DataFrame, path: Path, *, force: bool = False, layer: 
     layer
         Layer name in a GeoPackage.
     """
-    path = Path(path)
-    _check_path_text(path)
+    path = check_table_target(path, force=force)
     suffix = path.suffix.lower()
-    if suffix not in TABLE_FORMATS:
-        raise ExportError(f"{path}: unknown output format '{suffix}' (use {', '.join(TABLE_FORMATS)})")
-    if not path.parent.exists():
-        raise ExportError(f"{path.parent}: no such folder")
 
     def write(target: Path) -> None:
         if suffix == ".csv":

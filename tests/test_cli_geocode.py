@@ -83,6 +83,16 @@ def test_user_errors_exit_2_with_one_readable_line(tmp_path: Path, make_args, me
     assert message in lines[0]
 
 
+def test_an_existing_output_is_refused_before_the_input_is_read(tmp_path: Path):
+    # The input does not even exist: the output's check comes first, so a long run never ends on this mistake.
+    (tmp_path / "exists.gpkg").write_bytes(b"kept")
+    result = run("geocode", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "exists.gpkg"))
+    assert result.returncode == 2
+    assert result.stderr == f"error: {tmp_path / 'exists.gpkg'} exists; use --force to overwrite it\n"
+    assert result.stdout == ""
+    assert (tmp_path / "exists.gpkg").read_bytes() == b"kept"
+
+
 def test_online_flag_fills_postcodes_beyond_the_table_from_a_local_postcodes_io(tmp_path: Path):
     """--online against a real local HTTP server speaking postcodes.io (no request leaves the machine)."""
     import os

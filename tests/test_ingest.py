@@ -274,6 +274,37 @@ def test_cli_user_errors_are_one_line(args, message, capsys):
     assert "Traceback" not in err
 
 
+def test_cli_ingest_refuses_an_existing_output_before_writing_anything(tmp_path, capsys, monkeypatch):
+    """An existing --issues file stops the command before the register is read: no --out file, nothing stored."""
+    store = tmp_path / "estates.gpkg"
+    monkeypatch.setenv("ESTATES_DATABASE_URL", str(store))
+    (tmp_path / "issues.csv").write_text("kept\n")
+    args = ["ingest", str(COUNCIL), "--partner", "Trafford Council", "--out", str(tmp_path / "records.csv"),
+            "--issues", str(tmp_path / "issues.csv")]
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"error: {tmp_path / 'issues.csv'} exists; use --force to overwrite it\n"
+    assert captured.out == ""  # not even the reading summary
+    assert not (tmp_path / "records.csv").exists()
+    assert not store.exists()
+    assert (tmp_path / "issues.csv").read_text() == "kept\n"
+    same = ["ingest", str(COUNCIL), "--partner", "Trafford Council", "--out", str(tmp_path / "both.csv"),
+            "--issues", str(tmp_path / "both.csv")]
+    assert main(same) == 2
+    assert "--out and --issues both name" in capsys.readouterr().err
+    assert main([*args, "--force"]) == 0
+    assert len(pd.read_csv(tmp_path / "records.csv")) == 608
+
+
+def test_cli_pipeline_dry_run_refuses_an_existing_output_before_loading(tmp_path, capsys):
+    (tmp_path / "matches.csv").write_text("kept\n")
+    assert main(["pipeline", "--no-progress", "--dry-run", "--out", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert "matches.csv exists; use --force" in captured.err
+    assert captured.out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["matches.csv"]
+
+
 def test_cli_pipeline_writes_the_store_and_a_match_decision_survives_a_reload(tmp_path, capsys):
     assert main(["pipeline", "--no-progress", "--dry-run", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out

@@ -13,9 +13,14 @@ from pathlib import Path
 from estates.cli import Handler, UserError, command
 from estates.cli.commands._online import add_online_options, online_progress_bar, online_settings
 from estates.cli.commands.store import add_store_option, open_cli_store
-from estates.exports import write_table
+from estates.exports import check_table_target, write_table
 from estates.ingest import format_pipeline_summary, run_pipeline
 from estates.ingest.partners import ConfigError
+
+
+def _out_tables(*, dry_run: bool) -> tuple[str, ...]:
+    """The tables ``--out`` receives as CSV files (sites and matches only from a dry run: the store keeps them)."""
+    return ("records", "issues", "sites", "matches") if dry_run else ("records", "issues")
 
 
 @command("pipeline", help="Load every configured register into the store: geocode, tag, match sites, classify.")
@@ -35,8 +40,11 @@ def configure(parser: argparse.ArgumentParser) -> Handler:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.out is not None and not args.out.is_dir():
-        raise UserError(f"--out {args.out}: no such folder")
+    if args.out is not None:
+        if not args.out.is_dir():
+            raise UserError(f"--out {args.out}: no such folder")
+        for name in _out_tables(dry_run=args.dry_run):
+            check_table_target(args.out / f"{name}.csv", force=args.force)
     online = online_settings(args)
     store = None if args.dry_run else open_cli_store(args.store)
     try:
@@ -67,10 +75,8 @@ def run(args: argparse.Namespace) -> int:
               f"{report.rejected} rejected rows kept with their loads; {report.decisions} match decisions imported")
         store.close()
     if args.out is not None:
-        tables = [("records", result.records), ("issues", result.issues)]
-        if store is None:
-            tables += [("sites", result.sites), ("matches", result.matches)]
-        for name, table in tables:
-            write_table(table, args.out / f"{name}.csv", force=args.force)
-        print(f"wrote {', '.join(n + '.csv' for n, _ in tables)} to {args.out}")
+        names = _out_tables(dry_run=store is None)
+        for name in names:
+            write_table(getattr(result, name), args.out / f"{name}.csv", force=args.force)
+        print(f"wrote {', '.join(n + '.csv' for n in names)} to {args.out}")
     return 1 if result.errors else 0
