@@ -529,15 +529,20 @@ def check_table_target(path: str | os.PathLike[str], *, force: bool = False) -> 
         An empty name or control characters, an unknown extension, a missing parent folder, a folder where the file
         should be, or an existing file without ``force``.
     """
+    if not os.fspath(path).strip():
+        raise ExportError("the output path is empty")
     path = Path(path)
     _check_path_text(path)
+    formats = ", ".join(TABLE_FORMATS)
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder; give a file name ending {formats}")
     suffix = path.suffix.lower()
+    if not suffix:
+        raise ExportError(f"{path}: cannot tell the format without an extension; end the name with {formats}")
     if suffix not in TABLE_FORMATS:
-        raise ExportError(f"{path}: unknown output format '{suffix}' (use {', '.join(TABLE_FORMATS)})")
+        raise ExportError(f"{path}: unknown output format '{suffix}' (use {formats})")
     if not path.parent.exists():
         raise ExportError(f"{path.parent}: no such folder")
-    if path.is_dir():
-        raise ExportError(f"{path} is a folder; give a file name")
     if path.exists() and not force:
         raise ExportError(f"{path} exists; use --force to overwrite it")
     return path

@@ -68,6 +68,12 @@ def test_column_options_override_detection(tmp_path: Path):
          "unknown output format"),
         (lambda d: ["geocode", str(d / "nocols.csv"), "--out", str(d / "exists.csv"), "--postcode-column", "a"],
          "use --force"),
+        (lambda d: ["geocode", str(d / "nocols.csv"), "--out", str(d), "--postcode-column", "a"],
+         "is a folder; give a file name ending .csv"),
+        (lambda d: ["geocode", str(d / "nocols.csv"), "--out", str(d / "rows"), "--postcode-column", "a"],
+         "cannot tell the format without an extension"),
+        (lambda d: ["geocode", str(d / "nocols.csv"), "--out", str(d / "no" / "o.csv"), "--postcode-column", "a"],
+         "no such folder"),
     ],
 )
 def test_user_errors_exit_2_with_one_readable_line(tmp_path: Path, make_args, message):
