@@ -74,6 +74,8 @@ def test_column_options_override_detection(tmp_path: Path):
          "cannot tell the format without an extension"),
         (lambda d: ["geocode", str(d / "nocols.csv"), "--out", str(d / "no" / "o.csv"), "--postcode-column", "a"],
          "no such folder"),
+        (lambda d: ["geocode", str(d / "nocols.csv"), "--out", str(d / "nocols.csv"), "--postcode-column", "a",
+                    "--force"], "nocols.csv is the input file; write the result to another file"),
     ],
 )
 def test_user_errors_exit_2_with_one_readable_line(tmp_path: Path, make_args, message):

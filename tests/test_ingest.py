@@ -292,6 +292,11 @@ def test_cli_ingest_refuses_an_existing_output_before_writing_anything(tmp_path,
             "--issues", str(tmp_path / "both.csv")]
     assert main(same) == 2
     assert "--out and --issues both name" in capsys.readouterr().err
+    register = tmp_path / "register.csv"
+    register.write_bytes(COUNCIL.read_bytes())
+    assert main(["ingest", str(register), "--partner", "Trafford Council", "--out", str(register), "--force"]) == 2
+    assert "is the input file; write the result to another file" in capsys.readouterr().err
+    assert register.read_bytes() == COUNCIL.read_bytes()  # the register itself is never replaced
     assert main([*args, "--force"]) == 0
     assert len(pd.read_csv(tmp_path / "records.csv")) == 608
 

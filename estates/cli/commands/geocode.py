@@ -18,7 +18,8 @@ import pandas as pd
 
 from estates.cli import Handler, UserError, command
 from estates.cli.commands._online import add_online_options, online_progress_bar, online_settings
-from estates.exports import check_table_target, write_table
+from estates.cli.commands._outputs import check_outputs
+from estates.exports import write_table
 from estates.ingest.columns import recognise_columns
 from estates.ingest.registers import RawRegister, RegisterError, read_register
 from geo.geocoder import detect_location_columns, geocode
@@ -48,7 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> Handler:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_table_target(args.out, force=args.force)
+    check_outputs({"--out": args.out}, reads=args.input, force=args.force)
     place = load_place()
     online = online_settings(args)
     register = _read(args.input, sheet=args.sheet, header_row=args.header_row)

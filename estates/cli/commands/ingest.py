@@ -13,8 +13,9 @@ import pandas as pd
 
 from estates.cli import Handler, UserError, command
 from estates.cli.commands._online import add_online_options, online_progress_bar, online_settings
+from estates.cli.commands._outputs import check_outputs
 from estates.cli.commands.store import add_store_option, open_cli_store
-from estates.exports import check_table_target, neutralise_formulas, write_table
+from estates.exports import neutralise_formulas, write_table
 from estates.ingest import IngestError, format_ingest_summary, ingest_register, update_records
 from estates.ingest.partners import ConfigError, RegisterSpec, load_registers_config, partner_slug
 from estates.schema import PARTNER_TYPES
@@ -74,11 +75,7 @@ def _column_overrides(values: list[str]) -> dict[str, object]:
 def run(args: argparse.Namespace) -> int:
     if not args.file.exists():
         raise UserError(f"{args.file}: no such file")
-    outputs = [path for path in (args.out, args.issues) if path is not None]
-    if len(outputs) == 2 and outputs[0].resolve() == outputs[1].resolve():
-        raise UserError(f"--out and --issues both name {args.out}; give two files")
-    for path in outputs:
-        check_table_target(path, force=args.force)
+    check_outputs({"--out": args.out, "--issues": args.issues}, reads=args.file, force=args.force)
     spec = _configured(args)
     partner = spec.partner if spec is not None else args.partner
     partner_type = args.partner_type or (spec.partner_type if spec is not None else None)
