@@ -505,7 +505,8 @@ def _is_geodataframe(frame: pd.DataFrame) -> bool:
     return geopandas is not None and isinstance(frame, geopandas.GeoDataFrame)
 
 
-def check_table_target(path: str | os.PathLike[str], *, force: bool = False) -> Path:
+def check_table_target(path: str | os.PathLike[str], *, force: bool = False,
+                       formats: Sequence[str] = TABLE_FORMATS) -> Path:
     """Check that :func:`write_table` can write ``path``, before any work is spent on the rows.
 
     Commands call this before reading their input, so a mistyped or existing output fails at once rather than after
@@ -517,6 +518,8 @@ def check_table_target(path: str | os.PathLike[str], *, force: bool = False) -> 
         The output file; its extension names the format (``.csv``, ``.xlsx``, ``.geojson``, ``.gpkg``).
     force
         Whether an existing file may be overwritten.
+    formats
+        The extensions this output may have (default: every format :func:`write_table` writes).
 
     Returns
     -------
@@ -526,21 +529,21 @@ def check_table_target(path: str | os.PathLike[str], *, force: bool = False) -> 
     Raises
     ------
     ExportError
-        An empty name or control characters, an unknown extension, a missing parent folder, a folder where the file
-        should be, or an existing file without ``force``.
+        An empty name or control characters, an extension not in ``formats``, a missing parent folder, a folder where
+        the file should be, or an existing file without ``force``.
     """
     if not os.fspath(path).strip():
         raise ExportError("the output path is empty")
     path = Path(path)
     _check_path_text(path)
-    formats = ", ".join(TABLE_FORMATS)
+    endings = " or ".join(", ".join(formats).rsplit(", ", 1))
     if path.is_dir():
-        raise ExportError(f"{path} is a folder; give a file name ending {formats}")
+        raise ExportError(f"{path} is a folder; give a file name ending {endings}")
     suffix = path.suffix.lower()
     if not suffix:
-        raise ExportError(f"{path}: cannot tell the format without an extension; end the name with {formats}")
-    if suffix not in TABLE_FORMATS:
-        raise ExportError(f"{path}: unknown output format '{suffix}' (use {formats})")
+        raise ExportError(f"{path}: cannot tell the format without an extension; end the name with {endings}")
+    if suffix not in formats:
+        raise ExportError(f"{path}: unknown output format '{suffix}' (use {endings})")
     if not path.parent.exists():
         raise ExportError(f"{path.parent}: no such folder")
     if path.exists() and not force:

@@ -298,6 +298,13 @@ def test_user_errors_are_one_line(store_path: Path, tmp_path: Path, capsys) -> N
     assert main(["facts", "import", str(not_xlsx)]) == 2
     assert "--reason" in capsys.readouterr().err
     assert main(["facts", "template", "--type", "pirates", "--out", str(tmp_path / "t.xlsx")]) == 2
+    capsys.readouterr()
+    assert main(["facts", "export", "--partner", "Trafford Council", "--out", str(tmp_path / "x.csv")]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'x.csv'}: unknown output format '.csv' (use .xlsx)\n"
+    (tmp_path / "kept.xlsx").write_bytes(b"kept")
+    assert main(["facts", "export", "--partner", "Trafford Council", "--out", str(tmp_path / "kept.xlsx")]) == 2
+    assert "kept.xlsx exists; use --force to overwrite it" in capsys.readouterr().err
+    assert (tmp_path / "kept.xlsx").read_bytes() == b"kept"
 
 
 def _soffice(*args: str, cwd: Path) -> None:

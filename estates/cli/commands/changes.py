@@ -48,7 +48,7 @@ def _day(text: str | None, option: str) -> date | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from estates.exports import export_table, resolve_output
+    from estates.exports import check_table_target, export_table
     from estates.service import LOCAL_TIME, change_feed
 
     today = datetime.now(LOCAL_TIME).date()
@@ -56,10 +56,8 @@ def run(args: argparse.Namespace) -> int:
     since = _day(args.since, "--since") or until - timedelta(days=DEFAULT_DAYS - 1)
     if until < since:
         raise UserError(f"--until {until} is before --since {since}")
-    if args.out is not None:
-        resolve_output(args.out, None)  # check the path and format before reading anything
-        if args.out.suffix.lower() not in (".csv", ".xlsx"):
-            raise UserError(f"{args.out}: the feed is written as .csv or .xlsx")
+    if args.out is not None:  # checked before reading anything
+        check_table_target(args.out, force=args.force, formats=(".csv", ".xlsx"))
     store = open_cli_store(args.store, read_only=True)
     feed = change_feed(store, since=since, until=until, people=args.person, partners=args.partner,
                        neighbourhoods=args.neighbourhood, kinds=args.kind, by="site" if args.by_site else "change")

@@ -31,14 +31,9 @@ def _rules(path: Path | None):  # noqa: ANN202 - a RuleSet
 
 
 def _output(path: Path, force: bool) -> Path:
-    from estates.exports import resolve_output
+    from estates.exports import check_table_target
 
-    target, fmt, _ = resolve_output(path, None)
-    if fmt != "xlsx":
-        raise UserError(f"{path}: the workbook is written as .xlsx; give a file name ending .xlsx")
-    if target.exists() and not force:
-        raise UserError(f"{target} exists; use --force to overwrite it")
-    return target
+    return check_table_target(path, force=force, formats=(".xlsx",))
 
 
 def _save(target: Path, write) -> None:  # noqa: ANN001 - write(path)
