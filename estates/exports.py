@@ -232,6 +232,11 @@ def safe_filename(name: str, *, default: str = "export") -> str:
     return cleaned or default
 
 
+def _either(choices: Sequence[str]) -> str:
+    """``"a, b or c"``: the choices a message offers."""
+    return " or ".join(", ".join(choices).rsplit(", ", 1))
+
+
 def _check_path_text(path: Path) -> None:
     text = os.fspath(path)
     if not text.strip():
@@ -243,7 +248,7 @@ def _check_path_text(path: Path) -> None:
 
 
 def resolve_output(path: str | os.PathLike[str], fmt: str | None = None, *,
-                   folder_ok: bool = False) -> tuple[Path, str, bool]:
+                   folder_ok: bool = False, formats: Sequence[str] = EXPORT_FORMATS) -> tuple[Path, str, bool]:
     """Check an output path and decide the format.
 
     Parameters
@@ -256,6 +261,8 @@ def resolve_output(path: str | os.PathLike[str], fmt: str | None = None, *,
         gets ``.<fmt>`` appended.
     folder_ok
         Whether a folder is acceptable (CSV of the overlap matrices).
+    formats
+        The formats this export writes (default: all of :data:`EXPORT_FORMATS`); the messages name these.
 
     Returns
     -------
@@ -271,16 +278,17 @@ def resolve_output(path: str | os.PathLike[str], fmt: str | None = None, *,
     path = Path(text)
     if _has_control_characters(text):
         raise ExportError(f"{text!r}: the output path contains control characters; choose another name")
+    listed = ", ".join(formats)
     if fmt is not None:
         fmt = fmt.lower().lstrip(".")
-        if fmt not in EXPORT_FORMATS:
-            raise ExportError(f"unknown format '{fmt}' (use {', '.join(EXPORT_FORMATS)})")
+        if fmt not in formats:
+            raise ExportError(f"unknown format '{fmt}' (use {listed})")
     is_folder = path.is_dir() or text.endswith(("/", os.sep))
     if is_folder:
         if not folder_ok or (fmt or "csv") != "csv":
-            ending = f" ending .{fmt}" if fmt else ""
-            raise ExportError(f"{text} is a folder; give a file name{ending} "
-                              "(only the overlap CSV export writes into a folder)")
+            ending = f".{fmt}" if fmt else _either([f".{f}" for f in formats])
+            hint = " (only the overlap CSV export writes into a folder)" if tuple(formats) == EXPORT_FORMATS else ""
+            raise ExportError(f"{text} is a folder; give a file name ending {ending}{hint}")
         if not path.is_dir():
             raise ExportError(f"{text}: no such folder (folders are not created)")
         return path, "csv", True
@@ -288,10 +296,9 @@ def resolve_output(path: str | os.PathLike[str], fmt: str | None = None, *,
     suffix = path.suffix.lower().lstrip(".")
     if fmt is None:
         if not suffix:
-            raise ExportError(f"{text}: cannot tell the format without an extension; give --format "
-                              f"({', '.join(EXPORT_FORMATS)})")
-        if suffix not in EXPORT_FORMATS:
-            raise ExportError(f"{text}: unknown output format '.{suffix}' (use {', '.join(EXPORT_FORMATS)})")
+            raise ExportError(f"{text}: cannot tell the format without an extension; give --format ({listed})")
+        if suffix not in formats:
+            raise ExportError(f"{text}: unknown output format '.{suffix}' (use {listed})")
         fmt = suffix
     elif not suffix:
         path = path.with_name(f"{path.name}.{fmt}")
@@ -536,7 +543,7 @@ def check_table_target(path: str | os.PathLike[str], *, force: bool = False,
         raise ExportError("the output path is empty")
     path = Path(path)
     _check_path_text(path)
-    endings = " or ".join(", ".join(formats).rsplit(", ", 1))
+    endings = _either(formats)
     if path.is_dir():
         raise ExportError(f"{path} is a folder; give a file name ending {endings}")
     suffix = path.suffix.lower()
@@ -1156,9 +1163,7 @@ def export_access(
     """
     from estates.analysis.access import access_tables
 
-    target, fmt, _ = resolve_output(path, fmt, folder_ok=False)
-    if fmt not in ACCESS_FORMATS:
-        raise ExportError(f"access exports are {', '.join(ACCESS_FORMATS)}, not {fmt}")
+    target, fmt, _ = resolve_output(path, fmt, formats=ACCESS_FORMATS)
     tables = access_tables(analysis)
     name = table or _access_default_table(tables)
     if name not in tables:
@@ -1215,9 +1220,7 @@ def export_table(frame: pd.DataFrame, fmt: str | None, path: str | os.PathLike[s
     list of pathlib.Path
         The file written. Text that a spreadsheet would run as a formula is neutralised in both formats.
     """
-    target, fmt, _ = resolve_output(path, fmt, folder_ok=False)
-    if fmt not in PLAIN_TABLE_FORMATS:
-        raise ExportError(f"tables are written as {' or '.join(PLAIN_TABLE_FORMATS)}, not {fmt}")
+    target, fmt, _ = resolve_output(path, fmt, formats=PLAIN_TABLE_FORMATS)
     if fmt == "csv":
         writer: Callable[[Path], None] = lambda p: _write_csv(frame, p, bom=True)  # noqa: E731
     else:
@@ -1307,9 +1310,7 @@ def export_view(
     (:func:`site_list`); ``xlsx``: sheets ``sites`` and ``notes`` (title, filters, date, attribution);
     ``geojson``/``gpkg``: site points (sites without a location have no geometry; layer ``sites``).
     """
-    target, fmt, _ = resolve_output(path, fmt, folder_ok=False)
-    if fmt not in VIEW_FORMATS:
-        raise ExportError(f"map exports are {', '.join(VIEW_FORMATS)}, not {fmt}")
+    target, fmt, _ = resolve_output(path, fmt, formats=VIEW_FORMATS)
     place = place if place is not None else load_place()
     title = title or f"{place.name} estate: sites by status"
     table = site_list(sites)

@@ -212,7 +212,7 @@ def test_exports_write_the_tables_and_a_decorated_map(estate: pd.DataFrame, tmp_
     assert set(pd.ExcelFile(xlsx).sheet_names) == {*tables, "notes"}
     with pytest.raises(ExportError, match="exists"):
         export_access(analysis, "csv", csv)
-    with pytest.raises(ExportError, match="access exports"):
+    with pytest.raises(ExportError, match=r"unknown format 'gpkg' \(use csv, xlsx, png, pdf\)"):
         export_access(analysis, "gpkg", tmp_path / "a.gpkg")
     figure = access_figure(analysis)
     gids = {a.get_gid() for a in figure.findobj()}
@@ -253,7 +253,8 @@ def test_cli_user_error_is_one_line_and_exit_2() -> None:
     (("library", "--hub", "Stretford Library"), "a hub needs sites to merge into it"),
     (("nhs_trust",), "no nhs trust sites to measure access to: 115 record(s)"),
     (("library", "--out", "/no/such/folder/a.csv"), "no such folder"),
-    (("library", "--out", "a.gpkg"), "access exports are csv, xlsx, png, pdf"),
+    (("library", "--out", "a.gpkg"), "a.gpkg: unknown output format '.gpkg' (use csv, xlsx, png, pdf)"),
+    (("library", "--out", "."), ". is a folder; give a file name ending .csv, .xlsx, .png or .pdf"),
 ])
 def test_cli_user_errors(args: tuple[str, ...], message: str, capsys: pytest.CaptureFixture[str],
                          monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -801,9 +801,7 @@ def export_profile(
     estates.exports.ExportError
         An unusable path or format, or an area the place does not have (the message lists the ones there are).
     """
-    target, fmt, _ = resolve_output(path, fmt)
-    if fmt not in PROFILE_FORMATS:
-        raise ExportError(f"a profile is written as {' or '.join(PROFILE_FORMATS)}, not {fmt}")
+    target, fmt, _ = resolve_output(path, fmt, formats=PROFILE_FORMATS)
     place = place if place is not None else load_place()
     try:
         figure = profile_sheet(estate, place=place, area_kind=area_kind, area_name=area_name, filters=filters, on=on)

@@ -111,10 +111,10 @@ def _reach_view(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def run(args: argparse.Namespace) -> int:
     from estates.analysis.access import access_analysis, access_kinds, access_tables, facility_points, kind_label
-    from estates.exports import export_access, resolve_output
+    from estates.exports import ACCESS_FORMATS, export_access, resolve_output
 
     if args.out is not None:
-        resolve_output(args.out, args.fmt)  # a bad path fails before the estate is built
+        resolve_output(args.out, args.fmt, formats=ACCESS_FORMATS)  # a bad path fails before the estate is built
     estate = _estate(args.no_store)
     kinds = access_kinds(estate)
     if args.kind not in kinds:
