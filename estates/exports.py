@@ -247,8 +247,8 @@ def _check_path_text(path: Path) -> None:
         raise ExportError(f"{text}: give a file name, not '{path.name or text}'")
 
 
-def resolve_output(path: str | os.PathLike[str], fmt: str | None = None, *,
-                   folder_ok: bool = False, formats: Sequence[str] = EXPORT_FORMATS) -> tuple[Path, str, bool]:
+def resolve_output(path: str | os.PathLike[str], fmt: str | None = None, *, folder_ok: bool = False,
+                   formats: Sequence[str] = EXPORT_FORMATS, format_option: bool = True) -> tuple[Path, str, bool]:
     """Check an output path and decide the format.
 
     Parameters
@@ -263,6 +263,8 @@ def resolve_output(path: str | os.PathLike[str], fmt: str | None = None, *,
         Whether a folder is acceptable (CSV of the overlap matrices).
     formats
         The formats this export writes (default: all of :data:`EXPORT_FORMATS`); the messages name these.
+    format_option
+        Whether the command has ``--format`` (a path without an extension is then told to give it).
 
     Returns
     -------
@@ -278,7 +280,7 @@ def resolve_output(path: str | os.PathLike[str], fmt: str | None = None, *,
     path = Path(text)
     if _has_control_characters(text):
         raise ExportError(f"{text!r}: the output path contains control characters; choose another name")
-    listed = ", ".join(formats)
+    listed, dotted = ", ".join(formats), [f".{f}" for f in formats]
     if fmt is not None:
         fmt = fmt.lower().lstrip(".")
         if fmt not in formats:
@@ -286,7 +288,7 @@ def resolve_output(path: str | os.PathLike[str], fmt: str | None = None, *,
     is_folder = path.is_dir() or text.endswith(("/", os.sep))
     if is_folder:
         if not folder_ok or (fmt or "csv") != "csv":
-            ending = f".{fmt}" if fmt else _either([f".{f}" for f in formats])
+            ending = f".{fmt}" if fmt else _either(dotted)
             hint = " (only the overlap CSV export writes into a folder)" if tuple(formats) == EXPORT_FORMATS else ""
             raise ExportError(f"{text} is a folder; give a file name ending {ending}{hint}")
         if not path.is_dir():
@@ -296,7 +298,8 @@ def resolve_output(path: str | os.PathLike[str], fmt: str | None = None, *,
     suffix = path.suffix.lower().lstrip(".")
     if fmt is None:
         if not suffix:
-            raise ExportError(f"{text}: cannot tell the format without an extension; give --format ({listed})")
+            remedy = f"give --format ({listed})" if format_option else f"end the name with {_either(dotted)}"
+            raise ExportError(f"{text}: cannot tell the format without an extension; {remedy}")
         if suffix not in formats:
             raise ExportError(f"{text}: unknown output format '.{suffix}' (use {listed})")
         fmt = suffix
@@ -536,26 +539,13 @@ def check_table_target(path: str | os.PathLike[str], *, force: bool = False,
     Raises
     ------
     ExportError
-        An empty name or control characters, an extension not in ``formats``, a missing parent folder, a folder where
-        the file should be, or an existing file without ``force``.
+        What :func:`resolve_output` refuses (control characters, no file name, an extension not in ``formats``, a
+        missing parent folder, a folder), or an existing file without ``force``.
     """
-    if not os.fspath(path).strip():
-        raise ExportError("the output path is empty")
-    path = Path(path)
-    _check_path_text(path)
-    endings = _either(formats)
-    if path.is_dir():
-        raise ExportError(f"{path} is a folder; give a file name ending {endings}")
-    suffix = path.suffix.lower()
-    if not suffix:
-        raise ExportError(f"{path}: cannot tell the format without an extension; end the name with {endings}")
-    if suffix not in formats:
-        raise ExportError(f"{path}: unknown output format '{suffix}' (use {endings})")
-    if not path.parent.exists():
-        raise ExportError(f"{path.parent}: no such folder")
-    if path.exists() and not force:
-        raise ExportError(f"{path} exists; use --force to overwrite it")
-    return path
+    target, _, _ = resolve_output(path, formats=[f.lstrip(".") for f in formats], format_option=False)
+    if target.exists() and not force:
+        raise ExportError(f"{target} exists; use --force to overwrite it")
+    return target
 
 
 def write_table(frame: pd.DataFrame, path: Path, *, force: bool = False, layer: str = "rows") -> None:

@@ -164,7 +164,7 @@ def test_the_changes_command_prints_and_writes_the_feed(changed, tmp_path):
 @pytest.mark.parametrize(("args", "message"), [
     (("--since", "2026-13-01"), "is not a date"),
     (("--since", "2026-12-05", "--until", "2026-12-01"), "is before --since"),
-    (("--out", "feed.geojson"), "unknown output format '.geojson' (use .csv or .xlsx)"),
+    (("--out", "feed.geojson"), "unknown output format '.geojson' (use csv, xlsx)"),
     (("--out", "feed"), "cannot tell the format without an extension; end the name with .csv or .xlsx"),
 ])
 def test_the_changes_command_says_what_is_wrong_in_one_line(changed, args, message):

@@ -300,7 +300,7 @@ def test_user_errors_are_one_line(store_path: Path, tmp_path: Path, capsys) -> N
     assert main(["facts", "template", "--type", "pirates", "--out", str(tmp_path / "t.xlsx")]) == 2
     capsys.readouterr()
     assert main(["facts", "export", "--partner", "Trafford Council", "--out", str(tmp_path / "x.csv")]) == 2
-    assert capsys.readouterr().err == f"error: {tmp_path / 'x.csv'}: unknown output format '.csv' (use .xlsx)\n"
+    assert capsys.readouterr().err == f"error: {tmp_path / 'x.csv'}: unknown output format '.csv' (use xlsx)\n"
     (tmp_path / "kept.xlsx").write_bytes(b"kept")
     assert main(["facts", "export", "--partner", "Trafford Council", "--out", str(tmp_path / "kept.xlsx")]) == 2
     assert "kept.xlsx exists; use --force to overwrite it" in capsys.readouterr().err
