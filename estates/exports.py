@@ -92,6 +92,7 @@ __all__ = [
 ]
 
 TABLE_FORMATS = (".csv", ".xlsx", ".geojson", ".gpkg")
+_TABLE_FORMAT_NAMES = tuple(suffix.lstrip(".") for suffix in TABLE_FORMATS)
 
 #: Formats of :func:`export_overlap` and :func:`export_buildings`.
 EXPORT_FORMATS: tuple[str, ...] = ("html", "png", "pdf", "gpkg", "geojson", "csv", "xlsx")
@@ -516,7 +517,7 @@ def _is_geodataframe(frame: pd.DataFrame) -> bool:
 
 
 def check_table_target(path: str | os.PathLike[str], *, force: bool = False,
-                       formats: Sequence[str] = TABLE_FORMATS) -> Path:
+                       formats: Sequence[str] = _TABLE_FORMAT_NAMES) -> Path:
     """Check that :func:`write_table` can write ``path``, before any work is spent on the rows.
 
     Commands call this before reading their input, so a mistyped or existing output fails at once rather than after
@@ -529,7 +530,8 @@ def check_table_target(path: str | os.PathLike[str], *, force: bool = False,
     force
         Whether an existing file may be overwritten.
     formats
-        The extensions this output may have (default: every format :func:`write_table` writes).
+        The formats this output may have, as :func:`resolve_output` names them (``"csv"``; default: every format
+        :func:`write_table` writes).
 
     Returns
     -------
@@ -542,7 +544,7 @@ def check_table_target(path: str | os.PathLike[str], *, force: bool = False,
         What :func:`resolve_output` refuses (control characters, no file name, an extension not in ``formats``, a
         missing parent folder, a folder), or an existing file without ``force``.
     """
-    target, _, _ = resolve_output(path, formats=[f.lstrip(".") for f in formats], format_option=False)
+    target, _, _ = resolve_output(path, formats=formats, format_option=False)
     if target.exists() and not force:
         raise ExportError(f"{target} exists; use --force to overwrite it")
     return target

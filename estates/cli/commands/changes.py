@@ -48,7 +48,7 @@ def _day(text: str | None, option: str) -> date | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from estates.exports import check_table_target, export_table
+    from estates.exports import PLAIN_TABLE_FORMATS, check_table_target, export_table
     from estates.service import LOCAL_TIME, change_feed
 
     today = datetime.now(LOCAL_TIME).date()
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if until < since:
         raise UserError(f"--until {until} is before --since {since}")
     if args.out is not None:  # checked before reading anything
-        check_table_target(args.out, force=args.force, formats=(".csv", ".xlsx"))
+        check_table_target(args.out, force=args.force, formats=PLAIN_TABLE_FORMATS)
     store = open_cli_store(args.store, read_only=True)
     feed = change_feed(store, since=since, until=until, people=args.person, partners=args.partner,
                        neighbourhoods=args.neighbourhood, kinds=args.kind, by="site" if args.by_site else "change")

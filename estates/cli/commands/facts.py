@@ -33,7 +33,7 @@ def _rules(path: Path | None):  # noqa: ANN202 - a RuleSet
 def _output(path: Path, force: bool) -> Path:
     from estates.exports import check_table_target
 
-    return check_table_target(path, force=force, formats=(".xlsx",))
+    return check_table_target(path, force=force, formats=("xlsx",))
 
 
 def _save(target: Path, write) -> None:  # noqa: ANN001 - write(path)
